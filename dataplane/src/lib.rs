@@ -1,0 +1,1 @@
+//! Placeholder; the data-plane issue fills this crate.

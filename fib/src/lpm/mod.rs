@@ -1,0 +1,549 @@
+//! The longest-prefix-match table: a poptrie (Asai & Ohara, SIGCOMM 2015) with an 18-bit
+//! direct-pointing array, 6-bit stride nodes with population-count indexing, and leaf
+//! compression; built chunk by chunk so that route updates rebuild only what they touch.
+//!
+//! # Layout
+//! - `dir`: `2^18` entries indexed by the top 18 address bits. An entry with the top bit set is a
+//!   leaf (the next hop for the whole /18); otherwise it is the index of the chunk's root node.
+//! - `nodes`: 24-byte nodes. Bit `v` of `vector` says slot `v` leads to a child node, found at
+//!   `base1 + popcount(vector below v)`; children of a node are contiguous. Otherwise slot `v` is
+//!   a leaf: `leafvec` marks where runs of equal leaves start, and the leaf is
+//!   `leaves[base0 + popcount(leafvec up to v) - 1]`.
+//! - `leaves`: next-hop ids.
+//!
+//! # Control plane
+//! The table also keeps its routes: routes up to /18 (`short`, per length) give each direct entry
+//! its default next hop (`dir_default`); longer routes live sorted per chunk (`long`). An update
+//! edits those, marks chunks dirty, and recompiles each dirty chunk once per batch, appending it
+//! to the arrays; the space of replaced chunks is garbage, compacted when it outgrows live data.
+
+mod build;
+pub mod key;
+
+use std::collections::HashMap;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use build::{build_block, Arena};
+pub use build::Entry;
+pub use key::Key;
+
+/// A next-hop id: an index into the router's neighbour table.
+pub type NextHop = u32;
+
+/// Written by batch lookups for an address with no route.
+pub const NO_ROUTE: NextHop = u32::MAX;
+
+/// The largest next-hop id a table can store (ids use 31 bits).
+pub const MAX_NEXT_HOP: NextHop = LEAF_FLAG - 2;
+
+/// Batch size of [`Lpm::lookup_batch`]'s interleaved walk.
+pub const BATCH: usize = 32;
+
+const LEAF_FLAG: u32 = 0x8000_0000;
+/// Internal encoding of "no route" in leaves and direct entries.
+const NONE: u32 = LEAF_FLAG - 1;
+
+/// One poptrie node (24 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    vector: u64,
+    leafvec: u64,
+    base0: u32,
+    base1: u32,
+}
+
+/// Where one chunk's nodes and leaves sit in the arrays.
+#[derive(Clone, Copy, Debug)]
+struct Region {
+    node: u32,
+    nodes: u32,
+    leaf: u32,
+    leaves: u32,
+}
+
+/// A route change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update<K> {
+    /// Add a route, or replace the next hop of an existing one.
+    Insert { key: K, len: u8, nh: NextHop },
+    /// Remove a route (no-op if absent).
+    Remove { key: K, len: u8 },
+}
+
+/// Errors from table edits.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LpmError {
+    #[error("prefix length {len} is longer than the address ({bits} bits)")]
+    BadLength { len: u8, bits: u32 },
+    #[error("next hop {0} is out of range (max {MAX_NEXT_HOP})")]
+    BadNextHop(NextHop),
+}
+
+/// Memory used by a table, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// The lookup structure (direct array, live nodes and leaves): what forwarding touches.
+    pub lookup: usize,
+    /// Including garbage from replaced chunks not yet compacted.
+    pub lookup_allocated: usize,
+    /// The route store kept for incremental updates (not touched by lookups).
+    pub control: usize,
+}
+
+/// A longest-prefix-match table for one address family; see the module docs.
+#[derive(Clone, Debug)]
+pub struct Lpm<K: Key> {
+    dir: Vec<u32>,
+    nodes: Vec<Node>,
+    leaves: Vec<u32>,
+    garbage_nodes: usize,
+    garbage_leaves: usize,
+    regions: FxHashMap<u32, Region>,
+    /// Routes of length `0..=DIR_BITS`, per length.
+    short: Vec<FxHashMap<K, NextHop>>,
+    /// Longest short route covering each direct entry: (next hop, length), length 255 if none.
+    dir_default: Vec<(u32, u8)>,
+    /// Routes longer than `DIR_BITS`, per chunk, sorted by (key, len).
+    long: FxHashMap<u32, Vec<Entry<K>>>,
+    routes: usize,
+    version: u64,
+}
+
+impl<K: Key> Default for Lpm<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn check<K: Key>(len: u8, nh: Option<NextHop>) -> Result<(), LpmError> {
+    if u32::from(len) > K::BITS {
+        return Err(LpmError::BadLength { len, bits: K::BITS });
+    }
+    match nh {
+        Some(nh) if nh > MAX_NEXT_HOP => Err(LpmError::BadNextHop(nh)),
+        _ => Ok(()),
+    }
+}
+
+#[inline(always)]
+fn popcnt_below(bits: u64, v: usize) -> u32 {
+    (bits & ((1u64 << v) - 1)).count_ones()
+}
+
+#[inline(always)]
+fn popcnt_upto(bits: u64, v: usize) -> u32 {
+    (bits & (u64::MAX >> (63 - v))).count_ones()
+}
+
+impl<K: Key> Lpm<K> {
+    /// An empty table.
+    pub fn new() -> Self {
+        let dir_len = 1usize << K::DIR_BITS;
+        Lpm {
+            dir: vec![LEAF_FLAG | NONE; dir_len],
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            garbage_nodes: 0,
+            garbage_leaves: 0,
+            regions: HashMap::with_hasher(FxBuildHasher),
+            short: (0..=K::DIR_BITS)
+                .map(|_| HashMap::with_hasher(FxBuildHasher))
+                .collect(),
+            dir_default: vec![(NONE, u8::MAX); dir_len],
+            long: HashMap::with_hasher(FxBuildHasher),
+            routes: 0,
+            version: 0,
+        }
+    }
+
+    /// Builds a table from routes given as (key, length, next hop). Host bits are cleared; when
+    /// a prefix repeats, the last one wins.
+    pub fn from_routes(mut routes: Vec<Entry<K>>) -> Result<Self, LpmError> {
+        for r in routes.iter_mut() {
+            check::<K>(r.1, Some(r.2))?;
+            r.0 = r.0.mask(r.1);
+        }
+        // Stable sort keeps input order among duplicates, so the last of a run wins.
+        routes.sort_by_key(|&(k, l, _)| (k, l));
+        let mut unique: Vec<Entry<K>> = Vec::with_capacity(routes.len());
+        for r in routes {
+            match unique.last_mut() {
+                Some(last) if (last.0, last.1) == (r.0, r.1) => *last = r,
+                _ => unique.push(r),
+            }
+        }
+
+        let mut t = Self::new();
+        t.routes = unique.len();
+        let dir_bits = K::DIR_BITS as u8;
+        for &(key, len, nh) in unique.iter().filter(|r| r.1 <= dir_bits) {
+            t.short[len as usize].insert(key, nh);
+            // Sorted order paints containing prefixes first, so the longest match wins.
+            let first = key.dir_index();
+            let span = 1usize << (dir_bits - len);
+            for d in &mut t.dir_default[first..first + span] {
+                *d = (nh, len);
+            }
+        }
+        let mut start = 0;
+        let long: Vec<Entry<K>> = unique.into_iter().filter(|r| r.1 > dir_bits).collect();
+        while start < long.len() {
+            let chunk = long[start].0.dir_index();
+            let mut end = start + 1;
+            while end < long.len() && long[end].0.dir_index() == chunk {
+                end += 1;
+            }
+            t.long.insert(chunk as u32, long[start..end].to_vec());
+            start = end;
+        }
+        for (i, &(nh, _)) in t.dir_default.iter().enumerate() {
+            t.dir[i] = LEAF_FLAG | nh;
+        }
+        let mut chunks: Vec<u32> = t.long.keys().copied().collect();
+        chunks.sort_unstable();
+        for c in chunks {
+            t.rebuild_chunk(c);
+        }
+        Ok(t)
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.routes
+    }
+
+    /// True if the table holds no route.
+    pub fn is_empty(&self) -> bool {
+        self.routes == 0
+    }
+
+    /// Incremented by every applied batch; lets readers tell table states apart.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Memory used, in bytes.
+    pub fn memory(&self) -> MemoryUsage {
+        let node = std::mem::size_of::<Node>();
+        let live_nodes = self.nodes.len() - self.garbage_nodes;
+        let live_leaves = self.leaves.len() - self.garbage_leaves;
+        let entry = std::mem::size_of::<Entry<K>>();
+        let short: usize = self
+            .short
+            .iter()
+            .map(|m| m.capacity() * (std::mem::size_of::<(K, NextHop)>() + 1))
+            .sum();
+        let long: usize = self
+            .long
+            .values()
+            .map(|v| v.capacity() * entry + std::mem::size_of::<Vec<Entry<K>>>() + 8)
+            .sum();
+        MemoryUsage {
+            lookup: self.dir.len() * 4 + live_nodes * node + live_leaves * 4,
+            lookup_allocated: self.dir.len() * 4
+                + self.nodes.capacity() * node
+                + self.leaves.capacity() * 4,
+            control: short
+                + long
+                + self.dir_default.len() * 8
+                + self.regions.capacity() * (std::mem::size_of::<Region>() + 5),
+        }
+    }
+
+    /// Longest-prefix match for one address.
+    #[inline]
+    pub fn lookup(&self, addr: K) -> Option<NextHop> {
+        let nh = self.lookup_raw(addr);
+        (nh != NONE).then_some(nh)
+    }
+
+    #[inline(always)]
+    fn lookup_raw(&self, addr: K) -> u32 {
+        let e = self.dir[addr.dir_index()];
+        if e & LEAF_FLAG != 0 {
+            return e & !LEAF_FLAG;
+        }
+        let mut idx = e as usize;
+        let mut off = K::DIR_BITS;
+        loop {
+            let n = self.nodes[idx];
+            let v = addr.slot(off);
+            if n.vector & (1u64 << v) != 0 {
+                idx = (n.base1 + popcnt_below(n.vector, v)) as usize;
+                off += key::STRIDE;
+            } else {
+                return self.leaves[(n.base0 + popcnt_upto(n.leafvec, v) - 1) as usize];
+            }
+        }
+    }
+
+    /// Looks up every address of `addrs`, writing next hops (or [`NO_ROUTE`]) to `out`, which
+    /// must be at least as long. Addresses go through the trie [`BATCH`] at a time, one level per
+    /// round, so each round issues up to 32 independent loads: the walk prefetches for itself.
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
+        for (a, o) in addrs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            self.lookup_burst(a, o);
+        }
+    }
+
+    #[inline]
+    fn lookup_burst(&self, addrs: &[K], out: &mut [NextHop]) {
+        let n = addrs.len().min(out.len()).min(BATCH);
+        let mut at = [0u32; BATCH];
+        let mut pending = 0u32;
+        for i in 0..n {
+            let e = self.dir[addrs[i].dir_index()];
+            at[i] = e;
+            if e & LEAF_FLAG != 0 {
+                let nh = e & !LEAF_FLAG;
+                out[i] = if nh == NONE { NO_ROUTE } else { nh };
+            } else {
+                pending |= 1 << i;
+            }
+        }
+        let mut off = K::DIR_BITS;
+        while pending != 0 {
+            let mut m = pending;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let node = self.nodes[at[i] as usize];
+                let v = addrs[i].slot(off);
+                if node.vector & (1u64 << v) != 0 {
+                    at[i] = node.base1 + popcnt_below(node.vector, v);
+                } else {
+                    at[i] = node.base0 + popcnt_upto(node.leafvec, v) - 1;
+                    pending &= !(1 << i);
+                    let nh = self.leaves[at[i] as usize];
+                    out[i] = if nh == NONE { NO_ROUTE } else { nh };
+                }
+            }
+            off += key::STRIDE;
+        }
+    }
+
+    /// The next hop stored for exactly this prefix.
+    pub fn get(&self, key: K, len: u8) -> Option<NextHop> {
+        let key = key.mask(len);
+        if u32::from(len) <= K::DIR_BITS {
+            self.short.get(len as usize)?.get(&key).copied()
+        } else {
+            let v = self.long.get(&(key.dir_index() as u32))?;
+            v.binary_search_by_key(&(key, len), |&(k, l, _)| (k, l))
+                .ok()
+                .map(|i| v[i].2)
+        }
+    }
+
+    /// Adds or replaces a route; returns the previous next hop of that exact prefix.
+    pub fn insert(&mut self, key: K, len: u8, nh: NextHop) -> Result<Option<NextHop>, LpmError> {
+        check::<K>(len, Some(nh))?;
+        let mut dirty = Vec::new();
+        let old = self.edit(key.mask(len), len, Some(nh), &mut dirty);
+        self.flush(dirty);
+        Ok(old)
+    }
+
+    /// Removes a route; returns its next hop if it was present.
+    pub fn remove(&mut self, key: K, len: u8) -> Result<Option<NextHop>, LpmError> {
+        check::<K>(len, None)?;
+        let mut dirty = Vec::new();
+        let old = self.edit(key.mask(len), len, None, &mut dirty);
+        self.flush(dirty);
+        Ok(old)
+    }
+
+    /// Applies a batch of updates in order, recompiling each touched chunk once. Validates the
+    /// whole batch first: on error nothing is applied.
+    pub fn apply(&mut self, batch: &[Update<K>]) -> Result<(), LpmError> {
+        for u in batch {
+            match *u {
+                Update::Insert { len, nh, .. } => check::<K>(len, Some(nh))?,
+                Update::Remove { len, .. } => check::<K>(len, None)?,
+            }
+        }
+        let mut dirty = Vec::new();
+        for u in batch {
+            match *u {
+                Update::Insert { key, len, nh } => self.edit(key.mask(len), len, Some(nh), &mut dirty),
+                Update::Remove { key, len } => self.edit(key.mask(len), len, None, &mut dirty),
+            };
+        }
+        self.flush(dirty);
+        Ok(())
+    }
+
+    /// All routes, in (key, length) order.
+    pub fn routes(&self) -> Vec<Entry<K>> {
+        let mut all: Vec<Entry<K>> = Vec::with_capacity(self.routes);
+        for (len, m) in self.short.iter().enumerate() {
+            all.extend(m.iter().map(|(&k, &nh)| (k, len as u8, nh)));
+        }
+        for v in self.long.values() {
+            all.extend_from_slice(v);
+        }
+        all.sort_unstable_by_key(|&(k, l, _)| (k, l));
+        all
+    }
+
+    /// Edits the route store; records chunks whose compiled form is now stale.
+    fn edit(&mut self, key: K, len: u8, nh: Option<NextHop>, dirty: &mut Vec<u32>) -> Option<u32> {
+        if u32::from(len) <= K::DIR_BITS {
+            self.edit_short(key, len, nh, dirty)
+        } else {
+            let chunk = key.dir_index() as u32;
+            let v = self.long.entry(chunk).or_default();
+            let pos = v.binary_search_by_key(&(key, len), |&(k, l, _)| (k, l));
+            let old = match (pos, nh) {
+                (Ok(i), Some(nh)) => Some(std::mem::replace(&mut v[i].2, nh)),
+                (Ok(i), None) => Some(v.remove(i).2),
+                (Err(i), Some(nh)) => {
+                    v.insert(i, (key, len, nh));
+                    None
+                }
+                (Err(_), None) => None,
+            };
+            if v.is_empty() {
+                self.long.remove(&chunk);
+            }
+            match (old, nh) {
+                (None, Some(_)) => self.routes += 1,
+                (Some(_), None) => self.routes -= 1,
+                _ => {}
+            }
+            if old != nh {
+                dirty.push(chunk);
+            }
+            old
+        }
+    }
+
+    fn edit_short(&mut self, key: K, len: u8, nh: Option<NextHop>, dirty: &mut Vec<u32>) -> Option<u32> {
+        let map = &mut self.short[len as usize];
+        let old = match nh {
+            Some(nh) => map.insert(key, nh),
+            None => map.remove(&key),
+        };
+        match (old, nh) {
+            (None, Some(_)) => self.routes += 1,
+            (Some(_), None) => self.routes -= 1,
+            _ => {}
+        }
+        if old == nh {
+            return old;
+        }
+        let first = key.dir_index();
+        let span = 1usize << (K::DIR_BITS - u32::from(len));
+        for d in first..first + span {
+            let (_, cur_len) = self.dir_default[d];
+            let covered = cur_len == u8::MAX || cur_len <= len;
+            if !covered {
+                continue; // a longer short route decides this entry
+            }
+            let new = match nh {
+                Some(nh) => (nh, len),
+                None => self.short_match(K::from_dir_index(d), len),
+            };
+            if new != self.dir_default[d] {
+                self.dir_default[d] = new;
+                dirty.push(d as u32);
+            }
+        }
+        old
+    }
+
+    /// Longest short route strictly shorter than `below` covering `key`.
+    fn short_match(&self, key: K, below: u8) -> (u32, u8) {
+        for len in (0..below).rev() {
+            if let Some(&nh) = self.short[len as usize].get(&key.mask(len)) {
+                return (nh, len);
+            }
+        }
+        (NONE, u8::MAX)
+    }
+
+    fn flush(&mut self, mut dirty: Vec<u32>) {
+        dirty.sort_unstable();
+        dirty.dedup();
+        for c in dirty {
+            self.rebuild_chunk(c);
+        }
+        if self.garbage_nodes > 4096 && self.garbage_nodes * 2 > self.nodes.len()
+            || self.garbage_leaves > 16384 && self.garbage_leaves * 2 > self.leaves.len()
+        {
+            self.compact();
+        }
+        self.version += 1;
+    }
+
+    /// Recompiles one chunk from the route store.
+    fn rebuild_chunk(&mut self, chunk: u32) {
+        if let Some(old) = self.regions.remove(&chunk) {
+            self.garbage_nodes += old.nodes as usize;
+            self.garbage_leaves += old.leaves as usize;
+        }
+        let default = self.dir_default[chunk as usize].0;
+        let routes = match self.long.get(&chunk) {
+            Some(r) => r.as_slice(),
+            None => &[],
+        };
+        let (node, leaf) = (self.nodes.len(), self.leaves.len());
+        let mut arena = Arena {
+            nodes: &mut self.nodes,
+            leaves: &mut self.leaves,
+        };
+        match build_block(routes, K::DIR_BITS, default, &mut arena) {
+            Err(nh) => self.dir[chunk as usize] = LEAF_FLAG | nh,
+            Ok(root) => {
+                self.dir[chunk as usize] = root;
+                self.regions.insert(
+                    chunk,
+                    Region {
+                        node: node as u32,
+                        nodes: (self.nodes.len() - node) as u32,
+                        leaf: leaf as u32,
+                        leaves: (self.leaves.len() - leaf) as u32,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Moves live chunks into fresh arrays, dropping the garbage of replaced ones.
+    fn compact(&mut self) {
+        let live_nodes = self.nodes.len() - self.garbage_nodes;
+        let live_leaves = self.leaves.len() - self.garbage_leaves;
+        let mut nodes = Vec::with_capacity(live_nodes);
+        let mut leaves = Vec::with_capacity(live_leaves);
+        let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
+        chunks.sort_unstable();
+        for c in chunks {
+            let r = self.regions[&c];
+            let node_shift = nodes.len() as i64 - i64::from(r.node);
+            let leaf_shift = leaves.len() as i64 - i64::from(r.leaf);
+            let (n0, l0) = (nodes.len() as u32, leaves.len() as u32);
+            for n in &self.nodes[r.node as usize..(r.node + r.nodes) as usize] {
+                let mut n = *n;
+                n.base0 = (i64::from(n.base0) + leaf_shift) as u32;
+                n.base1 = (i64::from(n.base1) + node_shift) as u32;
+                nodes.push(n);
+            }
+            leaves.extend_from_slice(&self.leaves[r.leaf as usize..(r.leaf + r.leaves) as usize]);
+            self.dir[c as usize] = n0;
+            self.regions.insert(
+                c,
+                Region {
+                    node: n0,
+                    nodes: r.nodes,
+                    leaf: l0,
+                    leaves: r.leaves,
+                },
+            );
+        }
+        self.nodes = nodes;
+        self.leaves = leaves;
+        self.garbage_nodes = 0;
+        self.garbage_leaves = 0;
+    }
+}

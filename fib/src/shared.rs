@@ -1,0 +1,112 @@
+//! A table shared between forwarding cores (readers) and one control thread (the writer).
+//!
+//! Left-right on top of `arc-swap`: the writer keeps two copies. Readers load the published copy
+//! (a few nanoseconds, no lock, never waiting for the writer). The writer applies a batch to the
+//! spare copy, publishes it with one atomic swap, and keeps the batch to replay on the copy it
+//! just retired once the last reader has let go of it. So a reader sees a table before or after a
+//! whole batch, never in between, and updates cost two applications and twice the memory.
+//!
+//! Readers should hold a loaded table for a burst, not longer: the writer's next batch waits for
+//! the retired copy to be released.
+
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
+
+use crate::lpm::{Key, Lpm, LpmError, Update};
+
+/// The reading side; clone one per forwarding thread.
+#[derive(Clone)]
+pub struct FibReader<K: Key> {
+    current: Arc<ArcSwap<Lpm<K>>>,
+}
+
+impl<K: Key> FibReader<K> {
+    /// The published table. Hold it for one burst.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<Lpm<K>>> {
+        self.current.load()
+    }
+}
+
+/// The writing side (one per table).
+pub struct FibWriter<K: Key> {
+    current: Arc<ArcSwap<Lpm<K>>>,
+    spare: Arc<Lpm<K>>,
+    /// The batch published last, not yet applied to `spare`.
+    pending: Option<Vec<Update<K>>>,
+}
+
+/// Publishes `table` for sharing; returns its writer and a reader to clone.
+pub fn share<K: Key>(table: Lpm<K>) -> (FibWriter<K>, FibReader<K>) {
+    let spare = Arc::new(table.clone());
+    let current = Arc::new(ArcSwap::from_pointee(table));
+    (
+        FibWriter {
+            current: Arc::clone(&current),
+            spare,
+            pending: None,
+        },
+        FibReader { current },
+    )
+}
+
+impl<K: Key> FibWriter<K> {
+    /// A new reader of this table.
+    pub fn reader(&self) -> FibReader<K> {
+        FibReader {
+            current: Arc::clone(&self.current),
+        }
+    }
+
+    /// The published table (for inspection by the control plane).
+    pub fn load(&self) -> Guard<Arc<Lpm<K>>> {
+        self.current.load()
+    }
+
+    /// Applies `batch` atomically: readers see all of it or none of it. On a validation error
+    /// nothing is applied or published.
+    pub fn apply(&mut self, batch: &[Update<K>]) -> Result<(), LpmError> {
+        let pending = self.pending.take();
+        let spare = self.exclusive_spare();
+        if let Some(pending) = pending {
+            spare.apply(&pending)?;
+        }
+        spare.apply(batch)?;
+        self.publish();
+        self.pending = Some(batch.to_vec());
+        Ok(())
+    }
+
+    /// Replaces the whole table atomically (a route reload while forwarding).
+    pub fn replace(&mut self, table: Lpm<K>) {
+        self.pending = None;
+        self.spare = Arc::new(table.clone());
+        let old = self.current.swap(Arc::new(table));
+        drop(old);
+    }
+
+    /// Waits until no reader holds the spare copy, then lends it out for editing.
+    fn exclusive_spare(&mut self) -> &mut Lpm<K> {
+        let mut spins = 0u32;
+        while Arc::strong_count(&self.spare) > 1 {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        // Exclusive now (readers only reach `current`, so the count cannot rise again), so this
+        // never clones.
+        Arc::make_mut(&mut self.spare)
+    }
+
+    fn publish(&mut self) {
+        let fresh = Arc::clone(&self.spare);
+        // `swap` settles readers' outstanding borrows of the old copy into reference counts, so
+        // `Arc::get_mut` on it later succeeds exactly when every reader has let go.
+        let retired = self.current.swap(fresh);
+        self.spare = retired;
+    }
+}
