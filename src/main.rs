@@ -1,1 +1,65 @@
-fn main() {}
+//! `vrouter`: the command line. Orchestration only; forwarding logic lives in the `fib` and
+//! `dataplane` crates.
+
+mod bench;
+mod progress;
+mod routes;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A software-router data plane for virtual routers.
+#[derive(Parser)]
+#[command(name = "vrouter", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load, inspect, convert and generate route tables.
+    #[command(subcommand)]
+    Routes(routes::RoutesCmd),
+    /// Benchmarks (figures quoted in README).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+/// The real IPv4 table shipped in the repository (RouteViews 2014-05-13, 512,621 prefixes).
+pub fn default_table() -> PathBuf {
+    data_file("routeviews-2014-05-13.ipv4.ipasn.gz")
+}
+
+/// A file under the repository's `data/` folder: next to the working directory if run from a
+/// checkout, else where the binary was built from.
+pub fn data_file(name: &str) -> PathBuf {
+    let local = PathBuf::from("data").join(name);
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Routes(c) => routes::run(c),
+        Command::Bench(c) => bench::run(c),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed stdout (`| head`) is not an error worth a message.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("vrouter: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

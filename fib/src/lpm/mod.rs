@@ -323,6 +323,18 @@ impl<K: Key> Lpm<K> {
         }
     }
 
+    /// The longest matching route itself (prefix and next hop), from the route store: slower
+    /// than [`Lpm::lookup`], for tools that print which prefix matched.
+    pub fn longest_match(&self, addr: K) -> Option<(K, u8, NextHop)> {
+        if self.lookup_raw(addr) == NONE {
+            return None;
+        }
+        (0..=K::BITS as u8).rev().find_map(|len| {
+            let key = addr.mask(len);
+            self.get(key, len).map(|nh| (key, len, nh))
+        })
+    }
+
     /// The next hop stored for exactly this prefix.
     pub fn get(&self, key: K, len: u8) -> Option<NextHop> {
         let key = key.mask(len);

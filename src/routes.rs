@@ -1,0 +1,410 @@
+//! `vrouter routes ...`: load, inspect, look up, convert, generate and relocate route tables.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use fib::source::{self, Change, Format, LoadOptions, PeerChoice, RouteSet, RouteValue};
+use fib::{Ipv4Fib, Ipv6Fib, Key};
+use ipnet::IpNet;
+use serde_json::json;
+
+use crate::progress;
+
+#[derive(Subcommand)]
+pub enum RoutesCmd {
+    /// Counts (IPv4, IPv6, per prefix length), load and build time, memory.
+    Stats {
+        /// Route file (MRT, bgpdump -m text, ipasn/prefix list, ip route text, snapshot;
+        /// gzip/bzip2 or plain).
+        file: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Longest-prefix match: `ADDR<TAB>PREFIX<TAB>NEXTHOP`, or `ADDR<TAB>-` with no route.
+    Lookup {
+        file: PathBuf,
+        /// Addresses to look up.
+        addrs: Vec<String>,
+        /// Also read addresses from standard input, one per line.
+        #[arg(long)]
+        stdin: bool,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes a table as a binary snapshot or as `PREFIX<TAB>NEXTHOP` text.
+    Convert {
+        file: PathBuf,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutFormat::Snapshot)]
+        format: OutFormat,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Generates a seeded synthetic BGP-like table.
+    Synth {
+        /// Number of routes.
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Address family.
+        #[arg(long, value_enum, default_value_t = Family::V4)]
+        family: Family,
+        /// Output file (default: text on standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        /// Next hops to map routes onto.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        nexthops: u32,
+    },
+    /// Moves a table into reserved lab space (IPv4 240.0.0.0/4, IPv6 3fff::/20), keeping its
+    /// nesting, for runs whose frames go on kernel interfaces.
+    Relocate {
+        file: PathBuf,
+        /// Output file (default: text on standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Route changes of an update file (MRT BGP4MP or bgpdump text), one per line in file
+    /// order: `announce<TAB>PREFIX<TAB>NEXTHOP` or `withdraw<TAB>PREFIX`.
+    Events {
+        file: PathBuf,
+        /// Print the BGP next-hop address instead of the mapped next-hop id.
+        #[arg(long)]
+        bgp: bool,
+        /// Only changes from this peer address.
+        #[arg(long)]
+        peer: Option<IpAddr>,
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        nexthops: u32,
+        /// Skip malformed records (counted) instead of failing.
+        #[arg(long)]
+        lenient: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutFormat {
+    Snapshot,
+    Text,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Options shared by every command that loads a table.
+#[derive(Args, Clone)]
+pub struct LoadArgs {
+    /// Skip malformed records (counted) instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+    /// RIB dumps: which peer's route to take per prefix: `best` (shortest AS path, then lowest
+    /// peer index), a peer index, or a peer address.
+    #[arg(long, default_value = "best")]
+    pub peer: PeerChoice,
+    /// Number of next hops the router has; routes map onto ids 0..N deterministically.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub nexthops: u32,
+}
+
+impl LoadArgs {
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            lenient: self.lenient,
+            peer: self.peer.clone(),
+            format: None,
+        }
+    }
+}
+
+pub fn run(cmd: RoutesCmd) -> Result<()> {
+    match cmd {
+        RoutesCmd::Stats { file, load, json } => stats(&file, &load, json),
+        RoutesCmd::Lookup {
+            file,
+            addrs,
+            stdin,
+            load,
+            json,
+        } => lookup(&file, &addrs, stdin, &load, json),
+        RoutesCmd::Convert {
+            file,
+            output,
+            format,
+            load,
+        } => {
+            let set = load_set(&file, &load)?;
+            write_set(&set, Some(&output), format, load.nexthops)?;
+            eprintln!("wrote {} routes to {}", set.routes.len(), output.display());
+            Ok(())
+        }
+        RoutesCmd::Synth {
+            count,
+            seed,
+            family,
+            output,
+            format,
+            nexthops,
+        } => {
+            let set = match family {
+                Family::V4 => source::synth::ipv4(count, seed),
+                Family::V6 => source::synth::ipv6(count, seed),
+            };
+            if set.routes.len() < count {
+                bail!("could only generate {} distinct routes of the {count} asked", set.routes.len());
+            }
+            write_set(&set, output.as_deref(), format, nexthops)
+        }
+        RoutesCmd::Relocate {
+            file,
+            output,
+            format,
+            load,
+        } => {
+            let set = load_set(&file, &load)?;
+            let (moved, dropped) = source::relocate::relocate(&set);
+            if dropped > 0 {
+                eprintln!("relocate: dropped {dropped} routes too long to fit (IPv4 > /28, IPv6 > /108)");
+            }
+            write_set(&moved, output.as_deref(), format, load.nexthops)
+        }
+        RoutesCmd::Events {
+            file,
+            bgp,
+            peer,
+            nexthops,
+            lenient,
+        } => events(&file, bgp, peer, nexthops, lenient),
+    }
+}
+
+pub fn load_set(file: &Path, load: &LoadArgs) -> Result<RouteSet> {
+    let set = progress::load(file, &load.options())?;
+    if let Some(e) = &set.stats.first_error {
+        let n = set.stats.skipped.get("malformed").copied().unwrap_or(0);
+        eprintln!("warning: skipped {n} malformed record(s); first: {e}");
+    }
+    Ok(set)
+}
+
+/// Writes routes as text (`PREFIX<TAB>NEXTHOP` after vrouter's header) or a snapshot.
+fn write_set(set: &RouteSet, out: Option<&Path>, format: OutFormat, nexthops: u32) -> Result<()> {
+    let bytes = match format {
+        OutFormat::Snapshot => {
+            if out.is_none() {
+                bail!("--format snapshot needs -o FILE (binary output)");
+            }
+            source::snapshot::encode(set, nexthops)
+        }
+        OutFormat::Text => {
+            let mut s = String::with_capacity(set.routes.len() * 24);
+            s.push_str(source::text::TEXT_HEADER);
+            s.push('\n');
+            for r in &set.routes {
+                use std::fmt::Write as _;
+                let _ = writeln!(s, "{}\t{}", r.prefix, r.value.next_hop(&r.prefix, nexthops));
+            }
+            s.into_bytes()
+        }
+    };
+    match out {
+        Some(p) => std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(&bytes)?;
+            Ok(o.flush()?)
+        }
+    }
+}
+
+fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let set = load_set(file, load)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let (v4, v6) = set.tables(load.nexthops)?;
+    let build_s = t1.elapsed().as_secs_f64();
+    let mut lens4 = [0u64; 33];
+    let mut lens6 = [0u64; 129];
+    for r in &set.routes {
+        match r.prefix {
+            IpNet::V4(p) => lens4[p.prefix_len() as usize] += 1,
+            IpNet::V6(p) => lens6[p.prefix_len() as usize] += 1,
+        }
+    }
+    let hist = |lens: &[u64]| -> serde_json::Map<String, serde_json::Value> {
+        lens.iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(l, &c)| (l.to_string(), json!(c)))
+            .collect()
+    };
+    let (m4, m6) = (v4.memory(), v6.memory());
+    let format = set.format.map_or("?", Format::name);
+    if json {
+        let out = json!({
+            "file": file.display().to_string(),
+            "format": format,
+            "records": set.stats.records,
+            "skipped": set.stats.skipped,
+            "routes": set.routes.len(),
+            "ipv4": v4.len(),
+            "ipv6": v6.len(),
+            "ipv4_lengths": hist(&lens4),
+            "ipv6_lengths": hist(&lens6),
+            "load_seconds": load_s,
+            "build_seconds": build_s,
+            "ipv4_fib_bytes": m4.lookup,
+            "ipv6_fib_bytes": m6.lookup,
+            "ipv4_control_bytes": m4.control,
+            "ipv6_control_bytes": m6.control,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("file      {} ({format})", file.display());
+    println!("records   {}", set.stats.records);
+    for (why, n) in &set.stats.skipped {
+        println!("skipped   {n} ({why})");
+    }
+    println!("routes    {} ({} IPv4, {} IPv6)", set.routes.len(), v4.len(), v6.len());
+    let line = |lens: &[u64]| {
+        lens.iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(l, c)| format!("/{l}:{c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !v4.is_empty() {
+        println!("IPv4      {}", line(&lens4));
+    }
+    if !v6.is_empty() {
+        println!("IPv6      {}", line(&lens6));
+    }
+    println!("load      {:.3} s (read, decompress, parse)", load_s);
+    println!("build     {:.3} s (both tables)", build_s);
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "memory    IPv4 FIB {:.2} MiB, IPv6 FIB {:.2} MiB (lookup structures); route store {:.2} MiB",
+        mib(m4.lookup),
+        mib(m6.lookup),
+        mib(m4.control + m6.control)
+    );
+    Ok(())
+}
+
+fn lookup(file: &Path, addrs: &[String], stdin: bool, load: &LoadArgs, json: bool) -> Result<()> {
+    if addrs.is_empty() && !stdin {
+        bail!("give addresses to look up, or --stdin");
+    }
+    let set = load_set(file, load)?;
+    let (v4, v6) = set.tables(load.nexthops)?;
+    let out = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, out.lock());
+    for a in addrs {
+        answer(&v4, &v6, a, &mut out, json)?;
+    }
+    if stdin {
+        let input = std::io::stdin();
+        let mut line = String::new();
+        let mut r = input.lock();
+        while {
+            line.clear();
+            r.read_line(&mut line)? > 0
+        } {
+            let a = line.trim();
+            if !a.is_empty() {
+                answer(&v4, &v6, a, &mut out, json)?;
+            }
+        }
+    }
+    Ok(out.flush()?)
+}
+
+fn answer(v4: &Ipv4Fib, v6: &Ipv6Fib, a: &str, out: &mut impl Write, json: bool) -> Result<()> {
+    let addr: IpAddr = a
+        .parse()
+        .with_context(|| format!("`{a}` is not an IPv4 or IPv6 address"))?;
+    let hit: Option<(String, u32)> = match addr {
+        IpAddr::V4(x) => v4
+            .longest_match(u32::from_addr(x))
+            .map(|(k, l, nh)| (k.to_net(l).to_string(), nh)),
+        IpAddr::V6(x) => v6
+            .longest_match(u128::from_addr(x))
+            .map(|(k, l, nh)| (k.to_net(l).to_string(), nh)),
+    };
+    if json {
+        let v = match &hit {
+            Some((p, nh)) => json!({"addr": a, "prefix": p, "nexthop": nh}),
+            None => json!({"addr": a, "prefix": null, "nexthop": null}),
+        };
+        writeln!(out, "{v}")?;
+    } else {
+        match hit {
+            Some((p, nh)) => writeln!(out, "{a}\t{p}\t{nh}")?,
+            None => writeln!(out, "{a}\t-")?,
+        }
+    }
+    Ok(())
+}
+
+fn events(file: &Path, bgp: bool, peer: Option<IpAddr>, nexthops: u32, lenient: bool) -> Result<()> {
+    let opts = LoadOptions {
+        lenient,
+        ..LoadOptions::default()
+    };
+    let pb = progress::bytes(file);
+    let mut cb = |d: u64, t: u64| {
+        pb.set_length(t);
+        pb.set_position(d);
+    };
+    let (events, stats) = source::load_events(file, &opts, &mut cb)?;
+    pb.finish_and_clear();
+    if let Some(e) = &stats.first_error {
+        eprintln!("warning: skipped malformed record(s); first: {e}");
+    }
+    let out = std::io::stdout();
+    let mut out = BufWriter::new(out.lock());
+    for e in events.iter().filter(|e| peer.is_none() || e.peer == peer) {
+        match &e.change {
+            Change::Announce(r) => {
+                if bgp {
+                    let hop = match &r.value {
+                        RouteValue::None => "-".to_string(),
+                        v => v.to_string(),
+                    };
+                    writeln!(out, "announce\t{}\t{hop}", r.prefix)?;
+                } else {
+                    writeln!(out, "announce\t{}\t{}", r.prefix, r.value.next_hop(&r.prefix, nexthops))?;
+                }
+            }
+            Change::Withdraw(p) => writeln!(out, "withdraw\t{p}")?,
+        }
+    }
+    out.flush()?;
+    let summary: Vec<String> = stats.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    eprintln!("{} changes from {} records; skipped: {}", events.len(), stats.records, summary.join(", "));
+    Ok(())
+}
