@@ -1,9 +1,431 @@
-//! `vrouter bench ...`
-use anyhow::Result;
+//! `vrouter bench lpm`: vrouter's FIB against the `ip_network_table-deps-treebitmap` crate, side
+//! by side in one run, on the same tables and destination arrays; plus load/build/reload times
+//! and route-update throughput under concurrent lookups.
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
 use clap::Subcommand;
+use fib::source::{self, LoadOptions, RouteSet};
+use fib::{Key, Lpm, Update, NO_ROUTE};
+use ip_network_table_deps_treebitmap::IpLookupTable;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde_json::json;
+
 #[derive(Subcommand)]
 pub enum BenchCmd {
-    /// LPM lookups/s.
-    Lpm,
+    /// LPM lookups/s of vrouter's FIB vs the treebitmap crate (single and batched; routed and
+    /// uniform random destinations; 1k/10k/100k/full tables; IPv4 and IPv6), build/load times,
+    /// and route updates/s with concurrent lookups.
+    Lpm(LpmArgs),
 }
-pub fn run(_c: BenchCmd) -> Result<()> { Ok(()) }
+
+#[derive(clap::Args)]
+pub struct LpmArgs {
+    /// IPv4 table (default: the shipped RouteViews table, 512,621 prefixes).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// IPv6 table (default: the shipped RouteViews IPv6 RIB dump, loaded leniently).
+    #[arg(long)]
+    v6_table: Option<PathBuf>,
+    /// Destinations per measurement for vrouter (treebitmap gets a quarter: it is slower).
+    #[arg(long, default_value_t = 16 << 20)]
+    lookups: usize,
+    /// Repetitions per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Next hops routes are mapped onto.
+    #[arg(long, default_value_t = 16)]
+    nexthops: u32,
+    /// Route updates (inserts + deletes) to apply in the update test.
+    #[arg(long, default_value_t = 2_000_000)]
+    updates: usize,
+    /// Updates per atomically published batch.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Fewer lookups, rounds and updates: a run of a few seconds.
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print JSON (top level: ratio_vs_treebitmap, fib_bytes, then details).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Lpm(mut a) => {
+            if a.quick {
+                a.lookups = a.lookups.min(2 << 20);
+                a.rounds = a.rounds.min(1);
+                a.updates = a.updates.min(200_000);
+            }
+            if a.lookups < 64 || a.rounds == 0 {
+                bail!("--lookups must be at least 64 and --rounds at least 1");
+            }
+            lpm(&a)
+        }
+    }
+}
+
+/// One measured row.
+struct Row {
+    family: &'static str,
+    table: String,
+    routes: usize,
+    dist: &'static str,
+    batch: f64,
+    single: f64,
+    treebitmap: f64,
+    fib_bytes: usize,
+    mismatches: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Millions of operations per second of `f`, which performs `n` operations; median of rounds.
+fn rate(rounds: usize, n: usize, mut f: impl FnMut() -> u64) -> f64 {
+    median(
+        (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(f());
+                n as f64 / t.elapsed().as_secs_f64() / 1e6
+            })
+            .collect(),
+    )
+}
+
+/// Address families under test, with the treebitmap address type.
+trait Family: Key {
+    type Tb: ip_network_table_deps_treebitmap::address::Address;
+    fn tb(self) -> Self::Tb;
+    fn uniform(rng: &mut impl Rng) -> Self;
+    fn within(key: Self, len: u8, rng: &mut impl Rng) -> Self;
+}
+
+impl Family for u32 {
+    type Tb = Ipv4Addr;
+    fn tb(self) -> Ipv4Addr {
+        Ipv4Addr::from(self)
+    }
+    fn uniform(rng: &mut impl Rng) -> Self {
+        rng.gen()
+    }
+    fn within(key: u32, len: u8, rng: &mut impl Rng) -> u32 {
+        let host = if len >= 32 { 0 } else { rng.gen::<u32>() >> len };
+        key | host
+    }
+}
+
+impl Family for u128 {
+    type Tb = Ipv6Addr;
+    fn tb(self) -> Ipv6Addr {
+        Ipv6Addr::from(self)
+    }
+    fn uniform(rng: &mut impl Rng) -> Self {
+        // Uniform over 2000::/3, where the routes are.
+        rng.gen::<u128>() >> 3 | 1u128 << 125
+    }
+    fn within(key: u128, len: u8, rng: &mut impl Rng) -> u128 {
+        let host = if len >= 128 { 0 } else { rng.gen::<u128>() >> len };
+        key | host
+    }
+}
+
+/// Destinations: `routed` picks a route at random and an address inside it; `uniform` draws
+/// from the whole (unicast) space.
+fn destinations<K: Family>(entries: &[(K, u8, u32)], n: usize, routed: bool, rng: &mut impl Rng) -> Vec<K> {
+    (0..n)
+        .map(|_| {
+            if routed && !entries.is_empty() {
+                let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+                K::within(k, l, rng)
+            } else {
+                K::uniform(rng)
+            }
+        })
+        .collect()
+}
+
+fn measure<K: Family>(
+    family: &'static str,
+    table: &str,
+    entries: &[(K, u8, u32)],
+    a: &LpmArgs,
+    rng: &mut impl Rng,
+) -> Result<Vec<Row>> {
+    let fib = Lpm::<K>::from_routes(entries.to_vec())?;
+    let mut tb = IpLookupTable::<K::Tb, u32>::new();
+    for &(k, l, nh) in entries {
+        tb.insert(k.mask(l).tb(), u32::from(l), nh);
+    }
+    let mut rows = Vec::new();
+    for (dist, routed) in [("routed", true), ("uniform", false)] {
+        let addrs = destinations(entries, a.lookups, routed, rng);
+        let mut out = vec![0u32; addrs.len()];
+        let batch = rate(a.rounds, addrs.len(), || {
+            fib.lookup_batch(&addrs, &mut out);
+            out.iter().fold(0u64, |s, &x| s.wrapping_add(u64::from(x)))
+        });
+        let single = rate(a.rounds, addrs.len(), || {
+            addrs
+                .iter()
+                .fold(0u64, |s, &x| s.wrapping_add(u64::from(fib.lookup(x).unwrap_or(NO_ROUTE))))
+        });
+        let tb_addrs: Vec<K::Tb> = addrs[..addrs.len() / 4].iter().map(|&x| x.tb()).collect();
+        let treebitmap = rate(a.rounds, tb_addrs.len(), || {
+            tb_addrs.iter().fold(0u64, |s, &x| {
+                s.wrapping_add(u64::from(tb.longest_match(x).map_or(NO_ROUTE, |(_, _, &v)| v)))
+            })
+        });
+        // Cross-check: both implementations must agree on every destination measured.
+        fib.lookup_batch(&addrs, &mut out);
+        let mismatches = tb_addrs
+            .iter()
+            .zip(&out)
+            .filter(|(t, &o)| tb.longest_match(**t).map_or(NO_ROUTE, |(_, _, &v)| v) != o)
+            .count();
+        rows.push(Row {
+            family,
+            table: table.to_string(),
+            routes: fib.len(),
+            dist,
+            batch,
+            single,
+            treebitmap,
+            fib_bytes: fib.memory().lookup,
+            mismatches,
+        });
+    }
+    Ok(rows)
+}
+
+fn sample<K: Copy>(entries: &[K], n: usize, rng: &mut impl Rng) -> Vec<K> {
+    if n >= entries.len() {
+        return entries.to_vec();
+    }
+    let mut v = entries.to_vec();
+    v.shuffle(rng);
+    v.truncate(n);
+    v
+}
+
+fn load(path: &std::path::Path, lenient: bool) -> Result<(RouteSet, f64)> {
+    let t = Instant::now();
+    let set = crate::progress::load(
+        path,
+        &LoadOptions {
+            lenient,
+            ..LoadOptions::default()
+        },
+    )?;
+    Ok((set, t.elapsed().as_secs_f64()))
+}
+
+/// Route updates while another thread looks up: `a.updates` inserts and deletes in batches of
+/// `a.batch`, each batch published atomically.
+fn updates(entries: &[(u32, u8, u32)], a: &LpmArgs, rng: &mut impl Rng) -> Result<serde_json::Value> {
+    let (mut writer, reader) = fib::share(Lpm::<u32>::from_routes(entries.to_vec())?);
+    let addrs = destinations(entries, 1 << 16, true, rng);
+    let stop = Arc::new(AtomicBool::new(false));
+    let looked = Arc::new(AtomicU64::new(0));
+    let (s2, l2) = (Arc::clone(&stop), Arc::clone(&looked));
+    let lookups = std::thread::spawn(move || {
+        let mut out = vec![0u32; addrs.len()];
+        while !s2.load(Ordering::Relaxed) {
+            for chunk in addrs.chunks(fib::BATCH * 8) {
+                let t = reader.load();
+                t.lookup_batch(chunk, &mut out[..chunk.len()]);
+            }
+            l2.fetch_add(addrs.len() as u64, Ordering::Relaxed);
+        }
+        black_box(out);
+    });
+    // Each batch removes half its routes from the table and re-inserts the half removed by
+    // the batch before, with new next hops: the table keeps its size.
+    let half = (a.batch / 2).max(1);
+    let mut removed: Vec<(u32, u8)> = Vec::new();
+    let mut done = 0usize;
+    let mut batch = Vec::with_capacity(a.batch);
+    let t = Instant::now();
+    let l0 = looked.load(Ordering::Relaxed);
+    while done < a.updates {
+        batch.clear();
+        for (k, l) in removed.drain(..) {
+            batch.push(Update::Insert {
+                key: k,
+                len: l,
+                nh: rng.gen_range(0..a.nexthops),
+            });
+        }
+        for _ in 0..half {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            removed.push((k, l));
+            batch.push(Update::Remove { key: k, len: l });
+        }
+        writer.apply(&batch)?;
+        done += batch.len();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let lookups_done = looked.load(Ordering::Relaxed) - l0;
+    stop.store(true, Ordering::Relaxed);
+    let _ = lookups.join();
+    Ok(json!({
+        "updates": done,
+        "batch": a.batch,
+        "seconds": secs,
+        "updates_per_second": done as f64 / secs,
+        "concurrent_lookups_per_second": lookups_done as f64 / secs,
+    }))
+}
+
+fn lpm(a: &LpmArgs) -> Result<()> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
+    let v4_path = a.table.clone().unwrap_or_else(crate::default_table);
+    let (set4, load_s) = load(&v4_path, false)?;
+    let v4 = set4.v4_entries(a.nexthops);
+    if v4.is_empty() {
+        bail!("{}: no IPv4 routes to benchmark", v4_path.display());
+    }
+    let t = Instant::now();
+    let full = Lpm::<u32>::from_routes(v4.clone())?;
+    let build_s = t.elapsed().as_secs_f64();
+    let fib_bytes = full.memory().lookup;
+    drop(full);
+
+    // Snapshot reload: decode a snapshot written by `routes convert` and build the table.
+    let snap = std::env::temp_dir().join(format!("vrouter-bench-{}.snap", std::process::id()));
+    std::fs::write(&snap, source::snapshot::encode(&set4, a.nexthops))?;
+    let t = Instant::now();
+    let bytes = std::fs::read(&snap)?;
+    let (s4, _) = source::snapshot::decode_entries(&bytes).map_err(|b| b.in_file(&snap))?;
+    let reloaded = Lpm::<u32>::from_routes(s4)?;
+    let reload_s = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&snap);
+    black_box(reloaded.len());
+
+    let name4 = v4_path.file_name().map_or("table".into(), |n| n.to_string_lossy().to_string());
+    let mut rows = Vec::new();
+    let pb = crate::progress::steps(7, "bench lpm");
+    for size in [1_000usize, 10_000, 100_000] {
+        if size < v4.len() {
+            let sub = sample(&v4, size, &mut rng);
+            rows.extend(measure("ipv4", &format!("{name4} sample {size}"), &sub, a, &mut rng)?);
+        }
+        pb.inc(1);
+    }
+    rows.extend(measure("ipv4", &name4, &v4, a, &mut rng)?);
+    pb.inc(1);
+
+    let v6_path = a
+        .v6_table
+        .clone()
+        .unwrap_or_else(|| crate::data_file("routeviews-rib6-2015-11-01.first1MB.mrt.bz2"));
+    let (set6, _) = load(&v6_path, true)?;
+    let v6 = set6.v6_entries(a.nexthops);
+    let name6 = v6_path.file_name().map_or("table".into(), |n| n.to_string_lossy().to_string());
+    if !v6.is_empty() {
+        rows.extend(measure("ipv6", &name6, &v6, a, &mut rng)?);
+    }
+    pb.inc(1);
+    let syn6 = source::synth::ipv6(200_000, a.seed).v6_entries(a.nexthops);
+    rows.extend(measure("ipv6", "synthetic 200k", &syn6, a, &mut rng)?);
+    pb.inc(1);
+    let upd = updates(&v4, a, &mut rng)?;
+    pb.inc(1);
+    pb.finish_and_clear();
+
+    if let Some(bad) = rows.iter().find(|r| r.mismatches > 0) {
+        bail!(
+            "vrouter and treebitmap disagree on {} of the {} {} destinations ({} table)",
+            bad.mismatches,
+            a.lookups / 4,
+            bad.dist,
+            bad.table
+        );
+    }
+    let headline = rows
+        .iter()
+        .find(|r| r.family == "ipv4" && r.table == name4 && r.dist == "routed")
+        .map_or(0.0, |r| r.batch / r.treebitmap);
+
+    if a.json {
+        let details: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "family": r.family, "table": r.table, "routes": r.routes, "destinations": r.dist,
+                    "vrouter_batch_mlps": r.batch, "vrouter_single_mlps": r.single,
+                    "treebitmap_mlps": r.treebitmap,
+                    "ratio_batch": r.batch / r.treebitmap, "ratio_single": r.single / r.treebitmap,
+                    "fib_bytes": r.fib_bytes,
+                })
+            })
+            .collect();
+        let out = json!({
+            "ratio_vs_treebitmap": headline,
+            "fib_bytes": fib_bytes,
+            "ipv4_table": v4_path.display().to_string(),
+            "ipv4_routes": v4.len(),
+            "load_seconds": load_s,
+            "build_seconds": build_s,
+            "snapshot_reload_seconds": reload_s,
+            "lookups_per_measurement": a.lookups,
+            "rounds": a.rounds,
+            "results": details,
+            "updates": upd,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mib = |b: usize| b as f64 / 1048576.0;
+    println!(
+        "IPv4 table {} ({} routes): FIB {:.2} MiB; load {:.3} s, build {:.3} s, snapshot reload {:.3} s",
+        v4_path.display(),
+        v4.len(),
+        mib(fib_bytes),
+        load_s,
+        build_s,
+        reload_s
+    );
+    println!(
+        "{:<5} {:<48} {:>8} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>9}",
+        "fam", "table", "routes", "dests", "batch Ml/s", "single Ml/s", "tbitmap", "x batch", "x single", "FIB MiB"
+    );
+    for r in &rows {
+        println!(
+            "{:<5} {:<48} {:>8} {:<8} {:>11.1} {:>11.1} {:>11.2} {:>7.1} {:>7.1} {:>9.2}",
+            r.family,
+            r.table,
+            r.routes,
+            r.dist,
+            r.batch,
+            r.single,
+            r.treebitmap,
+            r.batch / r.treebitmap,
+            r.single / r.treebitmap,
+            mib(r.fib_bytes)
+        );
+    }
+    println!(
+        "updates: {} in batches of {} at {:.2} M/s, with {:.1} M lookups/s concurrently",
+        upd["updates"],
+        upd["batch"],
+        upd["updates_per_second"].as_f64().unwrap_or(0.0) / 1e6,
+        upd["concurrent_lookups_per_second"].as_f64().unwrap_or(0.0) / 1e6
+    );
+    println!("ratio_vs_treebitmap (IPv4, full table, routed, batched): {headline:.1}x");
+    Ok(())
+}

@@ -14,7 +14,7 @@ pub type Entry<K> = (K, u8, u32);
 /// Output arrays a chunk is appended to.
 pub(crate) struct Arena<'a> {
     pub nodes: &'a mut Vec<Node>,
-    pub leaves: &'a mut Vec<u32>,
+    pub leaves: &'a mut Vec<u16>,
 }
 
 /// True when every route longer than `off` bits in `routes` has next hop `nh`: then the whole
@@ -91,7 +91,8 @@ fn fill<K: Key>(at: usize, routes: &[Entry<K>], off: u32, default: u32, arena: &
 
     // Leaf runs: a new leaf starts at each leaf slot that follows a node slot or a different hop.
     let mut leafvec = 0u64;
-    let base0 = arena.leaves.len() as u32;
+    // Stored minus one (see the layout notes in `lpm`): leaves[0] is a placeholder, so >= 0.
+    let base0 = arena.leaves.len() as u32 - 1;
     let mut prev: Option<u32> = None;
     for (slot, &h) in hop.iter().enumerate() {
         if vector & (1u64 << slot) != 0 {
@@ -100,7 +101,8 @@ fn fill<K: Key>(at: usize, routes: &[Entry<K>], off: u32, default: u32, arena: &
         }
         if prev != Some(h) {
             leafvec |= 1u64 << slot;
-            arena.leaves.push(h);
+            // Next hops are checked to fit 16 bits (NONE is 0xffff) before they get here.
+            arena.leaves.push(h as u16);
             prev = Some(h);
         }
     }

@@ -34,15 +34,16 @@ pub type NextHop = u32;
 /// Written by batch lookups for an address with no route.
 pub const NO_ROUTE: NextHop = u32::MAX;
 
-/// The largest next-hop id a table can store (ids use 31 bits).
-pub const MAX_NEXT_HOP: NextHop = LEAF_FLAG - 2;
+/// The largest next-hop id a table can store: leaves are 16 bits wide, which keeps a full
+/// table small enough to stay in cache (a router has far fewer neighbours than this).
+pub const MAX_NEXT_HOP: NextHop = 0xfffe;
 
 /// Batch size of [`Lpm::lookup_batch`]'s interleaved walk.
 pub const BATCH: usize = 32;
 
 const LEAF_FLAG: u32 = 0x8000_0000;
 /// Internal encoding of "no route" in leaves and direct entries.
-const NONE: u32 = LEAF_FLAG - 1;
+const NONE: u32 = 0xffff;
 
 /// One poptrie node (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub struct MemoryUsage {
     pub lookup_allocated: usize,
     /// The route store kept for incremental updates (not touched by lookups).
     pub control: usize,
+    /// Live trie nodes (24 bytes each) and leaves (2 bytes each).
+    pub nodes: usize,
+    pub leaves: usize,
 }
 
 /// A longest-prefix-match table for one address family; see the module docs.
@@ -96,7 +100,7 @@ pub struct MemoryUsage {
 pub struct Lpm<K: Key> {
     dir: Vec<u32>,
     nodes: Vec<Node>,
-    leaves: Vec<u32>,
+    leaves: Vec<u16>,
     garbage_nodes: usize,
     garbage_leaves: usize,
     regions: FxHashMap<u32, Region>,
@@ -131,6 +135,13 @@ fn popcnt_below(bits: u64, v: usize) -> u32 {
     (bits & ((1u64 << v) - 1)).count_ones()
 }
 
+/// Leaf index for slot `v` of `n`, valid for leaf slots; in bounds (but meaningless) for node
+/// slots and for the placeholder node.
+#[inline(always)]
+fn leaf_index(n: &Node, v: usize) -> usize {
+    (n.base0 + popcnt_upto(n.leafvec, v)) as usize
+}
+
 #[inline(always)]
 fn popcnt_upto(bits: u64, v: usize) -> u32 {
     (bits & (u64::MAX >> (63 - v))).count_ones()
@@ -142,8 +153,8 @@ impl<K: Key> Lpm<K> {
         let dir_len = 1usize << K::DIR_BITS;
         Lpm {
             dir: vec![LEAF_FLAG | NONE; dir_len],
-            nodes: Vec::new(),
-            leaves: Vec::new(),
+            nodes: vec![Node::default()],
+            leaves: vec![NONE as u16],
             garbage_nodes: 0,
             garbage_leaves: 0,
             regions: HashMap::with_hasher(FxBuildHasher),
@@ -240,10 +251,12 @@ impl<K: Key> Lpm<K> {
             .map(|v| v.capacity() * entry + std::mem::size_of::<Vec<Entry<K>>>() + 8)
             .sum();
         MemoryUsage {
-            lookup: self.dir.len() * 4 + live_nodes * node + live_leaves * 4,
+            lookup: self.dir.len() * 4 + live_nodes * node + live_leaves * 2,
             lookup_allocated: self.dir.len() * 4
                 + self.nodes.capacity() * node
-                + self.leaves.capacity() * 4,
+                + self.leaves.capacity() * 2,
+            nodes: live_nodes,
+            leaves: live_leaves,
             control: short
                 + long
                 + self.dir_default.len() * 8
@@ -273,7 +286,7 @@ impl<K: Key> Lpm<K> {
                 idx = (n.base1 + popcnt_below(n.vector, v)) as usize;
                 off += key::STRIDE;
             } else {
-                return self.leaves[(n.base0 + popcnt_upto(n.leafvec, v) - 1) as usize];
+                return u32::from(self.leaves[leaf_index(&n, v)]);
             }
         }
     }
@@ -287,39 +300,59 @@ impl<K: Key> Lpm<K> {
         }
     }
 
+    /// Up to [`BATCH`] lookups. The direct array and the first node level (where nearly all
+    /// IPv4 lookups end) run as dense passes over every lane with selects instead of branches;
+    /// the few lanes that go deeper finish in sparse passes.
     #[inline]
     fn lookup_burst(&self, addrs: &[K], out: &mut [NextHop]) {
         let n = addrs.len().min(out.len()).min(BATCH);
-        let mut at = [0u32; BATCH];
-        let mut pending = 0u32;
-        for i in 0..n {
-            let e = self.dir[addrs[i].dir_index()];
-            at[i] = e;
-            if e & LEAF_FLAG != 0 {
-                let nh = e & !LEAF_FLAG;
-                out[i] = if nh == NONE { NO_ROUTE } else { nh };
-            } else {
-                pending |= 1 << i;
-            }
+        let (addrs, out) = (&addrs[..n], &mut out[..n]);
+        let dir = &self.dir[..1 << K::DIR_BITS];
+        let nodes = &self.nodes[..];
+        let leaves = &self.leaves[..];
+        // Lane state: `LEAF_FLAG | next hop` once resolved, else the node to visit.
+        let mut st = [0u32; BATCH];
+        let mut open = 0u32;
+        for (s, a) in st.iter_mut().zip(addrs) {
+            *s = dir[a.dir_index()];
+            open |= !*s;
         }
         let mut off = K::DIR_BITS;
-        while pending != 0 {
-            let mut m = pending;
-            while m != 0 {
-                let i = m.trailing_zeros() as usize;
-                m &= m - 1;
-                let node = self.nodes[at[i] as usize];
-                let v = addrs[i].slot(off);
-                if node.vector & (1u64 << v) != 0 {
-                    at[i] = node.base1 + popcnt_below(node.vector, v);
-                } else {
-                    at[i] = node.base0 + popcnt_upto(node.leafvec, v) - 1;
-                    pending &= !(1 << i);
-                    let nh = self.leaves[at[i] as usize];
-                    out[i] = if nh == NONE { NO_ROUTE } else { nh };
-                }
+        if open & LEAF_FLAG != 0 {
+            open = 0;
+            for (s, a) in st.iter_mut().zip(addrs) {
+                let cur = *s;
+                let live = cur & LEAF_FLAG == 0;
+                let node = &nodes[if live { cur as usize } else { 0 }];
+                let v = a.slot(off);
+                let leaf = u32::from(leaves[leaf_index(node, v)]);
+                let child = node.base1 + popcnt_below(node.vector, v);
+                let next = if node.vector & (1u64 << v) != 0 { child } else { LEAF_FLAG | leaf };
+                *s = if live { next } else { cur };
+                open |= !*s;
             }
             off += key::STRIDE;
+            while open & LEAF_FLAG != 0 {
+                open = 0;
+                for (s, a) in st.iter_mut().zip(addrs) {
+                    if *s & LEAF_FLAG != 0 {
+                        continue;
+                    }
+                    let node = &nodes[*s as usize];
+                    let v = a.slot(off);
+                    *s = if node.vector & (1u64 << v) != 0 {
+                        node.base1 + popcnt_below(node.vector, v)
+                    } else {
+                        LEAF_FLAG | u32::from(leaves[leaf_index(node, v)])
+                    };
+                    open |= !*s;
+                }
+                off += key::STRIDE;
+            }
+        }
+        for (o, &s) in out.iter_mut().zip(&st) {
+            let nh = s & !LEAF_FLAG;
+            *o = if nh == NONE { NO_ROUTE } else { nh };
         }
     }
 
@@ -528,6 +561,8 @@ impl<K: Key> Lpm<K> {
         let live_leaves = self.leaves.len() - self.garbage_leaves;
         let mut nodes = Vec::with_capacity(live_nodes);
         let mut leaves = Vec::with_capacity(live_leaves);
+        nodes.push(Node::default());
+        leaves.push(NONE as u16);
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
         for c in chunks {

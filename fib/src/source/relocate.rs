@@ -79,7 +79,7 @@ mod tests {
         assert_eq!(prefix(p("1.0.0.0/24")), Some(p("240.16.0.0/28")));
         assert_eq!(prefix(p("255.255.255.240/28")), Some(p("255.255.255.255/32")));
         assert_eq!(prefix(p("1.2.3.4/32")), None);
-        assert_eq!(prefix(p("2001:db8::/32")), Some(p("3fff:2001:db8::/52")));
+        assert_eq!(prefix(p("2001:db8::/32")), Some(p("3fff:200:10db:8000::/52")));
         assert_eq!(prefix(p("::/0")), Some(p("3fff::/20")));
         // A covering prefix still covers its more-specific after relocation.
         let outer = prefix(p("10.0.0.0/8")).unwrap();
