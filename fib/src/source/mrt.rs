@@ -401,7 +401,10 @@ fn parse_peer_table(mut c: Cur<'_>) -> Result<Vec<Peer>, Bad> {
 /// One RIB entry, as `bgpdump -m` would print it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RibEntry {
-    pub time: u32,
+    /// When the dump was taken (the MRT record's timestamp).
+    pub dumped: u32,
+    /// When the route was learned (the entry's originated time).
+    pub originated: u32,
     pub prefix: IpNet,
     pub peer_index: u16,
     pub peer: Peer,
@@ -433,7 +436,8 @@ fn parse_rib_v2(r: &Record<'_>, peers: &[Peer], v6: bool, out: &mut Vec<RibEntry
             )
         })?;
         out.push(RibEntry {
-            time,
+            dumped: r.time,
+            originated: time,
             prefix,
             peer_index,
             peer,
@@ -464,7 +468,8 @@ fn parse_rib_v1(r: &Record<'_>, v6: bool) -> Result<RibEntry, Bad> {
     let alen = usize::from(c.u16("attribute length")?);
     let attrs = parse_attrs(c.sub(alen, "attributes")?, false, AttrContext::Rib)?;
     Ok(RibEntry {
-        time,
+        dumped: r.time,
+        originated: time,
         prefix,
         peer_index: 0,
         peer: Peer { addr: peer_addr, asn },
@@ -472,11 +477,46 @@ fn parse_rib_v1(r: &Record<'_>, v6: bool) -> Result<RibEntry, Bad> {
     })
 }
 
+/// One BGP UPDATE message from a BGP4MP record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateMsg {
+    pub time: u32,
+    pub peer: Peer,
+    /// IPv4 withdrawn routes, then MP_UNREACH_NLRI prefixes.
+    pub withdrawn: Vec<IpNet>,
+    /// IPv4 NLRI (next hop: NEXT_HOP).
+    pub announced: Vec<IpNet>,
+    /// Attributes; `attrs.mp_reach` holds the MP_REACH_NLRI announcements.
+    pub attrs: Attrs,
+}
+
+impl UpdateMsg {
+    /// The route changes, withdrawals first, then announcements, as `bgpdump -m` lists them.
+    pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        let peer = Some(self.peer.addr);
+        let w = self.withdrawn.iter().map(move |&p| Event {
+            time: self.time,
+            peer,
+            change: Change::Withdraw(p),
+        });
+        let a4 = self.announced.iter().map(move |&p| (p, self.attrs.next_hop));
+        let a6 = self.attrs.mp_reach.iter().map(move |&p| (p, self.attrs.mp_next_hop));
+        w.chain(a4.chain(a6).map(move |(p, hop)| Event {
+            time: self.time,
+            peer,
+            change: Change::Announce(Route {
+                prefix: p,
+                value: hop.map_or(RouteValue::None, RouteValue::Addr),
+            }),
+        }))
+    }
+}
+
 /// What one record held.
 pub enum Parsed {
     Peers(Vec<Peer>),
     Rib(Vec<RibEntry>),
-    Update(Vec<Event>),
+    Update(UpdateMsg),
     /// Not a route record; the reason is the skip count's key.
     Skip(String),
 }
@@ -505,11 +545,10 @@ pub fn parse_record(r: &Record<'_>, peers: &[Peer]) -> Result<Parsed, Bad> {
 
 fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     let mut c = r.body;
+    let peer_as = if as4 { c.u32("peer AS")? } else { u32::from(c.u16("peer AS")?) };
     if as4 {
-        c.u32("peer AS")?;
         c.u32("local AS")?;
     } else {
-        c.u16("peer AS")?;
         c.u16("local AS")?;
     }
     c.u16("interface index")?;
@@ -524,8 +563,8 @@ fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     }
     let len = usize::from(c.u16("BGP message length")?);
     let kind = c.u8("BGP message type")?;
-    if !(19..=4096 * 16).contains(&len) {
-        return Err(Bad::offset(at, format!("BGP message length {len} is invalid")));
+    if len < 19 {
+        return Err(Bad::offset(at, format!("BGP message length {len} is below the 19-byte header")));
     }
     let mut m = c.sub(len - 19, "BGP message").map_err(|b| Bad::offset(at, b.what))?;
     match kind {
@@ -543,36 +582,18 @@ fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     }
     let alen = usize::from(m.u16("path attribute length")?);
     let attrs = parse_attrs(m.sub(alen, "path attributes")?, as4, AttrContext::Update)?;
-    let mut nlri = Vec::new();
+    let mut announced = Vec::new();
     while !m.is_empty() {
-        nlri.push(m.prefix(false)?);
+        announced.push(m.prefix(false)?);
     }
-    let mut events = Vec::new();
-    let peer = Some(peer);
-    for p in withdrawn.into_iter().chain(attrs.mp_unreach.iter().copied()) {
-        events.push(Event {
-            time: r.time,
-            peer,
-            change: Change::Withdraw(p),
-        });
-    }
-    let announce = |p: IpNet, hop: Option<IpAddr>, events: &mut Vec<Event>| {
-        events.push(Event {
-            time: r.time,
-            peer,
-            change: Change::Announce(Route {
-                prefix: p,
-                value: hop.map_or(RouteValue::None, RouteValue::Addr),
-            }),
-        })
-    };
-    for p in nlri {
-        announce(p, attrs.next_hop, &mut events);
-    }
-    for &p in &attrs.mp_reach {
-        announce(p, attrs.mp_next_hop, &mut events);
-    }
-    Ok(Parsed::Update(events))
+    withdrawn.extend_from_slice(&attrs.mp_unreach);
+    Ok(Parsed::Update(UpdateMsg {
+        time: r.time,
+        peer: Peer { addr: peer, asn: peer_as },
+        withdrawn,
+        announced,
+        attrs,
+    }))
 }
 
 /// Calls `each` for every record's decoded content, handling errors per `lenient`.
@@ -637,7 +658,7 @@ pub fn load_rib(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet
                 );
             }
         }
-        Parsed::Update(ev) => replay.extend(ev),
+        Parsed::Update(u) => replay.extend(u.events()),
         _ => {}
     })?;
     let mut routes = sel.finish();
@@ -651,13 +672,19 @@ pub fn load_rib(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet
     })
 }
 
-/// The announce/withdraw events of an update file, in file order.
-pub fn load_events(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<Event>, LoadStats), SourceError> {
+/// The UPDATE messages of an update file, in file order.
+pub fn updates(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<UpdateMsg>, LoadStats), SourceError> {
     let mut stats = LoadStats::default();
     let mut out = Vec::new();
     for_each(path, data, opts, &mut stats, |p, stats| match p {
-        Parsed::Update(ev) => out.extend(ev),
+        Parsed::Update(u) => out.push(u),
         _ => stats.skip("RIB record in an update read"),
     })?;
     Ok((out, stats))
+}
+
+/// The announce/withdraw events of an update file, in file order.
+pub fn load_events(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<Event>, LoadStats), SourceError> {
+    let (msgs, stats) = updates(path, data, opts)?;
+    Ok((msgs.iter().flat_map(UpdateMsg::events).collect(), stats))
 }
