@@ -1,1 +1,65 @@
-fn main(){}
+//! Criterion: IPv4 lookups (vrouter batched and single vs treebitmap) on the shipped 512k table
+//! with routed-random destinations, and table build time. `cargo bench --bench lpm`.
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fib::source::{load, LoadOptions};
+use fib::{Lpm, NO_ROUTE};
+use ip_network_table_deps_treebitmap::IpLookupTable;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const N: usize = 1 << 16;
+
+fn table() -> Vec<(u32, u8, u32)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/routeviews-2014-05-13.ipv4.ipasn.gz");
+    load(path.as_ref(), &LoadOptions::default(), &mut |_, _| {})
+        .expect("shipped table loads")
+        .v4_entries(16)
+}
+
+fn lookups(c: &mut Criterion) {
+    let entries = table();
+    let fib = Lpm::<u32>::from_routes(entries.clone()).expect("builds");
+    let mut tb = IpLookupTable::<Ipv4Addr, u32>::new();
+    for &(k, l, nh) in &entries {
+        tb.insert(Ipv4Addr::from(k), u32::from(l), nh);
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let addrs: Vec<u32> = (0..N)
+        .map(|_| {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l }
+        })
+        .collect();
+    let tb_addrs: Vec<Ipv4Addr> = addrs.iter().map(|&a| Ipv4Addr::from(a)).collect();
+    let mut out = vec![0u32; N];
+    let mut g = c.benchmark_group("ipv4-full-routed");
+    g.throughput(Throughput::Elements(N as u64));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("vrouter-batch", |b| {
+        b.iter(|| {
+            fib.lookup_batch(black_box(&addrs), &mut out);
+            black_box(out[N - 1])
+        })
+    });
+    g.bench_function("vrouter-single", |b| {
+        b.iter(|| addrs.iter().fold(0u32, |s, &a| s ^ fib.lookup(a).unwrap_or(NO_ROUTE)))
+    });
+    g.bench_function("treebitmap", |b| {
+        b.iter(|| tb_addrs.iter().fold(0u32, |s, &a| s ^ tb.longest_match(a).map_or(NO_ROUTE, |(_, _, &v)| v)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("ipv4-full-build");
+    g.sample_size(10);
+    g.bench_function("vrouter-from-routes", |b| {
+        b.iter_batched(|| entries.clone(), |e| Lpm::<u32>::from_routes(e).map(|t| t.len()), BatchSize::LargeInput)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lookups);
+criterion_main!(benches);
