@@ -7,24 +7,41 @@ use fib::source::{load, snapshot, LoadOptions};
 use fib::Lpm;
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
 }
 
 fn loads(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
-    let lenient = LoadOptions { lenient: true, ..LoadOptions::default() };
+    let lenient = LoadOptions {
+        lenient: true,
+        ..LoadOptions::default()
+    };
     for (name, file) in [
         ("ipasn-gz-512k", "routeviews-2014-05-13.ipv4.ipasn.gz"),
         ("mrt-rib-bz2", "routeviews-rib-2014-05-23.first1MB.mrt.bz2"),
-        ("mrt-rib6-bz2", "routeviews-rib6-2015-11-01.first1MB.mrt.bz2"),
-        ("mrt-updates-gz", "ripe-rrc15-updates-2010-02-27-1600.mrt.gz"),
+        (
+            "mrt-rib6-bz2",
+            "routeviews-rib6-2015-11-01.first1MB.mrt.bz2",
+        ),
+        (
+            "mrt-updates-gz",
+            "ripe-rrc15-updates-2010-02-27-1600.mrt.gz",
+        ),
     ] {
         let path = data(file);
-        g.bench_function(name, |b| b.iter(|| load(&path, &lenient, &mut |_, _| {}).map(|s| s.routes.len())));
+        g.bench_function(name, |b| {
+            b.iter(|| load(&path, &lenient, &mut |_, _| {}).map(|s| s.routes.len()))
+        });
     }
-    let set = load(&data("routeviews-2014-05-13.ipv4.ipasn.gz"), &LoadOptions::default(), &mut |_, _| {})
-        .expect("shipped table loads");
+    let set = load(
+        &data("routeviews-2014-05-13.ipv4.ipasn.gz"),
+        &LoadOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("shipped table loads");
     let snap = std::env::temp_dir().join(format!("vrouter-bench-load-{}.snap", std::process::id()));
     std::fs::write(&snap, snapshot::encode(&set, 16)).expect("temp file");
     g.bench_function("snapshot-512k-reload-and-build", |b| {

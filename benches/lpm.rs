@@ -14,7 +14,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 const N: usize = 1 << 16;
 
 fn table() -> Vec<(u32, u8, u32)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/routeviews-2014-05-13.ipv4.ipasn.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/routeviews-2014-05-13.ipv4.ipasn.gz"
+    );
     load(path.as_ref(), &LoadOptions::default(), &mut |_, _| {})
         .expect("shipped table loads")
         .v4_entries(16)
@@ -46,17 +49,29 @@ fn lookups(c: &mut Criterion) {
         })
     });
     g.bench_function("vrouter-single", |b| {
-        b.iter(|| addrs.iter().fold(0u32, |s, &a| s ^ fib.lookup(a).unwrap_or(NO_ROUTE)))
+        b.iter(|| {
+            addrs
+                .iter()
+                .fold(0u32, |s, &a| s ^ fib.lookup(a).unwrap_or(NO_ROUTE))
+        })
     });
     g.bench_function("treebitmap", |b| {
-        b.iter(|| tb_addrs.iter().fold(0u32, |s, &a| s ^ tb.longest_match(a).map_or(NO_ROUTE, |(_, _, &v)| v)))
+        b.iter(|| {
+            tb_addrs.iter().fold(0u32, |s, &a| {
+                s ^ tb.longest_match(a).map_or(NO_ROUTE, |(_, _, &v)| v)
+            })
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("ipv4-full-build");
     g.sample_size(10);
     g.bench_function("vrouter-from-routes", |b| {
-        b.iter_batched(|| entries.clone(), |e| Lpm::<u32>::from_routes(e).map(|t| t.len()), BatchSize::LargeInput)
+        b.iter_batched(
+            || entries.clone(),
+            |e| Lpm::<u32>::from_routes(e).map(|t| t.len()),
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

@@ -124,7 +124,11 @@ impl Family for u32 {
         rng.gen()
     }
     fn within(key: u32, len: u8, rng: &mut impl Rng) -> u32 {
-        let host = if len >= 32 { 0 } else { rng.gen::<u32>() >> len };
+        let host = if len >= 32 {
+            0
+        } else {
+            rng.gen::<u32>() >> len
+        };
         key | host
     }
 }
@@ -139,14 +143,23 @@ impl Family for u128 {
         rng.gen::<u128>() >> 3 | 1u128 << 125
     }
     fn within(key: u128, len: u8, rng: &mut impl Rng) -> u128 {
-        let host = if len >= 128 { 0 } else { rng.gen::<u128>() >> len };
+        let host = if len >= 128 {
+            0
+        } else {
+            rng.gen::<u128>() >> len
+        };
         key | host
     }
 }
 
 /// Destinations: `routed` picks a route at random and an address inside it; `uniform` draws
 /// from the whole (unicast) space.
-fn destinations<K: Family>(entries: &[(K, u8, u32)], n: usize, routed: bool, rng: &mut impl Rng) -> Vec<K> {
+fn destinations<K: Family>(
+    entries: &[(K, u8, u32)],
+    n: usize,
+    routed: bool,
+    rng: &mut impl Rng,
+) -> Vec<K> {
     (0..n)
         .map(|_| {
             if routed && !entries.is_empty() {
@@ -180,14 +193,16 @@ fn measure<K: Family>(
             out.iter().fold(0u64, |s, &x| s.wrapping_add(u64::from(x)))
         });
         let single = rate(a.rounds, addrs.len(), || {
-            addrs
-                .iter()
-                .fold(0u64, |s, &x| s.wrapping_add(u64::from(fib.lookup(x).unwrap_or(NO_ROUTE))))
+            addrs.iter().fold(0u64, |s, &x| {
+                s.wrapping_add(u64::from(fib.lookup(x).unwrap_or(NO_ROUTE)))
+            })
         });
         let tb_addrs: Vec<K::Tb> = addrs[..addrs.len() / 4].iter().map(|&x| x.tb()).collect();
         let treebitmap = rate(a.rounds, tb_addrs.len(), || {
             tb_addrs.iter().fold(0u64, |s, &x| {
-                s.wrapping_add(u64::from(tb.longest_match(x).map_or(NO_ROUTE, |(_, _, &v)| v)))
+                s.wrapping_add(u64::from(
+                    tb.longest_match(x).map_or(NO_ROUTE, |(_, _, &v)| v),
+                ))
             })
         });
         // Cross-check: both implementations must agree on every destination measured.
@@ -236,7 +251,11 @@ fn load(path: &std::path::Path, lenient: bool) -> Result<(RouteSet, f64)> {
 
 /// Route updates while another thread looks up: `a.updates` inserts and deletes in batches of
 /// `a.batch`, each batch published atomically.
-fn updates(entries: &[(u32, u8, u32)], a: &LpmArgs, rng: &mut impl Rng) -> Result<serde_json::Value> {
+fn updates(
+    entries: &[(u32, u8, u32)],
+    a: &LpmArgs,
+    rng: &mut impl Rng,
+) -> Result<serde_json::Value> {
     let (mut writer, reader) = fib::share(Lpm::<u32>::from_routes(entries.to_vec())?);
     let addrs = destinations(entries, 1 << 16, true, rng);
     let stop = Arc::new(AtomicBool::new(false));
@@ -316,13 +335,21 @@ fn lpm(a: &LpmArgs) -> Result<()> {
     let _ = std::fs::remove_file(&snap);
     black_box(reloaded.len());
 
-    let name4 = v4_path.file_name().map_or("table".into(), |n| n.to_string_lossy().to_string());
+    let name4 = v4_path
+        .file_name()
+        .map_or("table".into(), |n| n.to_string_lossy().to_string());
     let mut rows = Vec::new();
     let pb = crate::progress::steps(7, "bench lpm");
     for size in [1_000usize, 10_000, 100_000] {
         if size < v4.len() {
             let sub = sample(&v4, size, &mut rng);
-            rows.extend(measure("ipv4", &format!("{name4} sample {size}"), &sub, a, &mut rng)?);
+            rows.extend(measure(
+                "ipv4",
+                &format!("{name4} sample {size}"),
+                &sub,
+                a,
+                &mut rng,
+            )?);
         }
         pb.inc(1);
     }
@@ -335,7 +362,9 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         .unwrap_or_else(|| crate::data_file("routeviews-rib6-2015-11-01.first1MB.mrt.bz2"));
     let (set6, _) = load(&v6_path, true)?;
     let v6 = set6.v6_entries(a.nexthops);
-    let name6 = v6_path.file_name().map_or("table".into(), |n| n.to_string_lossy().to_string());
+    let name6 = v6_path
+        .file_name()
+        .map_or("table".into(), |n| n.to_string_lossy().to_string());
     if !v6.is_empty() {
         rows.extend(measure("ipv6", &name6, &v6, a, &mut rng)?);
     }
@@ -402,7 +431,16 @@ fn lpm(a: &LpmArgs) -> Result<()> {
     );
     println!(
         "{:<5} {:<48} {:>8} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>9}",
-        "fam", "table", "routes", "dests", "batch Ml/s", "single Ml/s", "tbitmap", "x batch", "x single", "FIB MiB"
+        "fam",
+        "table",
+        "routes",
+        "dests",
+        "batch Ml/s",
+        "single Ml/s",
+        "tbitmap",
+        "x batch",
+        "x single",
+        "FIB MiB"
     );
     for r in &rows {
         println!(

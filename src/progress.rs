@@ -30,7 +30,10 @@ pub fn steps(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Loads a route file with a progress bar.
-pub fn load(path: &Path, opts: &fib::source::LoadOptions) -> Result<fib::source::RouteSet, fib::source::SourceError> {
+pub fn load(
+    path: &Path,
+    opts: &fib::source::LoadOptions,
+) -> Result<fib::source::RouteSet, fib::source::SourceError> {
     let pb = bytes(path);
     let mut cb = |done: u64, total: u64| {
         pb.set_length(total);

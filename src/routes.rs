@@ -172,7 +172,10 @@ pub fn run(cmd: RoutesCmd) -> Result<()> {
                 Family::V6 => source::synth::ipv6(count, seed),
             };
             if set.routes.len() < count {
-                bail!("could only generate {} distinct routes of the {count} asked", set.routes.len());
+                bail!(
+                    "could only generate {} distinct routes of the {count} asked",
+                    set.routes.len()
+                );
             }
             write_set(&set, output.as_deref(), format, nexthops)
         }
@@ -185,7 +188,9 @@ pub fn run(cmd: RoutesCmd) -> Result<()> {
             let set = load_set(&file, &load)?;
             let (moved, dropped) = source::relocate::relocate(&set);
             if dropped > 0 {
-                eprintln!("relocate: dropped {dropped} routes too long to fit (IPv4 > /28, IPv6 > /108)");
+                eprintln!(
+                    "relocate: dropped {dropped} routes too long to fit (IPv4 > /28, IPv6 > /108)"
+                );
             }
             write_set(&moved, output.as_deref(), format, load.nexthops)
         }
@@ -229,7 +234,9 @@ fn write_set(set: &RouteSet, out: Option<&Path>, format: OutFormat, nexthops: u3
         }
     };
     match out {
-        Some(p) => std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display())),
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))
+        }
         None => {
             let mut o = std::io::stdout().lock();
             o.write_all(&bytes)?;
@@ -288,7 +295,12 @@ fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
     for (why, n) in &set.stats.skipped {
         println!("skipped   {n} ({why})");
     }
-    println!("routes    {} ({} IPv4, {} IPv6)", set.routes.len(), v4.len(), v6.len());
+    println!(
+        "routes    {} ({} IPv4, {} IPv6)",
+        set.routes.len(),
+        v4.len(),
+        v6.len()
+    );
     let line = |lens: &[u64]| {
         lens.iter()
             .enumerate()
@@ -370,7 +382,13 @@ fn answer(v4: &Ipv4Fib, v6: &Ipv6Fib, a: &str, out: &mut impl Write, json: bool)
     Ok(())
 }
 
-fn events(file: &Path, bgp: bool, peer: Option<IpAddr>, nexthops: u32, lenient: bool) -> Result<()> {
+fn events(
+    file: &Path,
+    bgp: bool,
+    peer: Option<IpAddr>,
+    nexthops: u32,
+    lenient: bool,
+) -> Result<()> {
     let opts = LoadOptions {
         lenient,
         ..LoadOptions::default()
@@ -397,14 +415,28 @@ fn events(file: &Path, bgp: bool, peer: Option<IpAddr>, nexthops: u32, lenient: 
                     };
                     writeln!(out, "announce\t{}\t{hop}", r.prefix)?;
                 } else {
-                    writeln!(out, "announce\t{}\t{}", r.prefix, r.value.next_hop(&r.prefix, nexthops))?;
+                    writeln!(
+                        out,
+                        "announce\t{}\t{}",
+                        r.prefix,
+                        r.value.next_hop(&r.prefix, nexthops)
+                    )?;
                 }
             }
             Change::Withdraw(p) => writeln!(out, "withdraw\t{p}")?,
         }
     }
     out.flush()?;
-    let summary: Vec<String> = stats.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    eprintln!("{} changes from {} records; skipped: {}", events.len(), stats.records, summary.join(", "));
+    let summary: Vec<String> = stats
+        .skipped
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    eprintln!(
+        "{} changes from {} records; skipped: {}",
+        events.len(),
+        stats.records,
+        summary.join(", ")
+    );
     Ok(())
 }

@@ -16,7 +16,9 @@ fn single(t: &Lpm<u32>, a: &[u32]) -> u64 {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or("data/routeviews-2014-05-13.ipv4.ipasn.gz".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or("data/routeviews-2014-05-13.ipv4.ipasn.gz".into());
     let set = load(path.as_ref(), &LoadOptions::default(), &mut |_, _| {}).unwrap();
     let e = set.v4_entries(16);
     let t = Lpm::<u32>::from_routes(e.clone()).unwrap();

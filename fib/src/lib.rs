@@ -55,7 +55,9 @@ pub mod lpm;
 pub mod shared;
 pub mod source;
 
-pub use lpm::{Entry, Key, Lpm, LpmError, MemoryUsage, NextHop, Update, BATCH, MAX_NEXT_HOP, NO_ROUTE};
+pub use lpm::{
+    Entry, Key, Lpm, LpmError, MemoryUsage, NextHop, Update, BATCH, MAX_NEXT_HOP, NO_ROUTE,
+};
 pub use shared::{share, FibReader, FibWriter};
 
 /// IPv4 table (keys are `u32` addresses in host order).

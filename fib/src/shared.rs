@@ -33,8 +33,8 @@ impl<K: Key> FibReader<K> {
 pub struct FibWriter<K: Key> {
     current: Arc<ArcSwap<Lpm<K>>>,
     spare: Arc<Lpm<K>>,
-    /// The batch published last, not yet applied to `spare`.
-    pending: Option<Vec<Update<K>>>,
+    /// The batch published last and the chunks it recompiled, not yet applied to `spare`.
+    pending: Option<(Vec<Update<K>>, Vec<u32>)>,
 }
 
 /// Publishes `table` for sharing; returns its writer and a reader to clone.
@@ -68,13 +68,16 @@ impl<K: Key> FibWriter<K> {
     /// nothing is applied or published.
     pub fn apply(&mut self, batch: &[Update<K>]) -> Result<(), LpmError> {
         let pending = self.pending.take();
+        let published = self.current.load_full();
         let spare = self.exclusive_spare();
-        if let Some(pending) = pending {
-            spare.apply(&pending)?;
+        if let Some((done, dirty)) = pending {
+            // Catch up by copying the chunks the published copy compiled, not recompiling.
+            spare.apply_from(&done, &published, &dirty)?;
         }
-        spare.apply(batch)?;
+        drop(published);
+        let dirty = spare.apply_dirty(batch)?;
         self.publish();
-        self.pending = Some(batch.to_vec());
+        self.pending = Some((batch.to_vec(), dirty));
         Ok(())
     }
 

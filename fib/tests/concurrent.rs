@@ -38,7 +38,8 @@ fn readers_see_whole_batches_only() {
         })
         .collect();
     let answer = |t: &IpLookupTable<Ipv4Addr, u32>, a: u32| {
-        t.longest_match(Ipv4Addr::from(a)).map_or(NO_ROUTE, |(_, _, &v)| v)
+        t.longest_match(Ipv4Addr::from(a))
+            .map_or(NO_ROUTE, |(_, _, &v)| v)
     };
     let mut expected: Vec<Vec<u32>> = vec![probes.iter().map(|&a| answer(&oracle, a)).collect()];
     let mut batches: Vec<Vec<Update<u32>>> = Vec::new();
@@ -66,7 +67,10 @@ fn readers_see_whole_batches_only() {
     }
     // Consecutive states really differ, so a half-applied batch would be caught.
     let changed = expected.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(changed > BATCHES * 9 / 10, "only {changed} batches changed an answer");
+    assert!(
+        changed > BATCHES * 9 / 10,
+        "only {changed} batches changed an answer"
+    );
 
     let (mut writer, reader) = share(Lpm::<u32>::from_routes(base.clone()).unwrap());
     let v0 = reader.load().version();
@@ -87,7 +91,12 @@ fn readers_see_whole_batches_only() {
             seen.insert(v);
             t.lookup_batch(&p2, &mut out);
             for (i, (&got, &want)) in out.iter().zip(&e2[v]).enumerate() {
-                assert_eq!(got, want, "probe {} at version {v}: {got} != {want}", Ipv4Addr::from(p2[i]));
+                assert_eq!(
+                    got,
+                    want,
+                    "probe {} at version {v}: {got} != {want}",
+                    Ipv4Addr::from(p2[i])
+                );
             }
             for (i, &a) in p2.iter().enumerate().step_by(7) {
                 assert_eq!(t.lookup(a).unwrap_or(NO_ROUTE), e2[v][i]);

@@ -45,22 +45,38 @@ enum Op<K> {
 
 /// Keys clustered in a few /8-like regions so that prefixes overlap and nest often.
 fn key_v4() -> impl Strategy<Value = u32> + Clone {
-    (0u32..4, any::<u32>()).prop_map(|(region, low)| (region << 30) | (low >> 2) & 0x00ff_ffff | (region << 24))
+    (0u32..4, any::<u32>())
+        .prop_map(|(region, low)| (region << 30) | (low >> 2) & 0x00ff_ffff | (region << 24))
 }
 
 fn key_v6() -> impl Strategy<Value = u128> + Clone {
-    (0u128..4, any::<u64>(), any::<u64>())
-        .prop_map(|(region, hi, lo)| (0x2001u128 << 112) | (region << 100) | (u128::from(hi & 0xffff) << 64) | u128::from(lo))
+    (0u128..4, any::<u64>(), any::<u64>()).prop_map(|(region, hi, lo)| {
+        (0x2001u128 << 112) | (region << 100) | (u128::from(hi & 0xffff) << 64) | u128::from(lo)
+    })
 }
 
 /// Lengths biased to the interesting ones: /0, around the 18-bit direct array edge, common
 /// lengths, and full length.
 fn len_v4() -> impl Strategy<Value = u8> + Clone {
-    prop_oneof![Just(0u8), Just(32u8), 0u8..=32, 16u8..=26, Just(18u8), Just(24u8)]
+    prop_oneof![
+        Just(0u8),
+        Just(32u8),
+        0u8..=32,
+        16u8..=26,
+        Just(18u8),
+        Just(24u8)
+    ]
 }
 
 fn len_v6() -> impl Strategy<Value = u8> + Clone {
-    prop_oneof![Just(0u8), Just(128u8), 0u8..=128, 16u8..=64, Just(48u8), Just(18u8)]
+    prop_oneof![
+        Just(0u8),
+        Just(128u8),
+        0u8..=128,
+        16u8..=64,
+        Just(48u8),
+        Just(18u8)
+    ]
 }
 
 fn ops<K: Key + 'static>(
@@ -235,7 +251,10 @@ fn garbage_is_compacted_without_changing_answers() {
         if i % 3 == 0 {
             assert_eq!(t.remove(key, len).unwrap(), n.remove(key, len));
         } else {
-            assert_eq!(t.insert(key, len, i % 7).unwrap(), n.insert(key, len, i % 7));
+            assert_eq!(
+                t.insert(key, len, i % 7).unwrap(),
+                n.insert(key, len, i % 7)
+            );
         }
     }
     let mem = t.memory();

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use fib::source::{self, load_bytes, read_input, Format, LoadOptions, Location, SourceError};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
 }
 
 fn opts(format: Format, lenient: bool) -> LoadOptions {
@@ -25,7 +27,8 @@ fn boundaries(data: &[u8]) -> Vec<usize> {
     let mut at = 0;
     let mut out = vec![0];
     while at + 12 <= data.len() {
-        let len = u32::from_be_bytes([data[at + 8], data[at + 9], data[at + 10], data[at + 11]]) as usize;
+        let len =
+            u32::from_be_bytes([data[at + 8], data[at + 9], data[at + 10], data[at + 11]]) as usize;
         at += 12 + len;
         out.push(at);
     }
@@ -54,7 +57,12 @@ fn attrs_v1(v6: bool) -> Vec<u8> {
     let mut a = vec![0x40, 1, 1, 0, 0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0xfd, 0xea];
     if v6 {
         let mut mp = vec![0, 2, 1, 16];
-        mp.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        mp.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
         mp.extend_from_slice(&[0, 32, 0x20, 0x01, 0x0d, 0xb8]);
         a.extend_from_slice(&[0x80, 14, mp.len() as u8]);
         a.extend_from_slice(&mp);
@@ -77,7 +85,12 @@ fn table_dump_v1(v6: bool) -> Vec<u8> {
     b.push(1); // status
     b.extend_from_slice(&1_300_000_000u32.to_be_bytes());
     if v6 {
-        b.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        b.extend_from_slice(
+            &"2001:db8::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
     } else {
         b.extend_from_slice(&[198, 18, 0, 2]);
     }
@@ -94,8 +107,15 @@ fn table_dump_v1_records_load() {
     let mut both = table_dump_v1(false);
     both.extend(table_dump_v1(true));
     let set = load_bytes(p, &both, &LoadOptions::default()).unwrap();
-    let got: Vec<String> = set.routes.iter().map(|r| format!("{} {}", r.prefix, r.value)).collect();
-    assert_eq!(got, ["192.0.2.0/24 198.18.0.1", "2001:db8::/32 2001:db8::1"]);
+    let got: Vec<String> = set
+        .routes
+        .iter()
+        .map(|r| format!("{} {}", r.prefix, r.value))
+        .collect();
+    assert_eq!(
+        got,
+        ["192.0.2.0/24 198.18.0.1", "2001:db8::/32 2001:db8::1"]
+    );
     let (entries, _) = source::mrt::rib_entries(p, &both, &LoadOptions::default()).unwrap();
     assert_eq!(entries[0].attrs.as_path.to_string(), "65001 65002");
     assert_eq!(entries[1].peer.asn, 65001);
@@ -110,7 +130,11 @@ fn every_cut_mrt(name: &str, valid: &[u8]) {
         let bytes = &valid[..cut];
         let strict = load_bytes(path, bytes, &opts(Format::Mrt, false));
         if bounds.contains(&cut) {
-            assert!(strict.is_ok(), "{name} cut at record boundary {cut}: {:?}", strict.err());
+            assert!(
+                strict.is_ok(),
+                "{name} cut at record boundary {cut}: {:?}",
+                strict.err()
+            );
             continue;
         }
         match strict {
@@ -126,7 +150,11 @@ fn every_cut_mrt(name: &str, valid: &[u8]) {
             other => panic!("{name} cut at {cut}: expected an offset error, got {other:?}"),
         }
         let lenient = load_bytes(path, bytes, &opts(Format::Mrt, true)).unwrap();
-        assert_eq!(lenient.stats.skipped.get("malformed"), Some(&1), "{name} cut {cut}");
+        assert_eq!(
+            lenient.stats.skipped.get("malformed"),
+            Some(&1),
+            "{name} cut {cut}"
+        );
         // Updates and RIB readers share the framing; events must fail the same way.
         assert!(source::mrt::load_events(path, bytes, &opts(Format::Mrt, false)).is_err());
     }
@@ -134,9 +162,18 @@ fn every_cut_mrt(name: &str, valid: &[u8]) {
 
 #[test]
 fn mrt_truncated_at_every_byte() {
-    every_cut_mrt("rib4", &first_records("routeviews-rib-2014-05-23.first1MB.mrt.bz2", 3));
-    every_cut_mrt("rib6", &first_records("routeviews-rib6-2015-11-01.first1MB.mrt.bz2", 3));
-    every_cut_mrt("updates", &first_records("ripe-rrc15-updates-2010-02-27-1600.mrt.gz", 12));
+    every_cut_mrt(
+        "rib4",
+        &first_records("routeviews-rib-2014-05-23.first1MB.mrt.bz2", 3),
+    );
+    every_cut_mrt(
+        "rib6",
+        &first_records("routeviews-rib6-2015-11-01.first1MB.mrt.bz2", 3),
+    );
+    every_cut_mrt(
+        "updates",
+        &first_records("ripe-rrc15-updates-2010-02-27-1600.mrt.gz", 12),
+    );
     let mut v1 = table_dump_v1(false);
     v1.extend(table_dump_v1(true));
     every_cut_mrt("table_dump_v1", &v1);
@@ -240,14 +277,39 @@ fn text_formats_truncated_at_every_byte() {
 #[test]
 fn text_errors_name_the_line_and_problem() {
     let cases: [(Format, &str, usize, &str); 9] = [
-        (Format::PrefixList, "1.0.0.0/24\t1\n1.2.3.0/33\t5\n", 2, "is not a prefix"),
+        (
+            Format::PrefixList,
+            "1.0.0.0/24\t1\n1.2.3.0/33\t5\n",
+            2,
+            "is not a prefix",
+        ),
         (Format::PrefixList, "1.2.3.4/24\t5\n", 1, "host bits set"),
-        (Format::PrefixList, "1.2.3.0/24\tAS-x\n", 1, "is not a number"),
+        (
+            Format::PrefixList,
+            "1.2.3.0/24\tAS-x\n",
+            1,
+            "is not a number",
+        ),
         (Format::PrefixList, "1.2.3.0/24\t1\t2\n", 1, "third field"),
-        (Format::Bgpdump, "TABLE_DUMP2|1|B|1.2.3.4\n", 1, "missing field"),
-        (Format::Bgpdump, "TABLE_DUMP2|x|B|1.2.3.4|1|1.0.0.0/8|1|IGP|1.2.3.4\n", 1, "timestamp"),
+        (
+            Format::Bgpdump,
+            "TABLE_DUMP2|1|B|1.2.3.4\n",
+            1,
+            "missing field",
+        ),
+        (
+            Format::Bgpdump,
+            "TABLE_DUMP2|x|B|1.2.3.4|1|1.0.0.0/8|1|IGP|1.2.3.4\n",
+            1,
+            "timestamp",
+        ),
         (Format::Bgpdump, "FOO|1|B\n", 1, "unknown record type"),
-        (Format::IpRoute, "\n\nnot-a-prefix via 198.18.0.1\n", 3, "not a prefix"),
+        (
+            Format::IpRoute,
+            "\n\nnot-a-prefix via 198.18.0.1\n",
+            3,
+            "not a prefix",
+        ),
         (Format::PrefixList, "1.0.0.0/8\t1\n\u{ff}\n", 2, "not UTF-8"),
     ];
     for (format, text, line, what) in cases {
@@ -258,7 +320,10 @@ fn text_errors_name_the_line_and_problem() {
         };
         let err = load_bytes(Path::new("routes.txt"), &bytes, &opts(format, false)).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with(&format!("routes.txt: line {line}: ")), "{msg}");
+        assert!(
+            msg.starts_with(&format!("routes.txt: line {line}: ")),
+            "{msg}"
+        );
         assert!(msg.contains(what), "{msg} (want {what})");
         let lenient = load_bytes(Path::new("routes.txt"), &bytes, &opts(format, true)).unwrap();
         assert_eq!(lenient.stats.skipped.get("malformed"), Some(&1), "{text}");
@@ -276,12 +341,18 @@ fn snapshots_reject_every_truncation_and_corruption() {
     assert_eq!(back.routes.len(), all.routes.len());
     assert_eq!(back.format, Some(Format::Snapshot));
     for cut in 0..snap.len() {
-        assert!(load_bytes(Path::new("s"), &snap[..cut], &opts(Format::Snapshot, false)).is_err(), "cut {cut}");
+        assert!(
+            load_bytes(Path::new("s"), &snap[..cut], &opts(Format::Snapshot, false)).is_err(),
+            "cut {cut}"
+        );
     }
     for i in (0..snap.len()).step_by(7) {
         let mut bad = snap.clone();
         bad[i] ^= 0x10;
-        assert!(load_bytes(Path::new("s"), &bad, &opts(Format::Snapshot, true)).is_err(), "flip at {i}");
+        assert!(
+            load_bytes(Path::new("s"), &bad, &opts(Format::Snapshot, true)).is_err(),
+            "flip at {i}"
+        );
     }
 }
 
@@ -291,9 +362,17 @@ fn truncated_compressed_files_are_reported() {
     std::fs::create_dir_all(&dir).unwrap();
     let full = std::fs::read(data("ripe-rrc15-updates-2010-02-27-1610.mrt.gz")).unwrap();
     let cut = dir.join("cut.mrt.gz");
-    std::fs::File::create(&cut).unwrap().write_all(&full[..full.len() / 2]).unwrap();
-    let err = source::load(&cut, &LoadOptions::default(), &mut |_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("cut.mrt.gz") && err.contains("compressed stream ends early"), "{err}");
+    std::fs::File::create(&cut)
+        .unwrap()
+        .write_all(&full[..full.len() / 2])
+        .unwrap();
+    let err = source::load(&cut, &LoadOptions::default(), &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cut.mrt.gz") && err.contains("compressed stream ends early"),
+        "{err}"
+    );
     let set = source::load(
         &cut,
         &LoadOptions {
@@ -303,9 +382,13 @@ fn truncated_compressed_files_are_reported() {
         &mut |_, _| {},
     )
     .unwrap();
-    assert!(set.stats.skipped.contains_key("truncated compressed stream"));
+    assert!(set
+        .stats
+        .skipped
+        .contains_key("truncated compressed stream"));
     assert!(!set.routes.is_empty());
-    let missing = source::load(&dir.join("nope"), &LoadOptions::default(), &mut |_, _| {}).unwrap_err();
+    let missing =
+        source::load(&dir.join("nope"), &LoadOptions::default(), &mut |_, _| {}).unwrap_err();
     assert!(missing.to_string().contains("nope"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,13 +10,20 @@ use fib::source::mrt::{self, Attrs};
 use fib::source::{read_input, LoadOptions};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
 }
 
 /// `bgpdump -m FILE` lines, or `None` (with the reason printed) when it cannot run outside CI.
 fn bgpdump(file: &Path) -> Option<Vec<String>> {
     match Command::new("bgpdump").arg("-m").arg(file).output() {
-        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()),
+        Ok(out) => Some(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ),
         Err(e) => {
             let why = format!("bgpdump cannot run ({e}); `scripts/test` installs it (apt bgpdump)");
             if std::env::var_os("CI").is_some() {
@@ -35,8 +42,12 @@ fn normalize(line: &str, n: usize) -> String {
         .take(n)
         .enumerate()
         .map(|(i, f)| match i {
-            3 | 8 => f.parse::<std::net::IpAddr>().map_or(f.to_string(), |a| a.to_string()),
-            5 => f.parse::<ipnet::IpNet>().map_or(f.to_string(), |p| p.to_string()),
+            3 | 8 => f
+                .parse::<std::net::IpAddr>()
+                .map_or(f.to_string(), |a| a.to_string()),
+            5 => f
+                .parse::<ipnet::IpNet>()
+                .map_or(f.to_string(), |p| p.to_string()),
             _ => f.to_string(),
         })
         .collect::<Vec<_>>()
@@ -80,13 +91,22 @@ fn check_rib(name: &str) {
         })
         .collect();
     let want: Vec<String> = want.iter().map(|l| normalize(l, 9)).collect();
-    assert!(want.len() > 100_000, "{name}: bgpdump printed only {} lines", want.len());
+    assert!(
+        want.len() > 100_000,
+        "{name}: bgpdump printed only {} lines",
+        want.len()
+    );
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "{name}: entry {i} differs");
     }
     assert_eq!(got.len(), want.len(), "{name}: entry counts differ");
     // The dump is cut mid-record: exactly one bad record, skipped in lenient mode.
-    assert_eq!(stats.skipped.get("malformed"), Some(&1), "{name}: {:?}", stats.skipped);
+    assert_eq!(
+        stats.skipped.get("malformed"),
+        Some(&1),
+        "{name}: {:?}",
+        stats.skipped
+    );
 }
 
 #[test]
@@ -119,10 +139,20 @@ fn check_updates(name: &str) {
             )
         };
         for p in &m.announced {
-            got.push(format!("{head}|A|{}|{}|{p}|{}", m.peer.addr, m.peer.asn, tail(m.attrs.next_hop)));
+            got.push(format!(
+                "{head}|A|{}|{}|{p}|{}",
+                m.peer.addr,
+                m.peer.asn,
+                tail(m.attrs.next_hop)
+            ));
         }
         for p in &m.attrs.mp_reach {
-            got.push(format!("{head}|A|{}|{}|{p}|{}", m.peer.addr, m.peer.asn, tail(m.attrs.mp_next_hop)));
+            got.push(format!(
+                "{head}|A|{}|{}|{p}|{}",
+                m.peer.addr,
+                m.peer.asn,
+                tail(m.attrs.mp_next_hop)
+            ));
         }
     }
     let want: Vec<String> = want
@@ -136,7 +166,10 @@ fn check_updates(name: &str) {
     assert_eq!(got.len(), want.len(), "{name}: change counts differ");
     let a = got.iter().filter(|l| l.contains("|A|")).count();
     let w = got.iter().filter(|l| l.contains("|W|")).count();
-    eprintln!("{name}: {a} announcements, {w} withdrawals, skipped {:?}", stats.skipped);
+    eprintln!(
+        "{name}: {a} announcements, {w} withdrawals, skipped {:?}",
+        stats.skipped
+    );
     assert!(stats.skipped.contains_key("BGP4MP state change"));
 }
 
@@ -158,8 +191,12 @@ fn update_counts_match_the_data_readme() {
         ("ripe-rrc15-updates-2010-02-27-1610.mrt.gz", 5_920, 1_549),
     ] {
         let path = data(name);
-        let (ev, _) = fib::source::load_events(&path, &LoadOptions::default(), &mut |_, _| {}).unwrap();
-        let a = ev.iter().filter(|e| matches!(e.change, fib::source::Change::Announce(_))).count();
+        let (ev, _) =
+            fib::source::load_events(&path, &LoadOptions::default(), &mut |_, _| {}).unwrap();
+        let a = ev
+            .iter()
+            .filter(|e| matches!(e.change, fib::source::Change::Announce(_)))
+            .count();
         assert_eq!((a, ev.len() - a), (ann, wd), "{name}");
     }
 }

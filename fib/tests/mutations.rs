@@ -10,7 +10,13 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 fn data(name: &str) -> Vec<u8> {
-    let input = read_input(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name), &mut |_, _| {}).unwrap();
+    let input = read_input(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data")
+            .join(name),
+        &mut |_, _| {},
+    )
+    .unwrap();
     // The first ~64 KiB: many records, quick to mutate.
     input.data[..input.data.len().min(64 * 1024)].to_vec()
 }
@@ -25,7 +31,11 @@ fn mutate(rng: &mut impl Rng, base: &[u8]) -> Vec<u8> {
         let i = rng.gen_range(0..v.len());
         match rng.gen_range(0..6) {
             0 => v[i] ^= 1 << rng.gen_range(0..8),
-            1 => v[i] = *[0u8, 0xff, 0x7f, 0x80, b'|', b'/', b'\n', b'\t'].get(rng.gen_range(0..8)).unwrap_or(&0),
+            1 => {
+                v[i] = *[0u8, 0xff, 0x7f, 0x80, b'|', b'/', b'\n', b'\t']
+                    .get(rng.gen_range(0..8))
+                    .unwrap_or(&0)
+            }
             2 => v.insert(i, rng.gen()),
             3 => {
                 v.remove(i);
@@ -51,7 +61,11 @@ fn exercise(bytes: &[u8], format: Format) {
         };
         let res = load_bytes(Path::new("mutant"), bytes, &opts);
         if lenient && format != Format::Snapshot {
-            assert!(res.is_ok(), "lenient {format:?} load failed: {:?}", res.err());
+            assert!(
+                res.is_ok(),
+                "lenient {format:?} load failed: {:?}",
+                res.err()
+            );
         }
         if let Ok(set) = res {
             let (v4, v6) = set.tables(16).expect("parsed routes must always build");
@@ -82,10 +96,22 @@ BGP4MP|1267286400|W|200.160.0.137|22548|2001:db8::/32\n"
         .to_vec();
     let iproute = b"default via 198.18.0.1 dev eth0\n198.18.4.0/22 dev eth1 scope link\n2001:db8::/32 via fe80::1 dev eth0 metric 1024\nunreachable 198.19.0.0/16\n".to_vec();
     let corpora: Vec<(Format, Vec<u8>)> = vec![
-        (Format::Mrt, data("routeviews-rib-2014-05-23.first1MB.mrt.bz2")),
-        (Format::Mrt, data("routeviews-rib6-2015-11-01.first1MB.mrt.bz2")),
-        (Format::Mrt, data("ripe-rrc15-updates-2010-02-27-1600.mrt.gz")),
-        (Format::PrefixList, data("routeviews-2014-05-13.ipv4.ipasn.gz")[..4096].to_vec()),
+        (
+            Format::Mrt,
+            data("routeviews-rib-2014-05-23.first1MB.mrt.bz2"),
+        ),
+        (
+            Format::Mrt,
+            data("routeviews-rib6-2015-11-01.first1MB.mrt.bz2"),
+        ),
+        (
+            Format::Mrt,
+            data("ripe-rrc15-updates-2010-02-27-1600.mrt.gz"),
+        ),
+        (
+            Format::PrefixList,
+            data("routeviews-2014-05-13.ipv4.ipasn.gz")[..4096].to_vec(),
+        ),
         (Format::Bgpdump, bgpdump),
         (Format::IpRoute, iproute),
         (Format::Snapshot, snapshot),
@@ -94,7 +120,11 @@ BGP4MP|1267286400|W|200.160.0.137|22548|2001:db8::/32\n"
     let rounds = if cfg!(debug_assertions) { 150 } else { 1500 };
     for (format, base) in &corpora {
         // MRT samples are large: mutate a window of whole-ish records so runs stay quick.
-        let base: &[u8] = if *format == Format::Mrt { &base[..base.len().min(8192)] } else { base };
+        let base: &[u8] = if *format == Format::Mrt {
+            &base[..base.len().min(8192)]
+        } else {
+            base
+        };
         for _ in 0..rounds {
             let m = mutate(&mut rng, base);
             exercise(&m, *format);

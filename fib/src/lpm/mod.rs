@@ -402,6 +402,41 @@ impl<K: Key> Lpm<K> {
     /// Applies a batch of updates in order, recompiling each touched chunk once. Validates the
     /// whole batch first: on error nothing is applied.
     pub fn apply(&mut self, batch: &[Update<K>]) -> Result<(), LpmError> {
+        self.apply_dirty(batch).map(drop)
+    }
+
+    /// [`Lpm::apply`], returning the chunks it recompiled.
+    pub(crate) fn apply_dirty(&mut self, batch: &[Update<K>]) -> Result<Vec<u32>, LpmError> {
+        let dirty = self.edit_batch(batch)?;
+        for &c in &dirty {
+            self.rebuild_chunk(c);
+        }
+        self.finish_batch();
+        Ok(dirty)
+    }
+
+    /// Applies `batch`, which `source` (a table that was identical to this one) has already
+    /// applied, recompiling `dirty`: the route store is edited, but the touched chunks are
+    /// copied from `source` instead of recompiled (the second half of a left-right update).
+    pub(crate) fn apply_from(&mut self, batch: &[Update<K>], source: &Lpm<K>, dirty: &[u32]) -> Result<(), LpmError> {
+        self.edit_batch(batch)?;
+        for &c in dirty {
+            self.drop_region(c);
+            let e = source.dir[c as usize];
+            self.dir[c as usize] = e;
+            if let Some(&r) = source.regions.get(&c) {
+                let moved = append_region(&mut self.nodes, &mut self.leaves, &source.nodes, &source.leaves, r);
+                self.dir[c as usize] = moved.node;
+                self.regions.insert(c, moved);
+            }
+        }
+        self.finish_batch();
+        self.version = source.version;
+        Ok(())
+    }
+
+    /// Validates and applies `batch` to the route store; returns the stale chunks, sorted.
+    fn edit_batch(&mut self, batch: &[Update<K>]) -> Result<Vec<u32>, LpmError> {
         for u in batch {
             match *u {
                 Update::Insert { len, nh, .. } => check::<K>(len, Some(nh))?,
@@ -415,8 +450,9 @@ impl<K: Key> Lpm<K> {
                 Update::Remove { key, len } => self.edit(key.mask(len), len, None, &mut dirty),
             };
         }
-        self.flush(dirty);
-        Ok(())
+        dirty.sort_unstable();
+        dirty.dedup();
+        Ok(dirty)
     }
 
     /// All routes, in (key, length) order.
@@ -514,6 +550,11 @@ impl<K: Key> Lpm<K> {
         for c in dirty {
             self.rebuild_chunk(c);
         }
+        self.finish_batch();
+    }
+
+    /// Compacts if garbage outgrew live data, and counts the batch.
+    fn finish_batch(&mut self) {
         if self.garbage_nodes > 4096 && self.garbage_nodes * 2 > self.nodes.len()
             || self.garbage_leaves > 16384 && self.garbage_leaves * 2 > self.leaves.len()
         {
@@ -522,12 +563,17 @@ impl<K: Key> Lpm<K> {
         self.version += 1;
     }
 
-    /// Recompiles one chunk from the route store.
-    fn rebuild_chunk(&mut self, chunk: u32) {
+    /// Forgets a chunk's compiled region (its space becomes garbage).
+    fn drop_region(&mut self, chunk: u32) {
         if let Some(old) = self.regions.remove(&chunk) {
             self.garbage_nodes += old.nodes as usize;
             self.garbage_leaves += old.leaves as usize;
         }
+    }
+
+    /// Recompiles one chunk from the route store.
+    fn rebuild_chunk(&mut self, chunk: u32) {
+        self.drop_region(chunk);
         let default = self.dir_default[chunk as usize].0;
         let routes = match self.long.get(&chunk) {
             Some(r) => r.as_slice(),
@@ -566,31 +612,35 @@ impl<K: Key> Lpm<K> {
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
         for c in chunks {
-            let r = self.regions[&c];
-            let node_shift = nodes.len() as i64 - i64::from(r.node);
-            let leaf_shift = leaves.len() as i64 - i64::from(r.leaf);
-            let (n0, l0) = (nodes.len() as u32, leaves.len() as u32);
-            for n in &self.nodes[r.node as usize..(r.node + r.nodes) as usize] {
-                let mut n = *n;
-                n.base0 = (i64::from(n.base0) + leaf_shift) as u32;
-                n.base1 = (i64::from(n.base1) + node_shift) as u32;
-                nodes.push(n);
-            }
-            leaves.extend_from_slice(&self.leaves[r.leaf as usize..(r.leaf + r.leaves) as usize]);
-            self.dir[c as usize] = n0;
-            self.regions.insert(
-                c,
-                Region {
-                    node: n0,
-                    nodes: r.nodes,
-                    leaf: l0,
-                    leaves: r.leaves,
-                },
-            );
+            let moved = append_region(&mut nodes, &mut leaves, &self.nodes, &self.leaves, self.regions[&c]);
+            self.dir[c as usize] = moved.node;
+            self.regions.insert(c, moved);
         }
         self.nodes = nodes;
         self.leaves = leaves;
         self.garbage_nodes = 0;
         self.garbage_leaves = 0;
     }
+}
+
+/// Appends a copy of region `r` of (`src_nodes`, `src_leaves`) to (`nodes`, `leaves`), moving
+/// its internal indices; returns where it landed (its root is the first node).
+fn append_region(nodes: &mut Vec<Node>, leaves: &mut Vec<u16>, src_nodes: &[Node], src_leaves: &[u16], r: Region) -> Region {
+    let node_shift = (nodes.len() as u32).wrapping_sub(r.node);
+    let leaf_shift = (leaves.len() as u32).wrapping_sub(r.leaf);
+    let moved = Region {
+        node: nodes.len() as u32,
+        nodes: r.nodes,
+        leaf: leaves.len() as u32,
+        leaves: r.leaves,
+    };
+    // Indices inside a region point into the region itself, so one shift each moves them all
+    // (wrapping arithmetic: the shifts may be "negative").
+    nodes.extend(src_nodes[r.node as usize..(r.node + r.nodes) as usize].iter().map(|n| Node {
+        base0: n.base0.wrapping_add(leaf_shift),
+        base1: n.base1.wrapping_add(node_shift),
+        ..*n
+    }));
+    leaves.extend_from_slice(&src_leaves[r.leaf as usize..(r.leaf + r.leaves) as usize]);
+    moved
 }

@@ -198,7 +198,11 @@ pub fn apply_events(routes: Vec<Route>, events: &[Event]) -> Vec<Route> {
 }
 
 /// Loads the route changes of an update file (MRT BGP4MP or `bgpdump -m` text), in file order.
-pub fn load_events(path: &Path, opts: &LoadOptions, progress: Progress<'_>) -> Result<(Vec<Event>, LoadStats), SourceError> {
+pub fn load_events(
+    path: &Path,
+    opts: &LoadOptions,
+    progress: Progress<'_>,
+) -> Result<(Vec<Event>, LoadStats), SourceError> {
     let input = read_input(path, progress)?;
     if input.truncated && !opts.lenient {
         return Err(truncated_error(path, &input));
@@ -211,7 +215,10 @@ pub fn load_events(path: &Path, opts: &LoadOptions, progress: Progress<'_>) -> R
             return Err(SourceError::Parse {
                 file: path.to_path_buf(),
                 at: Location::Whole,
-                what: format!("{} input holds no route changes (expected MRT BGP4MP or bgpdump text)", other.name()),
+                what: format!(
+                    "{} input holds no route changes (expected MRT BGP4MP or bgpdump text)",
+                    other.name()
+                ),
             })
         }
     };
@@ -366,7 +373,10 @@ pub struct RouteSet {
 
 impl RouteSet {
     pub fn v4_count(&self) -> usize {
-        self.routes.iter().filter(|r| r.prefix.addr().is_ipv4()).count()
+        self.routes
+            .iter()
+            .filter(|r| r.prefix.addr().is_ipv4())
+            .count()
     }
     pub fn v6_count(&self) -> usize {
         self.routes.len() - self.v4_count()
@@ -494,7 +504,11 @@ pub fn read_input(path: &Path, progress: Progress<'_>) -> Result<Input, SourceEr
 }
 
 /// Loads a route dump of any supported format.
-pub fn load(path: &Path, opts: &LoadOptions, progress: Progress<'_>) -> Result<RouteSet, SourceError> {
+pub fn load(
+    path: &Path,
+    opts: &LoadOptions,
+    progress: Progress<'_>,
+) -> Result<RouteSet, SourceError> {
     let input = read_input(path, progress)?;
     if input.truncated && !opts.lenient {
         return Err(truncated_error(path, &input));

@@ -44,7 +44,10 @@ impl<'a> Cur<'a> {
         if self.remaining() < n {
             return Err(Bad::offset(
                 self.offset(),
-                format!("truncated {what}: needs {n} bytes, {} left", self.remaining()),
+                format!(
+                    "truncated {what}: needs {n} bytes, {} left",
+                    self.remaining()
+                ),
             ));
         }
         let s = &self.data[self.pos..self.pos + n];
@@ -87,13 +90,18 @@ impl<'a> Cur<'a> {
         let len = self.u8("prefix length")?;
         let max = if v6 { 128 } else { 32 };
         if len > max {
-            return Err(Bad::offset(at, format!("prefix length {len} exceeds {max}")));
+            return Err(Bad::offset(
+                at,
+                format!("prefix length {len} exceeds {max}"),
+            ));
         }
         let b = self.bytes(usize::from(len).div_ceil(8), "prefix bytes")?;
         let mut a = [0u8; 16];
         a[..b.len()].copy_from_slice(b);
         let net = if v6 {
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), len).map_err(|e| Bad::offset(at, e.to_string()))?)
+            IpNet::V6(
+                Ipv6Net::new(Ipv6Addr::from(a), len).map_err(|e| Bad::offset(at, e.to_string()))?,
+            )
         } else {
             IpNet::V4(
                 Ipv4Net::new(Ipv4Addr::new(a[0], a[1], a[2], a[3]), len)
@@ -139,7 +147,10 @@ impl<'a> Iterator for Records<'a> {
         }
         let res = (|| {
             let offset = self.cur.offset();
-            let mut h = self.cur.sub(12, "MRT record header").map_err(|b| Bad::offset(offset, b.what))?;
+            let mut h = self
+                .cur
+                .sub(12, "MRT record header")
+                .map_err(|b| Bad::offset(offset, b.what))?;
             let time = h.u32("timestamp")?;
             let kind = h.u16("type")?;
             let subtype = h.u16("subtype")?;
@@ -147,7 +158,10 @@ impl<'a> Iterator for Records<'a> {
             let mut body = self.cur.sub(len, "MRT record body").map_err(|b| {
                 Bad::offset(
                     offset,
-                    format!("record (type {kind}, subtype {subtype}) is truncated: {}", b.what),
+                    format!(
+                        "record (type {kind}, subtype {subtype}) is truncated: {}",
+                        b.what
+                    ),
                 )
             })?;
             if kind == BGP4MP_ET || kind == 15 || kind == 11 {
@@ -187,7 +201,13 @@ impl AsPath {
     pub fn hops(&self) -> u32 {
         self.0
             .iter()
-            .map(|(t, v)| if *t == 2 || *t == 3 { v.len() as u32 } else { 1 })
+            .map(|(t, v)| {
+                if *t == 2 || *t == 3 {
+                    v.len() as u32
+                } else {
+                    1
+                }
+            })
             .sum()
     }
 
@@ -330,12 +350,19 @@ fn parse_path(mut v: Cur<'_>, as4: bool) -> Result<AsPath, Bad> {
         let at = v.offset();
         let t = v.u8("AS_PATH segment type")?;
         if !(1..=4).contains(&t) {
-            return Err(Bad::offset(at, format!("AS_PATH segment type {t} is not 1-4")));
+            return Err(Bad::offset(
+                at,
+                format!("AS_PATH segment type {t} is not 1-4"),
+            ));
         }
         let n = v.u8("AS_PATH segment length")?;
         let mut asns = Vec::with_capacity(n.into());
         for _ in 0..n {
-            asns.push(if as4 { v.u32("AS number")? } else { u32::from(v.u16("AS number")?) });
+            asns.push(if as4 {
+                v.u32("AS number")?
+            } else {
+                u32::from(v.u16("AS number")?)
+            });
         }
         segs.push((t, asns));
     }
@@ -392,7 +419,11 @@ fn parse_peer_table(mut c: Cur<'_>) -> Result<Vec<Peer>, Bad> {
         let t = c.u8("peer type")?;
         c.u32("peer BGP ID")?;
         let addr = c.ip(t & 1 != 0, "peer address")?;
-        let asn = if t & 2 != 0 { c.u32("peer AS")? } else { u32::from(c.u16("peer AS")?) };
+        let asn = if t & 2 != 0 {
+            c.u32("peer AS")?
+        } else {
+            u32::from(c.u16("peer AS")?)
+        };
         peers.push(Peer { addr, asn });
     }
     Ok(peers)
@@ -418,7 +449,12 @@ impl RibEntry {
 }
 
 /// A TABLE_DUMP_V2 RIB record: every entry of one prefix.
-fn parse_rib_v2(r: &Record<'_>, peers: &[Peer], v6: bool, out: &mut Vec<RibEntry>) -> Result<(), Bad> {
+fn parse_rib_v2(
+    r: &Record<'_>,
+    peers: &[Peer],
+    v6: bool,
+    out: &mut Vec<RibEntry>,
+) -> Result<(), Bad> {
     let mut c = r.body;
     c.u32("sequence number")?;
     let prefix = c.prefix(v6)?;
@@ -432,7 +468,10 @@ fn parse_rib_v2(r: &Record<'_>, peers: &[Peer], v6: bool, out: &mut Vec<RibEntry
         let peer = *peers.get(usize::from(peer_index)).ok_or_else(|| {
             Bad::offset(
                 at,
-                format!("peer index {peer_index} not in PEER_INDEX_TABLE ({} peers)", peers.len()),
+                format!(
+                    "peer index {peer_index} not in PEER_INDEX_TABLE ({} peers)",
+                    peers.len()
+                ),
             )
         })?;
         out.push(RibEntry {
@@ -445,7 +484,10 @@ fn parse_rib_v2(r: &Record<'_>, peers: &[Peer], v6: bool, out: &mut Vec<RibEntry
         });
     }
     if !c.is_empty() {
-        return Err(c.bad(format!("{} unexpected bytes after the RIB entries", c.remaining())));
+        return Err(c.bad(format!(
+            "{} unexpected bytes after the RIB entries",
+            c.remaining()
+        )));
     }
     Ok(())
 }
@@ -472,7 +514,10 @@ fn parse_rib_v1(r: &Record<'_>, v6: bool) -> Result<RibEntry, Bad> {
         originated: time,
         prefix,
         peer_index: 0,
-        peer: Peer { addr: peer_addr, asn },
+        peer: Peer {
+            addr: peer_addr,
+            asn,
+        },
         attrs,
     })
 }
@@ -499,8 +544,15 @@ impl UpdateMsg {
             peer,
             change: Change::Withdraw(p),
         });
-        let a4 = self.announced.iter().map(move |&p| (p, self.attrs.next_hop));
-        let a6 = self.attrs.mp_reach.iter().map(move |&p| (p, self.attrs.mp_next_hop));
+        let a4 = self
+            .announced
+            .iter()
+            .map(move |&p| (p, self.attrs.next_hop));
+        let a6 = self
+            .attrs
+            .mp_reach
+            .iter()
+            .map(move |&p| (p, self.attrs.mp_next_hop));
         w.chain(a4.chain(a6).map(move |(p, hop)| Event {
             time: self.time,
             peer,
@@ -527,7 +579,10 @@ pub fn parse_record(r: &Record<'_>, peers: &[Peer]) -> Result<Parsed, Bad> {
         (TABLE_DUMP_V2, 1) => Ok(Parsed::Peers(parse_peer_table(r.body)?)),
         (TABLE_DUMP_V2, 2 | 4) => {
             if peers.is_empty() {
-                return Err(Bad::offset(r.offset, "RIB record before any PEER_INDEX_TABLE"));
+                return Err(Bad::offset(
+                    r.offset,
+                    "RIB record before any PEER_INDEX_TABLE",
+                ));
             }
             let mut out = Vec::new();
             parse_rib_v2(r, peers, r.subtype == 4, &mut out)?;
@@ -545,7 +600,11 @@ pub fn parse_record(r: &Record<'_>, peers: &[Peer]) -> Result<Parsed, Bad> {
 
 fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     let mut c = r.body;
-    let peer_as = if as4 { c.u32("peer AS")? } else { u32::from(c.u16("peer AS")?) };
+    let peer_as = if as4 {
+        c.u32("peer AS")?
+    } else {
+        u32::from(c.u16("peer AS")?)
+    };
     if as4 {
         c.u32("local AS")?;
     } else {
@@ -564,9 +623,14 @@ fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     let len = usize::from(c.u16("BGP message length")?);
     let kind = c.u8("BGP message type")?;
     if len < 19 {
-        return Err(Bad::offset(at, format!("BGP message length {len} is below the 19-byte header")));
+        return Err(Bad::offset(
+            at,
+            format!("BGP message length {len} is below the 19-byte header"),
+        ));
     }
-    let mut m = c.sub(len - 19, "BGP message").map_err(|b| Bad::offset(at, b.what))?;
+    let mut m = c
+        .sub(len - 19, "BGP message")
+        .map_err(|b| Bad::offset(at, b.what))?;
     match kind {
         2 => {}
         1 => return Ok(Parsed::Skip("BGP OPEN".into())),
@@ -589,7 +653,10 @@ fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     withdrawn.extend_from_slice(&attrs.mp_unreach);
     Ok(Parsed::Update(UpdateMsg {
         time: r.time,
-        peer: Peer { addr: peer, asn: peer_as },
+        peer: Peer {
+            addr: peer,
+            asn: peer_as,
+        },
         withdrawn,
         announced,
         attrs,
@@ -626,7 +693,11 @@ fn for_each(
 }
 
 /// Every RIB entry of a dump, in file order (for inspection and the bgpdump cross-check).
-pub fn rib_entries(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<RibEntry>, LoadStats), SourceError> {
+pub fn rib_entries(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<(Vec<RibEntry>, LoadStats), SourceError> {
     let mut stats = LoadStats::default();
     let mut out = Vec::new();
     for_each(path, data, opts, &mut stats, |p, stats| match p {
@@ -652,7 +723,10 @@ pub fn load_rib(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet
                         peer_index: e.peer_index,
                         peer_addr: e.peer.addr,
                         path_len: e.attrs.as_path.hops(),
-                        value: e.attrs.hop_for(v6).map_or(RouteValue::None, RouteValue::Addr),
+                        value: e
+                            .attrs
+                            .hop_for(v6)
+                            .map_or(RouteValue::None, RouteValue::Addr),
                     },
                     &opts.peer,
                 );
@@ -673,7 +747,11 @@ pub fn load_rib(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet
 }
 
 /// The UPDATE messages of an update file, in file order.
-pub fn updates(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<UpdateMsg>, LoadStats), SourceError> {
+pub fn updates(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<(Vec<UpdateMsg>, LoadStats), SourceError> {
     let mut stats = LoadStats::default();
     let mut out = Vec::new();
     for_each(path, data, opts, &mut stats, |p, stats| match p {
@@ -684,7 +762,11 @@ pub fn updates(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<Upda
 }
 
 /// The announce/withdraw events of an update file, in file order.
-pub fn load_events(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<Event>, LoadStats), SourceError> {
+pub fn load_events(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<(Vec<Event>, LoadStats), SourceError> {
     let (msgs, stats) = updates(path, data, opts)?;
     Ok((msgs.iter().flat_map(UpdateMsg::events).collect(), stats))
 }

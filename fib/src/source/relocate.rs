@@ -13,7 +13,7 @@ use super::{Route, RouteSet};
 /// 240.0.0.0/4.
 pub const V4_SPACE: u32 = 0xf000_0000;
 /// 3fff::/20.
-pub const V6_SPACE: u128 = 0x3fff_0u128 << 108;
+pub const V6_SPACE: u128 = 0x3fff_u128 << 112;
 
 /// An IPv4 address moved into 240.0.0.0/4.
 pub fn v4_addr(a: Ipv4Addr) -> Ipv4Addr {
@@ -56,7 +56,10 @@ pub fn relocate(set: &RouteSet) -> (RouteSet, usize) {
         .collect();
     let mut stats = set.stats.clone();
     if dropped > 0 {
-        *stats.skipped.entry("too long to relocate".into()).or_default() += dropped as u64;
+        *stats
+            .skipped
+            .entry("too long to relocate".into())
+            .or_default() += dropped as u64;
     }
     (
         RouteSet {
@@ -77,9 +80,15 @@ mod tests {
         let p = |s: &str| -> IpNet { s.parse().unwrap() };
         assert_eq!(prefix(p("0.0.0.0/0")), Some(p("240.0.0.0/4")));
         assert_eq!(prefix(p("1.0.0.0/24")), Some(p("240.16.0.0/28")));
-        assert_eq!(prefix(p("255.255.255.240/28")), Some(p("255.255.255.255/32")));
+        assert_eq!(
+            prefix(p("255.255.255.240/28")),
+            Some(p("255.255.255.255/32"))
+        );
         assert_eq!(prefix(p("1.2.3.4/32")), None);
-        assert_eq!(prefix(p("2001:db8::/32")), Some(p("3fff:200:10db:8000::/52")));
+        assert_eq!(
+            prefix(p("2001:db8::/32")),
+            Some(p("3fff:200:10db:8000::/52"))
+        );
         assert_eq!(prefix(p("::/0")), Some(p("3fff::/20")));
         // A covering prefix still covers its more-specific after relocation.
         let outer = prefix(p("10.0.0.0/8")).unwrap();

@@ -46,7 +46,10 @@ pub type Entries = (Vec<(u32, u8, u32)>, Vec<(u128, u8, u32)>);
 /// Decodes to raw entries (the fast path for building tables).
 pub fn decode_entries(data: &[u8]) -> Result<Entries, Bad> {
     if data.len() < MAGIC.len() + 24 {
-        return Err(Bad::offset(0, format!("snapshot too short ({} bytes)", data.len())));
+        return Err(Bad::offset(
+            0,
+            format!("snapshot too short ({} bytes)", data.len()),
+        ));
     }
     let (body, sum) = data.split_at(data.len() - 8);
     let mut c = Cur::new(body, 0);
@@ -55,7 +58,9 @@ pub fn decode_entries(data: &[u8]) -> Result<Entries, Bad> {
     }
     let n4 = c.u32("v4 count high")? as u64 * (1 << 32) + c.u32("v4 count")? as u64;
     let n6 = c.u32("v6 count high")? as u64 * (1 << 32) + c.u32("v6 count")? as u64;
-    let need = n4.checked_mul(9).and_then(|a| n6.checked_mul(21).and_then(|b| a.checked_add(b)));
+    let need = n4
+        .checked_mul(9)
+        .and_then(|a| n6.checked_mul(21).and_then(|b| a.checked_add(b)));
     if need != Some(c.remaining() as u64) {
         return Err(Bad::offset(
             8,
@@ -65,9 +70,15 @@ pub fn decode_entries(data: &[u8]) -> Result<Entries, Bad> {
             ),
         ));
     }
-    let want = u64::from_be_bytes(sum.try_into().map_err(|_| Bad::offset(body.len(), "checksum"))?);
+    let want = u64::from_be_bytes(
+        sum.try_into()
+            .map_err(|_| Bad::offset(body.len(), "checksum"))?,
+    );
     if fnv(body) != want {
-        return Err(Bad::offset(body.len(), "checksum mismatch: the snapshot is corrupt"));
+        return Err(Bad::offset(
+            body.len(),
+            "checksum mismatch: the snapshot is corrupt",
+        ));
     }
     let mut v4 = Vec::with_capacity(n4 as usize);
     for _ in 0..n4 {
@@ -76,7 +87,10 @@ pub fn decode_entries(data: &[u8]) -> Result<Entries, Bad> {
         let l = c.u8("v4 length")?;
         let nh = c.u32("v4 next hop")?;
         if l > 32 || k & !u32::MAX.checked_shl(32 - u32::from(l)).unwrap_or(0) != 0 && l < 32 {
-            return Err(Bad::offset(at, format!("bad IPv4 prefix {}/{l}", Ipv4Addr::from(k))));
+            return Err(Bad::offset(
+                at,
+                format!("bad IPv4 prefix {}/{l}", Ipv4Addr::from(k)),
+            ));
         }
         v4.push((k, l, nh));
     }
@@ -89,7 +103,10 @@ pub fn decode_entries(data: &[u8]) -> Result<Entries, Bad> {
         let l = c.u8("v6 length")?;
         let nh = c.u32("v6 next hop")?;
         if l > 128 || l < 128 && k & !u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0) != 0 {
-            return Err(Bad::offset(at, format!("bad IPv6 prefix {}/{l}", Ipv6Addr::from(k))));
+            return Err(Bad::offset(
+                at,
+                format!("bad IPv6 prefix {}/{l}", Ipv6Addr::from(k)),
+            ));
         }
         v6.push((k, l, nh));
     }

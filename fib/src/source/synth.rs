@@ -14,17 +14,55 @@ use super::{LoadStats, Route, RouteSet, RouteValue};
 
 /// IPv4 prefix-length counts of the RouteViews 2014-05-13 table (/8 .. /32).
 const V4_LENGTHS: [(u8, u32); 25] = [
-    (8, 16), (9, 12), (10, 30), (11, 90), (12, 259), (13, 487), (14, 974), (15, 1726),
-    (16, 13017), (17, 7050), (18, 11917), (19, 24936), (20, 35828), (21, 37624), (22, 57782),
-    (23, 47385), (24, 270023), (25, 918), (26, 1060), (27, 537), (28, 138), (29, 292),
-    (30, 331), (31, 20), (32, 169),
+    (8, 16),
+    (9, 12),
+    (10, 30),
+    (11, 90),
+    (12, 259),
+    (13, 487),
+    (14, 974),
+    (15, 1726),
+    (16, 13017),
+    (17, 7050),
+    (18, 11917),
+    (19, 24936),
+    (20, 35828),
+    (21, 37624),
+    (22, 57782),
+    (23, 47385),
+    (24, 270023),
+    (25, 918),
+    (26, 1060),
+    (27, 537),
+    (28, 138),
+    (29, 292),
+    (30, 331),
+    (31, 20),
+    (32, 169),
 ];
 
 /// IPv6 prefix-length counts of the RouteViews 2015-11-01 dump (main lengths).
 const V6_LENGTHS: [(u8, u32); 20] = [
-    (19, 1), (20, 3), (24, 4), (28, 5), (29, 70), (30, 14), (31, 16), (32, 1003), (33, 35),
-    (34, 37), (35, 68), (36, 172), (38, 41), (40, 245), (44, 140), (46, 74), (47, 68),
-    (48, 3904), (56, 157), (64, 302),
+    (19, 1),
+    (20, 3),
+    (24, 4),
+    (28, 5),
+    (29, 70),
+    (30, 14),
+    (31, 16),
+    (32, 1003),
+    (33, 35),
+    (34, 37),
+    (35, 68),
+    (36, 172),
+    (38, 41),
+    (40, 245),
+    (44, 140),
+    (46, 74),
+    (47, 68),
+    (48, 3904),
+    (56, 157),
+    (64, 302),
 ];
 
 /// Share of new prefixes placed inside an existing shorter one.
@@ -52,12 +90,22 @@ fn origin(rng: &mut impl Rng) -> u32 {
 /// first-octet check.
 fn generate(count: usize, seed: u64, v6: bool) -> Vec<(u128, u8, u32)> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (lengths, bits): (&[(u8, u32)], u32) = if v6 { (&V6_LENGTHS, 128) } else { (&V4_LENGTHS, 32) };
+    let (lengths, bits): (&[(u8, u32)], u32) = if v6 {
+        (&V6_LENGTHS, 128)
+    } else {
+        (&V4_LENGTHS, 32)
+    };
     let mut seen: HashSet<(u128, u8)> = HashSet::with_capacity(count);
     // Generated prefixes by length, for picking parents.
     let mut by_len: Vec<Vec<(u128, u32)>> = vec![Vec::new(); bits as usize + 1];
     let mut out = Vec::with_capacity(count);
-    let mask = |k: u128, l: u8| if l == 0 { 0 } else { k & (u128::MAX << (128 - u32::from(l))) };
+    let mask = |k: u128, l: u8| {
+        if l == 0 {
+            0
+        } else {
+            k & (u128::MAX << (128 - u32::from(l)))
+        }
+    };
     let mut attempts = 0usize;
     while out.len() < count && attempts < count * 20 + 1000 {
         attempts += 1;
@@ -89,7 +137,11 @@ fn generate(count: usize, seed: u64, v6: bool) -> Vec<(u128, u8, u32)> {
                 // Unicast space 1.0.0.0 - 223.255.255.255, skipping 10/8, 127/8.
                 let a = (raw >> 96) as u32;
                 let first = 1 + (a >> 24) % 223;
-                let first = if first == 10 || first == 127 { first + 1 } else { first };
+                let first = if first == 10 || first == 127 {
+                    first + 1
+                } else {
+                    first
+                };
                 u128::from(first << 24 | (a & 0x00ff_ffff)) << 96
             }
         });
@@ -104,24 +156,32 @@ fn generate(count: usize, seed: u64, v6: bool) -> Vec<(u128, u8, u32)> {
 
 /// `count` synthetic IPv4 routes (values: origin AS).
 pub fn ipv4(count: usize, seed: u64) -> RouteSet {
-    to_set(generate(count, seed, false).into_iter().filter_map(|(k, l, asn)| {
-        let net = Ipv4Net::new(Ipv4Addr::from((k >> 96) as u32), l).ok()?;
-        Some(Route {
-            prefix: IpNet::V4(net),
-            value: RouteValue::Asn(asn),
-        })
-    }))
+    to_set(
+        generate(count, seed, false)
+            .into_iter()
+            .filter_map(|(k, l, asn)| {
+                let net = Ipv4Net::new(Ipv4Addr::from((k >> 96) as u32), l).ok()?;
+                Some(Route {
+                    prefix: IpNet::V4(net),
+                    value: RouteValue::Asn(asn),
+                })
+            }),
+    )
 }
 
 /// `count` synthetic IPv6 routes (values: origin AS).
 pub fn ipv6(count: usize, seed: u64) -> RouteSet {
-    to_set(generate(count, seed, true).into_iter().filter_map(|(k, l, asn)| {
-        let net = Ipv6Net::new(Ipv6Addr::from(k), l).ok()?;
-        Some(Route {
-            prefix: IpNet::V6(net),
-            value: RouteValue::Asn(asn),
-        })
-    }))
+    to_set(
+        generate(count, seed, true)
+            .into_iter()
+            .filter_map(|(k, l, asn)| {
+                let net = Ipv6Net::new(Ipv6Addr::from(k), l).ok()?;
+                Some(Route {
+                    prefix: IpNet::V6(net),
+                    value: RouteValue::Asn(asn),
+                })
+            }),
+    )
 }
 
 fn to_set(routes: impl Iterator<Item = Route>) -> RouteSet {
@@ -147,13 +207,23 @@ mod tests {
         assert_eq!(a.routes, b.routes);
         assert_eq!(a.routes.len(), 10_000);
         assert_ne!(ipv4(1000, 8).routes, ipv4(1000, 7).routes);
-        let share24 = a.routes.iter().filter(|r| r.prefix.prefix_len() == 24).count() as f64 / 10_000.0;
+        let share24 = a
+            .routes
+            .iter()
+            .filter(|r| r.prefix.prefix_len() == 24)
+            .count() as f64
+            / 10_000.0;
         assert!((0.45..0.60).contains(&share24), "share of /24: {share24}");
         // Real tables nest: a good share of prefixes have a covering prefix in the table.
         let set: HashSet<IpNet> = a.routes.iter().map(|r| r.prefix).collect();
-        let nested = a.routes.iter().filter(|r| {
-            (1..r.prefix.prefix_len()).any(|l| set.contains(&IpNet::new(r.prefix.addr(), l).unwrap().trunc()))
-        }).count();
+        let nested = a
+            .routes
+            .iter()
+            .filter(|r| {
+                (1..r.prefix.prefix_len())
+                    .any(|l| set.contains(&IpNet::new(r.prefix.addr(), l).unwrap().trunc()))
+            })
+            .count();
         assert!(nested > 2_000, "nested: {nested}");
         let v6 = ipv6(5_000, 1);
         assert_eq!(v6.routes.len(), 5_000);

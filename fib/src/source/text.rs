@@ -7,7 +7,10 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
-use super::{dedup_last, Bad, Change, Event, LoadOptions, LoadStats, PeerChoice, Route, RouteSet, RouteValue, SourceError};
+use super::{
+    dedup_last, Bad, Change, Event, LoadOptions, LoadStats, PeerChoice, Route, RouteSet,
+    RouteValue, SourceError,
+};
 
 /// The header line vrouter writes on its text output: values after it are next-hop ids.
 pub const TEXT_HEADER: &str = "# vrouter routes: PREFIX<TAB>NEXTHOP";
@@ -29,18 +32,27 @@ pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
     let net: IpNet = if s.contains('/') {
         s.parse().map_err(|_| format!("`{s}` is not a prefix"))?
     } else {
-        let a: IpAddr = s.parse().map_err(|_| format!("`{s}` is not a prefix or address"))?;
+        let a: IpAddr = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not a prefix or address"))?;
         IpNet::from(a)
     };
     if net.trunc() != net {
-        return Err(format!("`{s}` has host bits set (network is {})", net.trunc()));
+        return Err(format!(
+            "`{s}` has host bits set (network is {})",
+            net.trunc()
+        ));
     }
     Ok(net)
 }
 
 /// `PREFIX[<whitespace>VALUE]` per line; `;` and `#` start comments. VALUE is an origin AS (or
 /// any numeric tag), or a next-hop id after vrouter's [`TEXT_HEADER`].
-pub fn parse_prefix_list(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet, SourceError> {
+pub fn parse_prefix_list(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<RouteSet, SourceError> {
     let mut stats = LoadStats::default();
     let mut routes = Vec::new();
     let mut ids = false;
@@ -81,9 +93,12 @@ fn prefix_line(n: usize, line: &str, ids: bool) -> Result<Route, Bad> {
         None => RouteValue::None,
         Some(v) => {
             let v = v.strip_prefix("AS").unwrap_or(v);
-            let num: u32 = v
-                .parse()
-                .map_err(|_| Bad::line(n, format!("value `{v}` is not a number (expected PREFIX<TAB>NUMBER)")))?;
+            let num: u32 = v.parse().map_err(|_| {
+                Bad::line(
+                    n,
+                    format!("value `{v}` is not a number (expected PREFIX<TAB>NUMBER)"),
+                )
+            })?;
             if ids {
                 RouteValue::NextHop(num)
             } else {
@@ -129,7 +144,8 @@ impl Selector {
                 }
             }
             None => {
-                self.at.insert(c.prefix, (self.routes.len(), rank.0, rank.1));
+                self.at
+                    .insert(c.prefix, (self.routes.len(), rank.0, rank.1));
                 self.routes.push(Route {
                     prefix: c.prefix,
                     value: c.value,
@@ -232,7 +248,11 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
 
 /// `bgpdump -m` text of a RIB dump (TABLE_DUMP/TABLE_DUMP2 lines); peers are indexed in order
 /// of first appearance.
-pub fn parse_bgpdump(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet, SourceError> {
+pub fn parse_bgpdump(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<RouteSet, SourceError> {
     let mut stats = LoadStats::default();
     let mut sel = Selector::default();
     let mut peers = HashMap::new();
@@ -257,7 +277,11 @@ pub fn parse_bgpdump(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<Rou
 }
 
 /// `bgpdump -m` text of an update file: BGP4MP announce and withdraw lines as events.
-pub fn parse_bgpdump_events(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<(Vec<Event>, LoadStats), SourceError> {
+pub fn parse_bgpdump_events(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<(Vec<Event>, LoadStats), SourceError> {
     let mut stats = LoadStats::default();
     let mut events = Vec::new();
     let mut peers = HashMap::new();
@@ -277,21 +301,39 @@ pub fn parse_bgpdump_events(path: &Path, data: &[u8], opts: &LoadOptions) -> Res
 }
 
 const ROUTE_TYPES: &[&str] = &[
-    "unicast", "local", "broadcast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "anycast",
+    "unicast",
+    "local",
+    "broadcast",
+    "multicast",
+    "blackhole",
+    "unreachable",
+    "prohibit",
+    "throw",
+    "nat",
+    "anycast",
 ];
 
 /// True if a line reads like `ip route show` output.
 pub(crate) fn looks_like_ip_route(line: &str) -> bool {
     let mut t = line.split_whitespace();
     let first = t.next().unwrap_or("");
-    let first = if ROUTE_TYPES.contains(&first) { t.next().unwrap_or("") } else { first };
-    (first == "default" || parse_prefix(first).is_ok()) && line.split_whitespace().any(|w| w == "via" || w == "dev")
+    let first = if ROUTE_TYPES.contains(&first) {
+        t.next().unwrap_or("")
+    } else {
+        first
+    };
+    (first == "default" || parse_prefix(first).is_ok())
+        && line.split_whitespace().any(|w| w == "via" || w == "dev")
 }
 
 /// `ip route show` / `ip -6 route show` text. Unicast routes only (other route types are
 /// skipped and counted); the value is the gateway (`via`), else the device (`dev`). Multipath
 /// routes take their first `nexthop`.
-pub fn parse_ip_route(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet, SourceError> {
+pub fn parse_ip_route(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<RouteSet, SourceError> {
     let mut stats = LoadStats::default();
     let mut routes: Vec<Route> = Vec::new();
     let mut last_open = false; // the previous route still waits for a multipath nexthop
@@ -367,7 +409,9 @@ fn ip_route_line(n: usize, line: &str) -> Result<Option<Route>, Bad> {
         if dest != "unicast" {
             return Ok(None);
         }
-        dest = t.next().ok_or_else(|| Bad::line(n, "route type without destination"))?;
+        dest = t
+            .next()
+            .ok_or_else(|| Bad::line(n, "route type without destination"))?;
     }
     let value = route_value(line).unwrap_or(RouteValue::None);
     let prefix = if dest == "default" {
@@ -375,7 +419,9 @@ fn ip_route_line(n: usize, line: &str) -> Result<Option<Route>, Bad> {
         if v6 {
             "::/0".parse().map_err(|_| Bad::line(n, "bad default"))?
         } else {
-            "0.0.0.0/0".parse().map_err(|_| Bad::line(n, "bad default"))?
+            "0.0.0.0/0"
+                .parse()
+                .map_err(|_| Bad::line(n, "bad default"))?
         }
     } else {
         parse_prefix(dest).map_err(|e| Bad::line(n, e))?
