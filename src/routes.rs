@@ -319,8 +319,8 @@ fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
     println!("build     {:.3} s (both tables)", build_s);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!(
-        "memory    IPv4 FIB {:.2} MiB ({} nodes, {} leaves), IPv6 FIB {:.2} MiB (lookup structures); route store {:.2} MiB",
-        mib(m4.lookup), m4.nodes, m4.leaves,
+        "memory    IPv4 FIB {:.2} MiB ({} arena words), IPv6 FIB {:.2} MiB (lookup structures); route store {:.2} MiB",
+        mib(m4.lookup), m4.arena_words,
         mib(m6.lookup),
         mib(m4.control + m6.control)
     );

@@ -1,21 +1,15 @@
 //! Compiling one direct-pointing chunk (all routes longer than `DIR_BITS` under one entry of the
-//! direct array) into poptrie nodes and compressed leaves.
+//! direct array) into poptrie nodes with their leaves inline.
 //!
 //! Invariant relied on throughout: routes are sorted by `(key, len)`. In that order a prefix that
 //! contains another always comes first, and two prefixes either nest or are disjoint, so painting
 //! routes in order onto slots leaves each slot with its longest match.
 
 use super::key::{Key, STRIDE};
-use super::Node;
+use super::node;
 
 /// A route as the builder sees it: key (host bits clear), length, next hop.
 pub type Entry<K> = (K, u8, u32);
-
-/// Output arrays a chunk is appended to.
-pub(crate) struct Arena<'a> {
-    pub nodes: &'a mut Vec<Node>,
-    pub leaves: &'a mut Vec<u16>,
-}
 
 /// True when every route longer than `off` bits in `routes` has next hop `nh`: then the whole
 /// block resolves to `nh` and needs no node.
@@ -27,24 +21,22 @@ fn uniform<K: Key>(routes: &[Entry<K>], off: u32, nh: u32) -> bool {
 
 /// Compiles `routes` (all inside one block of `off` bits, sorted) under inherited next hop
 /// `default`. Returns `Err(nh)` when the block is uniform and needs no node, or `Ok(root)` with
-/// the index of the root node appended to `arena`.
+/// the word index of the root node appended to `mem` (its subtree follows it).
 pub(crate) fn build_block<K: Key>(
     routes: &[Entry<K>],
     off: u32,
     default: u32,
-    arena: &mut Arena<'_>,
+    mem: &mut Vec<u64>,
 ) -> Result<u32, u32> {
     if uniform(routes, off, default) {
         return Err(default);
     }
-    let root = arena.nodes.len();
-    arena.nodes.push(Node::default());
-    fill(root, routes, off, default, arena);
-    Ok(root as u32)
+    Ok(emit(routes, off, default, mem))
 }
 
-/// Fills node `at`, which covers the block of `routes` starting `off` bits deep.
-fn fill<K: Key>(at: usize, routes: &[Entry<K>], off: u32, default: u32, arena: &mut Arena<'_>) {
+/// Appends the node covering the block of `routes` starting `off` bits deep, then its
+/// children; returns the node's word index.
+fn emit<K: Key>(routes: &[Entry<K>], off: u32, default: u32, mem: &mut Vec<u64>) -> u32 {
     let deep = off + STRIDE;
     let mut hop = [default; 64];
     // Children: (slot, first route, end route) for slots holding routes deeper than this node.
@@ -91,8 +83,8 @@ fn fill<K: Key>(at: usize, routes: &[Entry<K>], off: u32, default: u32, arena: &
 
     // Leaf runs: a new leaf starts at each leaf slot that follows a node slot or a different hop.
     let mut leafvec = 0u64;
-    // Stored minus one (see the layout notes in `lpm`): leaves[0] is a placeholder, so >= 0.
-    let base0 = arena.leaves.len() as u32 - 1;
+    let mut leaves = [0u16; 64];
+    let mut n_leaves = 0usize;
     let mut prev: Option<u32> = None;
     for (slot, &h) in hop.iter().enumerate() {
         if vector & (1u64 << slot) != 0 {
@@ -102,23 +94,28 @@ fn fill<K: Key>(at: usize, routes: &[Entry<K>], off: u32, default: u32, arena: &
         if prev != Some(h) {
             leafvec |= 1u64 << slot;
             // Next hops are checked to fit 16 bits (NONE is 0xffff) before they get here.
-            arena.leaves.push(h as u16);
+            leaves[n_leaves] = h as u16;
+            n_leaves += 1;
             prev = Some(h);
         }
     }
 
-    let base1 = arena.nodes.len() as u32;
-    arena
-        .nodes
-        .resize(arena.nodes.len() + kept, Node::default());
-    arena.nodes[at] = Node {
-        vector,
-        leafvec,
-        base0,
-        base1,
-    };
+    let at = mem.len();
+    mem.push(vector);
+    mem.push(leafvec);
+    let pointers = mem.len();
+    mem.resize(pointers + node::pointer_words(kept), 0);
+    for quad in leaves[..n_leaves].chunks(4) {
+        let mut w = 0u64;
+        for (j, &l) in quad.iter().enumerate() {
+            w |= u64::from(l) << (16 * j);
+        }
+        mem.push(w);
+    }
     for (k, &(slot, s, e)) in children[..kept].iter().enumerate() {
         let sub = &routes[s as usize..e as usize];
-        fill(base1 as usize + k, sub, deep, hop[slot as usize], arena);
+        let child = emit(sub, deep, hop[slot as usize], mem);
+        mem[pointers + k / 2] |= u64::from(child) << (32 * (k % 2));
     }
+    at as u32
 }

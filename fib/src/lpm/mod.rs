@@ -4,27 +4,30 @@
 //!
 //! # Layout
 //! - `dir`: `2^18` entries indexed by the top 18 address bits. An entry with the top bit set is a
-//!   leaf (the next hop for the whole /18); otherwise it is the index of the chunk's root node.
-//! - `nodes`: 24-byte nodes. Bit `v` of `vector` says slot `v` leads to a child node, found at
-//!   `base1 + popcount(vector below v)`; children of a node are contiguous. Otherwise slot `v` is
-//!   a leaf: `leafvec` marks where runs of equal leaves start, and the leaf is
-//!   `leaves[base0 + popcount(leafvec up to v) - 1]`.
-//! - `leaves`: next-hop ids.
+//!   leaf (the next hop for the whole /18); otherwise it is the arena index of the chunk's root.
+//! - `mem`: the node arena (see `node` for a node's words). Bit `v` of a node's `vector` says
+//!   slot `v` leads to a child, the `popcount(vector below v)`-th child pointer. Otherwise slot
+//!   `v` is a leaf: `leafvec` marks where runs of equal leaves start, and the answer is leaf
+//!   number `popcount(leafvec up to v) - 1`, stored inline right after the node's pointers, so a
+//!   lookup that ends in a node reads one or two adjacent cache lines.
+//! - Words 0 and 1 are a placeholder node (no children, no leaves) that the branch-free batch
+//!   walk visits for lanes that are already resolved.
 //!
 //! # Control plane
 //! The table also keeps its routes: routes up to /18 (`short`, per length) give each direct entry
 //! its default next hop (`dir_default`); longer routes live sorted per chunk (`long`). An update
 //! edits those, marks chunks dirty, and recompiles each dirty chunk once per batch, appending it
-//! to the arrays; the space of replaced chunks is garbage, compacted when it outgrows live data.
+//! to the arena; the space of replaced chunks is garbage, compacted when it outgrows live data.
 
 mod build;
 pub mod key;
+mod node;
 
 use std::collections::HashMap;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use build::{build_block, Arena};
+use build::build_block;
 pub use build::Entry;
 pub use key::Key;
 
@@ -45,22 +48,11 @@ const LEAF_FLAG: u32 = 0x8000_0000;
 /// Internal encoding of "no route" in leaves and direct entries.
 const NONE: u32 = 0xffff;
 
-/// One poptrie node (24 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Node {
-    vector: u64,
-    leafvec: u64,
-    base0: u32,
-    base1: u32,
-}
-
-/// Where one chunk's nodes and leaves sit in the arrays.
+/// Where one chunk's nodes sit in the arena (its root first).
 #[derive(Clone, Copy, Debug)]
 struct Region {
-    node: u32,
-    nodes: u32,
-    leaf: u32,
-    leaves: u32,
+    start: u32,
+    len: u32,
 }
 
 /// A route change.
@@ -90,19 +82,17 @@ pub struct MemoryUsage {
     pub lookup_allocated: usize,
     /// The route store kept for incremental updates (not touched by lookups).
     pub control: usize,
-    /// Live trie nodes (24 bytes each) and leaves (2 bytes each).
-    pub nodes: usize,
-    pub leaves: usize,
+    /// Live 8-byte words of the node arena (nodes with their inline leaves).
+    pub arena_words: usize,
 }
 
 /// A longest-prefix-match table for one address family; see the module docs.
 #[derive(Clone, Debug)]
 pub struct Lpm<K: Key> {
     dir: Vec<u32>,
-    nodes: Vec<Node>,
-    leaves: Vec<u16>,
-    garbage_nodes: usize,
-    garbage_leaves: usize,
+    mem: Vec<u64>,
+    /// Arena words of replaced chunks, reclaimed by compaction.
+    garbage: usize,
     regions: FxHashMap<u32, Region>,
     /// Routes of length `0..=DIR_BITS`, per length.
     short: Vec<FxHashMap<K, NextHop>>,
@@ -135,13 +125,6 @@ fn popcnt_below(bits: u64, v: usize) -> u32 {
     (bits & ((1u64 << v) - 1)).count_ones()
 }
 
-/// Leaf index for slot `v` of `n`, valid for leaf slots; in bounds (but meaningless) for node
-/// slots and for the placeholder node.
-#[inline(always)]
-fn leaf_index(n: &Node, v: usize) -> usize {
-    (n.base0 + popcnt_upto(n.leafvec, v)) as usize
-}
-
 #[inline(always)]
 fn popcnt_upto(bits: u64, v: usize) -> u32 {
     (bits & (u64::MAX >> (63 - v))).count_ones()
@@ -153,10 +136,8 @@ impl<K: Key> Lpm<K> {
         let dir_len = 1usize << K::DIR_BITS;
         Lpm {
             dir: vec![LEAF_FLAG | NONE; dir_len],
-            nodes: vec![Node::default()],
-            leaves: vec![NONE as u16],
-            garbage_nodes: 0,
-            garbage_leaves: 0,
+            mem: vec![0, 0],
+            garbage: 0,
             regions: HashMap::with_hasher(FxBuildHasher),
             short: (0..=K::DIR_BITS)
                 .map(|_| HashMap::with_hasher(FxBuildHasher))
@@ -236,9 +217,7 @@ impl<K: Key> Lpm<K> {
 
     /// Memory used, in bytes.
     pub fn memory(&self) -> MemoryUsage {
-        let node = std::mem::size_of::<Node>();
-        let live_nodes = self.nodes.len() - self.garbage_nodes;
-        let live_leaves = self.leaves.len() - self.garbage_leaves;
+        let live = self.mem.len() - self.garbage;
         let entry = std::mem::size_of::<Entry<K>>();
         let short: usize = self
             .short
@@ -251,12 +230,9 @@ impl<K: Key> Lpm<K> {
             .map(|v| v.capacity() * entry + std::mem::size_of::<Vec<Entry<K>>>() + 8)
             .sum();
         MemoryUsage {
-            lookup: self.dir.len() * 4 + live_nodes * node + live_leaves * 2,
-            lookup_allocated: self.dir.len() * 4
-                + self.nodes.capacity() * node
-                + self.leaves.capacity() * 2,
-            nodes: live_nodes,
-            leaves: live_leaves,
+            lookup: self.dir.len() * 4 + live * 8,
+            lookup_allocated: self.dir.len() * 4 + self.mem.capacity() * 8,
+            arena_words: live,
             control: short
                 + long
                 + self.dir_default.len() * 8
@@ -277,16 +253,18 @@ impl<K: Key> Lpm<K> {
         if e & LEAF_FLAG != 0 {
             return e & !LEAF_FLAG;
         }
-        let mut idx = e as usize;
+        let mem = &self.mem[..];
+        let mut at = e as usize;
         let mut off = K::DIR_BITS;
         loop {
-            let n = self.nodes[idx];
+            let vector = mem[at];
             let v = addr.slot(off);
-            if n.vector & (1u64 << v) != 0 {
-                idx = (n.base1 + popcnt_below(n.vector, v)) as usize;
+            if vector & (1u64 << v) != 0 {
+                at = node::child(mem, at, popcnt_below(vector, v)) as usize;
                 off += key::STRIDE;
             } else {
-                return u32::from(self.leaves[leaf_index(&n, v)]);
+                let j = popcnt_upto(mem[at + 1], v) - 1;
+                return node::leaf(mem, at, vector.count_ones(), j);
             }
         }
     }
@@ -294,7 +272,18 @@ impl<K: Key> Lpm<K> {
     /// Looks up every address of `addrs`, writing next hops (or [`NO_ROUTE`]) to `out`, which
     /// must be at least as long. Addresses go through the trie [`BATCH`] at a time, one level per
     /// round, so each round issues up to 32 independent loads: the walk prefetches for itself.
+    ///
+    /// IPv6 walks are deep (a /48 is five nodes below the direct array), and there independent
+    /// per-address walks, which the out-of-order core overlaps, measure faster than lock-step
+    /// rounds, so IPv6 takes that path.
     pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
+        if K::BITS > 32 {
+            for (o, &a) in out.iter_mut().zip(addrs) {
+                let nh = self.lookup_raw(a);
+                *o = if nh == NONE { NO_ROUTE } else { nh };
+            }
+            return;
+        }
         for (a, o) in addrs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             self.lookup_burst(a, o);
         }
@@ -308,8 +297,7 @@ impl<K: Key> Lpm<K> {
         let n = addrs.len().min(out.len()).min(BATCH);
         let (addrs, out) = (&addrs[..n], &mut out[..n]);
         let dir = &self.dir[..1 << K::DIR_BITS];
-        let nodes = &self.nodes[..];
-        let leaves = &self.leaves[..];
+        let mem = &self.mem[..];
         // Lane state: `LEAF_FLAG | next hop` once resolved, else the node to visit.
         let mut st = [0u32; BATCH];
         let mut open = 0u32;
@@ -323,11 +311,17 @@ impl<K: Key> Lpm<K> {
             for (s, a) in st.iter_mut().zip(addrs) {
                 let cur = *s;
                 let live = cur & LEAF_FLAG == 0;
-                let node = &nodes[if live { cur as usize } else { 0 }];
+                let at = if live { cur as usize } else { 0 };
+                let (vector, leafvec) = (mem[at], mem.get(at + 1).copied().unwrap_or(0));
                 let v = a.slot(off);
-                let leaf = u32::from(leaves[leaf_index(node, v)]);
-                let child = node.base1 + popcnt_below(node.vector, v);
-                let next = if node.vector & (1u64 << v) != 0 { child } else { LEAF_FLAG | leaf };
+                let j = popcnt_upto(leafvec, v).wrapping_sub(1) & 63;
+                let leaf = node::leaf(mem, at, vector.count_ones(), j);
+                let child = node::child(mem, at, popcnt_below(vector, v));
+                let next = if vector & (1u64 << v) != 0 {
+                    child
+                } else {
+                    LEAF_FLAG | leaf
+                };
                 *s = if live { next } else { cur };
                 open |= !*s;
             }
@@ -338,12 +332,14 @@ impl<K: Key> Lpm<K> {
                     if *s & LEAF_FLAG != 0 {
                         continue;
                     }
-                    let node = &nodes[*s as usize];
+                    let at = *s as usize;
+                    let vector = mem[at];
                     let v = a.slot(off);
-                    *s = if node.vector & (1u64 << v) != 0 {
-                        node.base1 + popcnt_below(node.vector, v)
+                    *s = if vector & (1u64 << v) != 0 {
+                        node::child(mem, at, popcnt_below(vector, v))
                     } else {
-                        LEAF_FLAG | u32::from(leaves[leaf_index(node, v)])
+                        let j = popcnt_upto(mem[at + 1], v) - 1;
+                        LEAF_FLAG | node::leaf(mem, at, vector.count_ones(), j)
                     };
                     open |= !*s;
                 }
@@ -418,16 +414,26 @@ impl<K: Key> Lpm<K> {
     /// Applies `batch`, which `source` (a table that was identical to this one) has already
     /// applied, recompiling `dirty`: the route store is edited, but the touched chunks are
     /// copied from `source` instead of recompiled (the second half of a left-right update).
-    pub(crate) fn apply_from(&mut self, batch: &[Update<K>], source: &Lpm<K>, dirty: &[u32]) -> Result<(), LpmError> {
+    pub(crate) fn apply_from(
+        &mut self,
+        batch: &[Update<K>],
+        source: &Lpm<K>,
+        dirty: &[u32],
+    ) -> Result<(), LpmError> {
         self.edit_batch(batch)?;
         for &c in dirty {
             self.drop_region(c);
             let e = source.dir[c as usize];
             self.dir[c as usize] = e;
             if let Some(&r) = source.regions.get(&c) {
-                let moved = append_region(&mut self.nodes, &mut self.leaves, &source.nodes, &source.leaves, r);
-                self.dir[c as usize] = moved.node;
-                self.regions.insert(c, moved);
+                let start = node::append_region(
+                    &mut self.mem,
+                    &source.mem,
+                    r.start as usize,
+                    r.len as usize,
+                ) as u32;
+                self.dir[c as usize] = start;
+                self.regions.insert(c, Region { start, len: r.len });
             }
         }
         self.finish_batch();
@@ -446,7 +452,9 @@ impl<K: Key> Lpm<K> {
         let mut dirty = Vec::new();
         for u in batch {
             match *u {
-                Update::Insert { key, len, nh } => self.edit(key.mask(len), len, Some(nh), &mut dirty),
+                Update::Insert { key, len, nh } => {
+                    self.edit(key.mask(len), len, Some(nh), &mut dirty)
+                }
                 Update::Remove { key, len } => self.edit(key.mask(len), len, None, &mut dirty),
             };
         }
@@ -500,7 +508,13 @@ impl<K: Key> Lpm<K> {
         }
     }
 
-    fn edit_short(&mut self, key: K, len: u8, nh: Option<NextHop>, dirty: &mut Vec<u32>) -> Option<u32> {
+    fn edit_short(
+        &mut self,
+        key: K,
+        len: u8,
+        nh: Option<NextHop>,
+        dirty: &mut Vec<u32>,
+    ) -> Option<u32> {
         let map = &mut self.short[len as usize];
         let old = match nh {
             Some(nh) => map.insert(key, nh),
@@ -555,9 +569,7 @@ impl<K: Key> Lpm<K> {
 
     /// Compacts if garbage outgrew live data, and counts the batch.
     fn finish_batch(&mut self) {
-        if self.garbage_nodes > 4096 && self.garbage_nodes * 2 > self.nodes.len()
-            || self.garbage_leaves > 16384 && self.garbage_leaves * 2 > self.leaves.len()
-        {
+        if self.garbage > 16384 && self.garbage * 2 > self.mem.len() {
             self.compact();
         }
         self.version += 1;
@@ -566,8 +578,7 @@ impl<K: Key> Lpm<K> {
     /// Forgets a chunk's compiled region (its space becomes garbage).
     fn drop_region(&mut self, chunk: u32) {
         if let Some(old) = self.regions.remove(&chunk) {
-            self.garbage_nodes += old.nodes as usize;
-            self.garbage_leaves += old.leaves as usize;
+            self.garbage += old.len as usize;
         }
     }
 
@@ -579,68 +590,37 @@ impl<K: Key> Lpm<K> {
             Some(r) => r.as_slice(),
             None => &[],
         };
-        let (node, leaf) = (self.nodes.len(), self.leaves.len());
-        let mut arena = Arena {
-            nodes: &mut self.nodes,
-            leaves: &mut self.leaves,
-        };
-        match build_block(routes, K::DIR_BITS, default, &mut arena) {
+        let start = self.mem.len();
+        match build_block(routes, K::DIR_BITS, default, &mut self.mem) {
             Err(nh) => self.dir[chunk as usize] = LEAF_FLAG | nh,
             Ok(root) => {
                 self.dir[chunk as usize] = root;
+                let len = (self.mem.len() - start) as u32;
                 self.regions.insert(
                     chunk,
                     Region {
-                        node: node as u32,
-                        nodes: (self.nodes.len() - node) as u32,
-                        leaf: leaf as u32,
-                        leaves: (self.leaves.len() - leaf) as u32,
+                        start: start as u32,
+                        len,
                     },
                 );
             }
         }
     }
 
-    /// Moves live chunks into fresh arrays, dropping the garbage of replaced ones.
+    /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones.
     fn compact(&mut self) {
-        let live_nodes = self.nodes.len() - self.garbage_nodes;
-        let live_leaves = self.leaves.len() - self.garbage_leaves;
-        let mut nodes = Vec::with_capacity(live_nodes);
-        let mut leaves = Vec::with_capacity(live_leaves);
-        nodes.push(Node::default());
-        leaves.push(NONE as u16);
+        let mut mem = Vec::with_capacity(self.mem.len() - self.garbage);
+        mem.extend_from_slice(&[0, 0]);
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
         for c in chunks {
-            let moved = append_region(&mut nodes, &mut leaves, &self.nodes, &self.leaves, self.regions[&c]);
-            self.dir[c as usize] = moved.node;
-            self.regions.insert(c, moved);
+            let r = self.regions[&c];
+            let start =
+                node::append_region(&mut mem, &self.mem, r.start as usize, r.len as usize) as u32;
+            self.dir[c as usize] = start;
+            self.regions.insert(c, Region { start, len: r.len });
         }
-        self.nodes = nodes;
-        self.leaves = leaves;
-        self.garbage_nodes = 0;
-        self.garbage_leaves = 0;
+        self.mem = mem;
+        self.garbage = 0;
     }
-}
-
-/// Appends a copy of region `r` of (`src_nodes`, `src_leaves`) to (`nodes`, `leaves`), moving
-/// its internal indices; returns where it landed (its root is the first node).
-fn append_region(nodes: &mut Vec<Node>, leaves: &mut Vec<u16>, src_nodes: &[Node], src_leaves: &[u16], r: Region) -> Region {
-    let node_shift = (nodes.len() as u32).wrapping_sub(r.node);
-    let leaf_shift = (leaves.len() as u32).wrapping_sub(r.leaf);
-    let moved = Region {
-        node: nodes.len() as u32,
-        nodes: r.nodes,
-        leaf: leaves.len() as u32,
-        leaves: r.leaves,
-    };
-    // Indices inside a region point into the region itself, so one shift each moves them all
-    // (wrapping arithmetic: the shifts may be "negative").
-    nodes.extend(src_nodes[r.node as usize..(r.node + r.nodes) as usize].iter().map(|n| Node {
-        base0: n.base0.wrapping_add(leaf_shift),
-        base1: n.base1.wrapping_add(node_shift),
-        ..*n
-    }));
-    leaves.extend_from_slice(&src_leaves[r.leaf as usize..(r.leaf + r.leaves) as usize]);
-    moved
 }

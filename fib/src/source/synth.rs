@@ -1,7 +1,10 @@
 //! A seeded synthetic BGP-like table: prefix lengths drawn from the real tables shipped with
 //! vrouter (RouteViews 2014 for IPv4, 2015 for IPv6), with about 40% of prefixes nested inside
 //! an earlier, shorter one (more-specifics, often from the same origin AS), origins drawn from
-//! a skewed AS population. The same seed always gives the same table.
+//! a skewed AS population. IPv6 follows the real table's shape further: other prefixes fall in
+//! the RIR blocks (2001::/16, 2400::/12, 2600::/12, 2800::/12, 2a00::/12, 2c00::/12), and a
+//! nested prefix sits mostly 16 or 24 bits under its parent (a /48 in a /32). The same seed
+//! always gives the same table.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -68,6 +71,28 @@ const V6_LENGTHS: [(u8, u32); 20] = [
 /// Share of new prefixes placed inside an existing shorter one.
 const NEST: f64 = 0.4;
 
+/// IPv6 RIR blocks (prefix, length) where non-nested IPv6 prefixes are placed.
+const V6_BLOCKS: [(u128, u8); 6] = [
+    (0x2001 << 112, 16),
+    (0x24 << 120, 12),
+    (0x26 << 120, 12),
+    (0x28 << 120, 12),
+    (0x2a << 120, 12),
+    (0x2c << 120, 12),
+];
+
+/// How many bits shorter the parent of a nested prefix is.
+fn parent_gap(rng: &mut impl Rng, v6: bool) -> u8 {
+    if !v6 {
+        return rng.gen_range(1..=8);
+    }
+    match rng.gen_range(0..20) {
+        0..=7 => 16,
+        8..=12 => 24,
+        _ => rng.gen_range(1..=15),
+    }
+}
+
 fn pick_len(rng: &mut impl Rng, table: &[(u8, u32)]) -> u8 {
     let total: u32 = table.iter().map(|t| t.1).sum();
     let mut x = rng.gen_range(0..total);
@@ -114,7 +139,7 @@ fn generate(count: usize, seed: u64, v6: bool) -> Vec<(u128, u8, u32)> {
         let mut asn = origin(&mut rng);
         let key_top = if rng.gen_bool(NEST) {
             // Nest under a random earlier prefix 1..8 bits shorter, if any.
-            let parent_len = len.saturating_sub(rng.gen_range(1..=8));
+            let parent_len = len.saturating_sub(parent_gap(&mut rng, v6));
             let pool = &by_len[parent_len as usize];
             if pool.is_empty() {
                 None
@@ -131,8 +156,8 @@ fn generate(count: usize, seed: u64, v6: bool) -> Vec<(u128, u8, u32)> {
         };
         let key = key_top.unwrap_or_else(|| {
             if v6 {
-                // 2000::/3
-                (raw >> 3) | (1u128 << 125)
+                let (block, blen) = V6_BLOCKS[rng.gen_range(0..V6_BLOCKS.len())];
+                block | (raw >> blen)
             } else {
                 // Unicast space 1.0.0.0 - 223.255.255.255, skipping 10/8, 127/8.
                 let a = (raw >> 96) as u32;
