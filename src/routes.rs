@@ -68,7 +68,7 @@ pub enum RoutesCmd {
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
         /// Next hops to map routes onto.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
         nexthops: u32,
     },
     /// Moves a table into reserved lab space (IPv4 240.0.0.0/4, IPv6 3fff::/20), keeping its
@@ -93,7 +93,7 @@ pub enum RoutesCmd {
         /// Only changes from this peer address.
         #[arg(long)]
         peer: Option<IpAddr>,
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
         nexthops: u32,
         /// Skip malformed records (counted) instead of failing.
         #[arg(long)]
@@ -124,7 +124,7 @@ pub struct LoadArgs {
     #[arg(long, default_value = "best")]
     pub peer: PeerChoice,
     /// Number of next hops the router has; routes map onto ids 0..N deterministically.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
     pub nexthops: u32,
 }
 
@@ -319,8 +319,8 @@ fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
     println!("build     {:.3} s (both tables)", build_s);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!(
-        "memory    IPv4 FIB {:.2} MiB ({} arena words), IPv6 FIB {:.2} MiB (lookup structures); route store {:.2} MiB",
-        mib(m4.lookup), m4.arena_words,
+        "memory    IPv4 FIB {:.2} MiB ({} KiB chunk arena), IPv6 FIB {:.2} MiB (lookup structures); route store {:.2} MiB",
+        mib(m4.lookup), m4.arena_bytes / 1024,
         mib(m6.lookup),
         mib(m4.control + m6.control)
     );

@@ -9,6 +9,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::arena::Arena;
+use super::multibit::Multibit;
+use super::poptrie::Poptrie;
+
 /// Bits consumed by one trie node (a node has 2^6 = 64 slots, one `u64` bitmap).
 pub const STRIDE: u32 = 6;
 
@@ -22,6 +26,8 @@ pub trait Key: Copy + Ord + Eq + Hash + Debug + Send + Sync + 'static {
     type Addr: Copy + Debug + Eq;
     /// The `ipnet` prefix type.
     type Net: Copy + Debug + Eq + Ord + Hash + std::fmt::Display;
+    /// The compiled form of this family's chunks.
+    type Arena: Arena<Self>;
 
     const ZERO: Self;
 
@@ -50,6 +56,7 @@ impl Key for u32 {
     const DIR_BITS: u32 = 18;
     type Addr = Ipv4Addr;
     type Net = Ipv4Net;
+    type Arena = Multibit;
     const ZERO: Self = 0;
 
     #[inline]
@@ -103,6 +110,7 @@ impl Key for u128 {
     const DIR_BITS: u32 = 18;
     type Addr = Ipv6Addr;
     type Net = Ipv6Net;
+    type Arena = Poptrie;
     const ZERO: Self = 0;
 
     #[inline]

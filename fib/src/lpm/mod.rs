@@ -1,17 +1,12 @@
-//! The longest-prefix-match table: a poptrie (Asai & Ohara, SIGCOMM 2015) with an 18-bit
-//! direct-pointing array, 6-bit stride nodes with population-count indexing, and leaf
-//! compression; built chunk by chunk so that route updates rebuild only what they touch.
+//! The longest-prefix-match table: an 18-bit direct-pointing array whose entries either hold a
+//! next hop or point to a compiled chunk, plus the route store that chunks are compiled from, so
+//! that route updates recompile only the chunks they touch.
 //!
 //! # Layout
 //! - `dir`: `2^18` entries indexed by the top 18 address bits. An entry with the top bit set is a
 //!   leaf (the next hop for the whole /18); otherwise it is the arena index of the chunk's root.
-//! - `mem`: the node arena (see `node` for a node's words). Bit `v` of a node's `vector` says
-//!   slot `v` leads to a child, the `popcount(vector below v)`-th child pointer. Otherwise slot
-//!   `v` is a leaf: `leafvec` marks where runs of equal leaves start, and the answer is leaf
-//!   number `popcount(leafvec up to v) - 1`, stored inline right after the node's pointers, so a
-//!   lookup that ends in a node reads one or two adjacent cache lines.
-//! - Words 0 and 1 are a placeholder node (no children, no leaves) that the branch-free batch
-//!   walk visits for lanes that are already resolved.
+//! - `mem`: the family's arena ([`arena`]): a 6-then-8-bit multibit trie for IPv4
+//!   ([`multibit`]), a poptrie for IPv6 ([`poptrie`]).
 //!
 //! # Control plane
 //! The table also keeps its routes: routes up to /18 (`short`, per length) give each direct entry
@@ -19,16 +14,16 @@
 //! edits those, marks chunks dirty, and recompiles each dirty chunk once per batch, appending it
 //! to the arena; the space of replaced chunks is garbage, compacted when it outgrows live data.
 
-mod build;
+pub mod arena;
 pub mod key;
-mod node;
+pub mod multibit;
+pub mod poptrie;
 
 use std::collections::HashMap;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use build::build_block;
-pub use build::Entry;
+pub use arena::{Arena, Entry};
 pub use key::Key;
 
 /// A next-hop id: an index into the router's neighbour table.
@@ -37,16 +32,16 @@ pub type NextHop = u32;
 /// Written by batch lookups for an address with no route.
 pub const NO_ROUTE: NextHop = u32::MAX;
 
-/// The largest next-hop id a table can store: leaves are 16 bits wide, which keeps a full
-/// table small enough to stay in cache (a router has far fewer neighbours than this).
-pub const MAX_NEXT_HOP: NextHop = 0xfffe;
+/// The largest next-hop id a table can store: entries are 16 bits wide with one flag bit, which
+/// keeps a full table small enough to stay in cache (a router has far fewer neighbours).
+pub const MAX_NEXT_HOP: NextHop = 0x7ffe;
 
-/// Batch size of [`Lpm::lookup_batch`]'s interleaved walk.
+/// The burst size the data plane looks up at a time.
 pub const BATCH: usize = 32;
 
 const LEAF_FLAG: u32 = 0x8000_0000;
 /// Internal encoding of "no route" in leaves and direct entries.
-const NONE: u32 = 0xffff;
+const NONE: u32 = 0x7fff;
 
 /// Where one chunk's nodes sit in the arena (its root first).
 #[derive(Clone, Copy, Debug)]
@@ -82,16 +77,16 @@ pub struct MemoryUsage {
     pub lookup_allocated: usize,
     /// The route store kept for incremental updates (not touched by lookups).
     pub control: usize,
-    /// Live 8-byte words of the node arena (nodes with their inline leaves).
-    pub arena_words: usize,
+    /// Live bytes of the chunk arena (without the direct array).
+    pub arena_bytes: usize,
 }
 
 /// A longest-prefix-match table for one address family; see the module docs.
 #[derive(Clone, Debug)]
 pub struct Lpm<K: Key> {
     dir: Vec<u32>,
-    mem: Vec<u64>,
-    /// Arena words of replaced chunks, reclaimed by compaction.
+    mem: K::Arena,
+    /// Arena units of replaced chunks, reclaimed by compaction.
     garbage: usize,
     regions: FxHashMap<u32, Region>,
     /// Routes of length `0..=DIR_BITS`, per length.
@@ -120,23 +115,13 @@ fn check<K: Key>(len: u8, nh: Option<NextHop>) -> Result<(), LpmError> {
     }
 }
 
-#[inline(always)]
-fn popcnt_below(bits: u64, v: usize) -> u32 {
-    (bits & ((1u64 << v) - 1)).count_ones()
-}
-
-#[inline(always)]
-fn popcnt_upto(bits: u64, v: usize) -> u32 {
-    (bits & (u64::MAX >> (63 - v))).count_ones()
-}
-
 impl<K: Key> Lpm<K> {
     /// An empty table.
     pub fn new() -> Self {
         let dir_len = 1usize << K::DIR_BITS;
         Lpm {
             dir: vec![LEAF_FLAG | NONE; dir_len],
-            mem: vec![0, 0],
+            mem: K::Arena::default(),
             garbage: 0,
             regions: HashMap::with_hasher(FxBuildHasher),
             short: (0..=K::DIR_BITS)
@@ -217,7 +202,7 @@ impl<K: Key> Lpm<K> {
 
     /// Memory used, in bytes.
     pub fn memory(&self) -> MemoryUsage {
-        let live = self.mem.len() - self.garbage;
+        let live = (self.mem.units() - self.garbage) * K::Arena::unit_bytes();
         let entry = std::mem::size_of::<Entry<K>>();
         let short: usize = self
             .short
@@ -230,9 +215,9 @@ impl<K: Key> Lpm<K> {
             .map(|v| v.capacity() * entry + std::mem::size_of::<Vec<Entry<K>>>() + 8)
             .sum();
         MemoryUsage {
-            lookup: self.dir.len() * 4 + live * 8,
-            lookup_allocated: self.dir.len() * 4 + self.mem.capacity() * 8,
-            arena_words: live,
+            lookup: self.dir.len() * 4 + live,
+            lookup_allocated: self.dir.len() * 4 + self.mem.capacity_bytes(),
+            arena_bytes: live,
             control: short
                 + long
                 + self.dir_default.len() * 8
@@ -251,103 +236,23 @@ impl<K: Key> Lpm<K> {
     fn lookup_raw(&self, addr: K) -> u32 {
         let e = self.dir[addr.dir_index()];
         if e & LEAF_FLAG != 0 {
-            return e & !LEAF_FLAG;
-        }
-        let mem = &self.mem[..];
-        let mut at = e as usize;
-        let mut off = K::DIR_BITS;
-        loop {
-            let vector = mem[at];
-            let v = addr.slot(off);
-            if vector & (1u64 << v) != 0 {
-                at = node::child(mem, at, popcnt_below(vector, v)) as usize;
-                off += key::STRIDE;
-            } else {
-                let j = popcnt_upto(mem[at + 1], v) - 1;
-                return node::leaf(mem, at, vector.count_ones(), j);
-            }
+            e & !LEAF_FLAG
+        } else {
+            self.mem.walk(e, addr)
         }
     }
 
     /// Looks up every address of `addrs`, writing next hops (or [`NO_ROUTE`]) to `out`, which
-    /// must be at least as long. Addresses go through the trie [`BATCH`] at a time, one level per
-    /// round, so each round issues up to 32 independent loads: the walk prefetches for itself.
+    /// must be at least as long.
     ///
-    /// IPv6 walks are deep (a /48 is five nodes below the direct array), and there independent
-    /// per-address walks, which the out-of-order core overlaps, measure faster than lock-step
-    /// rounds, so IPv6 takes that path.
-    pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
-        if K::BITS > 32 {
-            for (o, &a) in out.iter_mut().zip(addrs) {
-                let nh = self.lookup_raw(a);
-                *o = if nh == NONE { NO_ROUTE } else { nh };
-            }
-            return;
-        }
-        for (a, o) in addrs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
-            self.lookup_burst(a, o);
-        }
-    }
-
-    /// Up to [`BATCH`] lookups. The direct array and the first node level (where nearly all
-    /// IPv4 lookups end) run as dense passes over every lane with selects instead of branches;
-    /// the few lanes that go deeper finish in sparse passes.
+    /// Each lookup is independent of the others, so the out-of-order core overlaps the memory
+    /// accesses of many consecutive lookups by itself; on this project's machines that measured
+    /// faster than lock-step rounds over a burst with explicit staging or prefetching (see
+    /// README, "Why this FIB"). Callers should still hand over whole bursts.
     #[inline]
-    fn lookup_burst(&self, addrs: &[K], out: &mut [NextHop]) {
-        let n = addrs.len().min(out.len()).min(BATCH);
-        let (addrs, out) = (&addrs[..n], &mut out[..n]);
-        let dir = &self.dir[..1 << K::DIR_BITS];
-        let mem = &self.mem[..];
-        // Lane state: `LEAF_FLAG | next hop` once resolved, else the node to visit.
-        let mut st = [0u32; BATCH];
-        let mut open = 0u32;
-        for (s, a) in st.iter_mut().zip(addrs) {
-            *s = dir[a.dir_index()];
-            open |= !*s;
-        }
-        let mut off = K::DIR_BITS;
-        if open & LEAF_FLAG != 0 {
-            open = 0;
-            for (s, a) in st.iter_mut().zip(addrs) {
-                let cur = *s;
-                let live = cur & LEAF_FLAG == 0;
-                let at = if live { cur as usize } else { 0 };
-                let (vector, leafvec) = (mem[at], mem.get(at + 1).copied().unwrap_or(0));
-                let v = a.slot(off);
-                let j = popcnt_upto(leafvec, v).wrapping_sub(1) & 63;
-                let leaf = node::leaf(mem, at, vector.count_ones(), j);
-                let child = node::child(mem, at, popcnt_below(vector, v));
-                let next = if vector & (1u64 << v) != 0 {
-                    child
-                } else {
-                    LEAF_FLAG | leaf
-                };
-                *s = if live { next } else { cur };
-                open |= !*s;
-            }
-            off += key::STRIDE;
-            while open & LEAF_FLAG != 0 {
-                open = 0;
-                for (s, a) in st.iter_mut().zip(addrs) {
-                    if *s & LEAF_FLAG != 0 {
-                        continue;
-                    }
-                    let at = *s as usize;
-                    let vector = mem[at];
-                    let v = a.slot(off);
-                    *s = if vector & (1u64 << v) != 0 {
-                        node::child(mem, at, popcnt_below(vector, v))
-                    } else {
-                        let j = popcnt_upto(mem[at + 1], v) - 1;
-                        LEAF_FLAG | node::leaf(mem, at, vector.count_ones(), j)
-                    };
-                    open |= !*s;
-                }
-                off += key::STRIDE;
-            }
-        }
-        for (o, &s) in out.iter_mut().zip(&st) {
-            let nh = s & !LEAF_FLAG;
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
+        for (o, &a) in out.iter_mut().zip(addrs) {
+            let nh = self.lookup_raw(a);
             *o = if nh == NONE { NO_ROUTE } else { nh };
         }
     }
@@ -426,12 +331,10 @@ impl<K: Key> Lpm<K> {
             let e = source.dir[c as usize];
             self.dir[c as usize] = e;
             if let Some(&r) = source.regions.get(&c) {
-                let start = node::append_region(
-                    &mut self.mem,
-                    &source.mem,
-                    r.start as usize,
-                    r.len as usize,
-                ) as u32;
+                let start = self
+                    .mem
+                    .append(&source.mem, r.start as usize, r.len as usize)
+                    as u32;
                 self.dir[c as usize] = start;
                 self.regions.insert(c, Region { start, len: r.len });
             }
@@ -569,7 +472,7 @@ impl<K: Key> Lpm<K> {
 
     /// Compacts if garbage outgrew live data, and counts the batch.
     fn finish_batch(&mut self) {
-        if self.garbage > 16384 && self.garbage * 2 > self.mem.len() {
+        if self.garbage > 16384 && self.garbage * 2 > self.mem.units() {
             self.compact();
         }
         self.version += 1;
@@ -590,12 +493,12 @@ impl<K: Key> Lpm<K> {
             Some(r) => r.as_slice(),
             None => &[],
         };
-        let start = self.mem.len();
-        match build_block(routes, K::DIR_BITS, default, &mut self.mem) {
+        let start = self.mem.units();
+        match self.mem.build(routes, default) {
             Err(nh) => self.dir[chunk as usize] = LEAF_FLAG | nh,
             Ok(root) => {
                 self.dir[chunk as usize] = root;
-                let len = (self.mem.len() - start) as u32;
+                let len = (self.mem.units() - start) as u32;
                 self.regions.insert(
                     chunk,
                     Region {
@@ -609,14 +512,12 @@ impl<K: Key> Lpm<K> {
 
     /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones.
     fn compact(&mut self) {
-        let mut mem = Vec::with_capacity(self.mem.len() - self.garbage);
-        mem.extend_from_slice(&[0, 0]);
+        let mut mem = K::Arena::default();
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
         for c in chunks {
             let r = self.regions[&c];
-            let start =
-                node::append_region(&mut mem, &self.mem, r.start as usize, r.len as usize) as u32;
+            let start = mem.append(&self.mem, r.start as usize, r.len as usize) as u32;
             self.dir[c as usize] = start;
             self.regions.insert(c, Region { start, len: r.len });
         }

@@ -1,0 +1,43 @@
+//! The compiled, lookup-side form of a table's chunks. Each address family picks the layout
+//! that measured fastest for it (`Key::Arena`): IPv4 a multibit trie with 6- and 8-bit levels
+//! ([`super::multibit`]), IPv6 a poptrie ([`super::poptrie`]). The route store, chunking,
+//! updates and left-right copying in [`super::Lpm`] are shared.
+
+use std::fmt::Debug;
+
+use super::key::Key;
+
+/// A route as the compilers see it: key (host bits clear), length, next hop.
+pub type Entry<K> = (K, u8, u32);
+
+/// An arena holding compiled chunks back to back.
+pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
+    /// Compiles one chunk: `routes` are the chunk's routes longer than `K::DIR_BITS`, sorted by
+    /// (key, length); `default` is the next hop inherited from shorter routes. Returns
+    /// `Err(next hop)` when the whole chunk resolves to one next hop (nothing is appended), or
+    /// `Ok(root)`, the arena index of what was appended (the root comes first).
+    fn build(&mut self, routes: &[Entry<K>], default: u32) -> Result<u32, u32>;
+
+    /// The next hop (or the internal "none") for `addr` in the chunk rooted at `root`.
+    fn walk(&self, root: u32, addr: K) -> u32;
+
+    /// Appends a copy of `src[start..start + len]` (a whole chunk) and returns its new start.
+    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize;
+
+    /// Length in units (what `build` and `append` positions count).
+    fn units(&self) -> usize;
+
+    /// Bytes per unit.
+    fn unit_bytes() -> usize;
+
+    /// Bytes allocated.
+    fn capacity_bytes(&self) -> usize;
+}
+
+/// True when every route longer than `off` bits in `routes` has next hop `nh`: then the block
+/// resolves to `nh` whatever the address, and needs no node.
+pub(crate) fn uniform<K: Key>(routes: &[Entry<K>], off: u32, nh: u32) -> bool {
+    routes
+        .iter()
+        .all(|&(_, len, hop)| u32::from(len) <= off || hop == nh)
+}
