@@ -246,6 +246,30 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
     }
 }
 
+/// Walks the lines of `bgpdump -m` text, handing each parsed line to `each`; malformed lines
+/// fail or are counted per `opts.lenient`.
+fn for_each_dump_line(
+    path: &Path,
+    data: &[u8],
+    opts: &LoadOptions,
+    stats: &mut LoadStats,
+    mut each: impl FnMut(DumpLine, &mut LoadStats),
+) -> Result<(), SourceError> {
+    let mut peers = HashMap::new();
+    for (n, raw) in lines(data) {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        stats.records += 1;
+        match utf8(n, raw).and_then(|l| dump_line(n, l, &mut peers)) {
+            Ok(DumpLine::Other(why)) => stats.skip(why),
+            Ok(line) => each(line, stats),
+            Err(b) => stats.bad(opts.lenient, b, path)?,
+        }
+    }
+    Ok(())
+}
+
 /// `bgpdump -m` text of a RIB dump (TABLE_DUMP/TABLE_DUMP2 lines); peers are indexed in order
 /// of first appearance.
 pub fn parse_bgpdump(
@@ -255,20 +279,10 @@ pub fn parse_bgpdump(
 ) -> Result<RouteSet, SourceError> {
     let mut stats = LoadStats::default();
     let mut sel = Selector::default();
-    let mut peers = HashMap::new();
-    for (n, raw) in lines(data) {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        stats.records += 1;
-        let parsed = utf8(n, raw).and_then(|l| dump_line(n, l, &mut peers));
-        match parsed {
-            Ok(DumpLine::Rib(c)) => sel.offer(c, &opts.peer),
-            Ok(DumpLine::Event(_)) => stats.skip("update line in a RIB load"),
-            Ok(DumpLine::Other(why)) => stats.skip(why),
-            Err(b) => stats.bad(opts.lenient, b, path)?,
-        }
-    }
+    for_each_dump_line(path, data, opts, &mut stats, |line, stats| match line {
+        DumpLine::Rib(c) => sel.offer(c, &opts.peer),
+        _ => stats.skip("update line in a RIB load"),
+    })?;
     Ok(RouteSet {
         routes: sel.finish(),
         format: None,
@@ -284,19 +298,10 @@ pub fn parse_bgpdump_events(
 ) -> Result<(Vec<Event>, LoadStats), SourceError> {
     let mut stats = LoadStats::default();
     let mut events = Vec::new();
-    let mut peers = HashMap::new();
-    for (n, raw) in lines(data) {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        stats.records += 1;
-        match utf8(n, raw).and_then(|l| dump_line(n, l, &mut peers)) {
-            Ok(DumpLine::Event(e)) => events.push(e),
-            Ok(DumpLine::Rib(_)) => stats.skip("RIB line in an update load"),
-            Ok(DumpLine::Other(why)) => stats.skip(why),
-            Err(b) => stats.bad(opts.lenient, b, path)?,
-        }
-    }
+    for_each_dump_line(path, data, opts, &mut stats, |line, stats| match line {
+        DumpLine::Event(e) => events.push(e),
+        _ => stats.skip("RIB line in an update load"),
+    })?;
     Ok((events, stats))
 }
 
