@@ -1,1 +1,7 @@
-//! Placeholder; the data-plane issue fills this crate.
+//! `dataplane`: vrouter's forwarding engine. `wire` holds zero-copy packet views; `pipeline` is
+//! the per-burst forwarding function (pure: no I/O, no clock, no allocation per packet);
+//! `neighbour` maps next-hop ids to egress ports and MACs.
+
+pub mod neighbour;
+pub mod pipeline;
+pub mod wire;
