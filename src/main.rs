@@ -3,6 +3,7 @@
 
 mod bench;
 mod progress;
+mod replay;
 mod routes;
 
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ enum Command {
     /// Load, inspect, convert and generate route tables.
     #[command(subcommand)]
     Routes(routes::RoutesCmd),
+    /// Runs the forwarding pipeline over a capture and writes what the router sends.
+    Replay(replay::ReplayArgs),
     /// Benchmarks (figures quoted in README).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Routes(c) => routes::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Replay(a) => replay::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

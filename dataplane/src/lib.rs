@@ -3,5 +3,6 @@
 //! `neighbour` maps next-hop ids to egress ports and MACs.
 
 pub mod neighbour;
+pub mod pcap;
 pub mod pipeline;
 pub mod wire;

@@ -1,0 +1,127 @@
+//! `vrouter replay`: runs the forwarding pipeline over a capture, offline, and writes what the
+//! router sends (like DPDK's pcap PMD or VPP's pcap trace): forwarded frames, answers, and ICMP
+//! errors, each on its egress port.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dataplane::pcap;
+use dataplane::pipeline::{DropReason, PacketBuf, Pipeline, Verdict, BURST};
+use serde_json::json;
+
+use crate::routes::{load_set, LoadArgs};
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Input capture (pcap or pcapng, Ethernet). Frames arrive on port 0.
+    input: PathBuf,
+    /// Route table (default: the shipped RouteViews IPv4 table).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Output capture (pcapng, one interface per port) of every frame the router sends.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Print JSON: frames_in, forwarded, answered, dropped (reason -> count), icmp_errors.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: ReplayArgs) -> Result<()> {
+    let bytes =
+        std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    let records = pcap::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
+    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let set = load_set(&table, &a.load)?;
+    let (fib4, fib6) = set.tables(a.load.nexthops)?;
+    let mut router = Pipeline::lab_default(a.load.nexthops);
+    let mut out = pcap::Writer::new(router.interfaces.len() as u32);
+    let mut sent_per_port = vec![0u64; router.interfaces.len()];
+    let mut oversize = 0u64;
+
+    let mut bufs: Vec<PacketBuf> = Vec::with_capacity(BURST);
+    let mut stamps: Vec<u64> = Vec::with_capacity(BURST);
+    let mut verdicts = [Verdict::Forward { port: 0 }; BURST];
+    let mut flush = |bufs: &mut Vec<PacketBuf>, stamps: &mut Vec<u64>, router: &mut Pipeline| {
+        let n = bufs.len();
+        if n == 0 {
+            return;
+        }
+        let now = stamps.last().copied().unwrap_or(0);
+        router.process(&fib4, &fib6, now, 0, bufs, &mut verdicts[..n]);
+        for ((b, &ts), v) in bufs.iter().zip(stamps.iter()).zip(&verdicts[..n]) {
+            let port = match *v {
+                Verdict::Forward { port } | Verdict::Answer { port } => port,
+                Verdict::Drop {
+                    icmp: Some(port), ..
+                } => port,
+                Verdict::Drop { icmp: None, .. } => continue,
+            };
+            out.packet(u32::from(port), ts, b.bytes());
+            sent_per_port[usize::from(port)] += 1;
+        }
+        bufs.clear();
+        stamps.clear();
+    };
+    for r in &records {
+        match PacketBuf::from_bytes(&r.data) {
+            Some(b) => {
+                bufs.push(b);
+                stamps.push(r.ts_ns);
+            }
+            None => oversize += 1,
+        }
+        if bufs.len() == BURST {
+            flush(&mut bufs, &mut stamps, &mut router);
+        }
+    }
+    flush(&mut bufs, &mut stamps, &mut router);
+    if let Some(path) = &a.output {
+        write(path, out.into_bytes())?;
+    }
+
+    let s = &router.stats;
+    let mut dropped = serde_json::Map::new();
+    for r in DropReason::ALL {
+        if s.drop_count(r) > 0 {
+            dropped.insert(r.name().into(), json!(s.drop_count(r)));
+        }
+    }
+    if oversize > 0 {
+        dropped.insert("oversize".into(), json!(oversize));
+    }
+    if a.json {
+        let v = json!({
+            "frames_in": records.len(),
+            "forwarded": s.forwarded,
+            "answered": s.answered,
+            "dropped": dropped,
+            "icmp_errors": s.icmp_errors,
+            "icmp_rate_limited": s.icmp_rate_limited,
+            "sent_per_port": sent_per_port,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("frames in   {}", records.len());
+        println!("forwarded   {}", s.forwarded);
+        println!("answered    {}", s.answered);
+        println!("dropped     {}", s.dropped() + oversize);
+        for (k, v) in &dropped {
+            println!("  {k:<22} {v}");
+        }
+        println!(
+            "icmp errors {} sent, {} rate-limited",
+            s.icmp_errors, s.icmp_rate_limited
+        );
+        for (p, n) in sent_per_port.iter().enumerate() {
+            println!("port {p} sent {n}");
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: Vec<u8>) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
