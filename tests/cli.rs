@@ -275,3 +275,16 @@ fn bench_lpm_json_has_the_headline_fields() {
     assert!((20_000..21_000).contains(&done), "{done}");
     let _ = Path::new(TABLE);
 }
+
+#[test]
+fn bench_pipeline_reports_rate_and_accounts_for_every_frame() {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["bench", "pipeline", "--frames", "200000", "--json"])).unwrap();
+    assert_eq!(v["frames"], 200_000);
+    assert_eq!(v["routes"], 512_621);
+    assert_eq!(
+        v["forwarded"].as_u64().unwrap() + v["dropped"].as_u64().unwrap(),
+        200_000
+    );
+    assert!(v["mpps"].as_f64().unwrap() > 0.0);
+}

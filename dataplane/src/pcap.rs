@@ -153,7 +153,8 @@ fn read_pcapng(data: &[u8]) -> Result<Vec<Record>, Error> {
             ifaces.clear();
         }
         let len = c.u32("block length")? as usize;
-        if len < 12 || len % 4 != 0 || pos.checked_add(len).is_none_or(|e| e > data.len()) {
+        if len < 12 || !len.is_multiple_of(4) || pos.checked_add(len).is_none_or(|e| e > data.len())
+        {
             return err(
                 pos,
                 format!("block length {len} is invalid or runs past the end"),

@@ -479,7 +479,6 @@ impl Pipeline {
             let is_echo = p.protocol() == ipv4::PROTO_ICMP
                 && end - l4 >= icmp::field::HEADER_LEN
                 && f.data[l4] == icmp::V4_ECHO_REQUEST;
-            drop(p);
             return Err(if is_echo {
                 self.echo4(ingress, f, l2, l4, end)
             } else {
@@ -487,7 +486,6 @@ impl Pipeline {
             });
         }
         if p.ttl() <= 1 {
-            drop(p);
             return Err(self.icmp4_error(
                 now_ns,
                 ingress,
@@ -533,7 +531,6 @@ impl Pipeline {
             };
             let hop_limit = p.hop_limit();
             let end = l2 + ipv6::field::HEADER_LEN + p.payload_len();
-            drop(p);
             let l4 = l2 + off;
             if next != ipv6::NEXT_ICMPV6 || end - l4 < icmp::field::HEADER_LEN {
                 return Err(Self::drop(if dst.is_multicast() {
@@ -553,7 +550,6 @@ impl Pipeline {
             });
         }
         if p.hop_limit() <= 1 {
-            drop(p);
             return Err(self.icmp6_error(
                 now_ns,
                 ingress,
@@ -781,7 +777,7 @@ impl Pipeline {
         let total = usize::from(get16(b, l3 + 2));
         let frag_offset = get16(b, l3 + 6) & 0x1fff;
         let about_error = b[l3 + 9] == ipv4::PROTO_ICMP
-            && total >= ihl + 1
+            && total > ihl
             && !matches!(
                 b[l3 + ihl],
                 icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY | 13 | 14
