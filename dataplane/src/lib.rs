@@ -5,4 +5,7 @@
 pub mod neighbour;
 pub mod pcap;
 pub mod pipeline;
+pub mod pool;
+pub mod port;
 pub mod wire;
+pub mod worker;

@@ -1,0 +1,18 @@
+//! Ports: burst receive and transmit, the one interface every backend implements (memory now;
+//! AF_PACKET, AF_XDP and DPDK plug in the same way). Buffers move through ports by value (a
+//! pointer move), never copied or allocated per packet.
+
+pub mod memory;
+
+use crate::pipeline::PacketBuf;
+
+/// A router port.
+pub trait Port: Send {
+    /// Appends up to `max` received frames to `out`; returns how many.
+    fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize;
+    /// Sends frames from the front of `bufs`, removing the ones sent; returns how many. Frames
+    /// left in `bufs` did not fit (the caller frees and counts them).
+    fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize;
+    /// A name for logs and stats.
+    fn name(&self) -> &str;
+}

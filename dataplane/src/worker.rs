@@ -1,0 +1,325 @@
+//! Workers: one thread per core, pinned, polling the ports of one or more virtual routers in
+//! bursts (l3fwd's loop: RX burst -> pipeline over the burst -> per-port TX queues -> TX burst).
+//!
+//! Polling modes:
+//! - `busy`: never yields the core (lowest latency; starves co-located routers when routers
+//!   outnumber cores, the paper's failure).
+//! - `adaptive`: after an idle streak, spin, then yield, then sleep for a short bounded time
+//!   ([`ADAPTIVE_SLEEP`]), so idle routers hand the core to others; the first packet after an
+//!   idle period waits at most about one sleep (plus the kernel's timer slack).
+//! - `interrupt`: blocking waits on the ports' file descriptors, for backends that have them
+//!   (AF_PACKET, AF_XDP); memory ports do not, and refuse it.
+//!
+//! A worker can serve several routers (shared-core mode: no context switch between routers on
+//! one core), and counters are atomics published per burst, readable without stopping anything.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fib::FibReader;
+
+use crate::pipeline::{DropReason, PacketBuf, Pipeline, Verdict, BURST};
+use crate::pool::{Pool, PoolCache};
+use crate::port::Port;
+
+/// How long an idle adaptive worker sleeps between polls.
+pub const ADAPTIVE_SLEEP: Duration = Duration::from_micros(20);
+const SPIN_POLLS: u32 = 256;
+const YIELD_POLLS: u32 = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollMode {
+    Busy,
+    Adaptive,
+    Interrupt,
+}
+
+impl std::str::FromStr for PollMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "busy" => Ok(PollMode::Busy),
+            "adaptive" => Ok(PollMode::Adaptive),
+            "interrupt" => Ok(PollMode::Interrupt),
+            o => Err(format!(
+                "polling mode must be busy, adaptive or interrupt, not `{o}`"
+            )),
+        }
+    }
+}
+
+/// Per-port counters.
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    pub rx_packets: AtomicU64,
+    pub rx_bytes: AtomicU64,
+    pub tx_packets: AtomicU64,
+    pub tx_bytes: AtomicU64,
+    /// Frames the port could not take (ring or NIC queue full).
+    pub tx_dropped: AtomicU64,
+}
+
+/// A router's counters, shared with whoever reads stats.
+#[derive(Debug)]
+pub struct RouterCounters {
+    pub ports: Vec<PortCounters>,
+    pub frames_in: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub answered: AtomicU64,
+    pub icmp_errors: AtomicU64,
+    pub drops: Vec<AtomicU64>,
+}
+
+impl RouterCounters {
+    fn new(ports: usize) -> Self {
+        RouterCounters {
+            ports: (0..ports).map(|_| PortCounters::default()).collect(),
+            frames_in: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            icmp_errors: AtomicU64::new(0),
+            drops: DropReason::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().map(|d| d.load(Relaxed)).sum()
+    }
+}
+
+/// A virtual router as a worker runs it: pipeline, ports, published tables, counters.
+pub struct VirtualRouter {
+    pub name: String,
+    pub pipeline: Pipeline,
+    ports: Vec<Box<dyn Port>>,
+    fib4: FibReader<u32>,
+    fib6: FibReader<u128>,
+    pub counters: Arc<RouterCounters>,
+    rx: Vec<PacketBuf>,
+    txq: Vec<Vec<PacketBuf>>,
+    verdicts: [Verdict; BURST],
+}
+
+impl VirtualRouter {
+    /// `ports[i]` is router port `i` (the pipeline's interface `i`).
+    pub fn new(
+        name: &str,
+        pipeline: Pipeline,
+        ports: Vec<Box<dyn Port>>,
+        fib4: FibReader<u32>,
+        fib6: FibReader<u128>,
+    ) -> Self {
+        let n = ports.len();
+        VirtualRouter {
+            name: name.to_string(),
+            pipeline,
+            counters: Arc::new(RouterCounters::new(n)),
+            txq: (0..n).map(|_| Vec::with_capacity(BURST * 2)).collect(),
+            ports,
+            fib4,
+            fib6,
+            rx: Vec::with_capacity(BURST),
+            verdicts: [Verdict::Forward { port: 0 }; BURST],
+        }
+    }
+
+    /// One poll of every port; returns the frames received.
+    pub fn poll(&mut self, pool: &mut PoolCache, now_ns: u64) -> usize {
+        let mut total = 0;
+        for p in 0..self.ports.len() {
+            self.rx.clear();
+            let n = self.ports[p].rx_burst(&mut self.rx, BURST);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            let pc = &self.counters.ports[p];
+            pc.rx_packets.fetch_add(n as u64, Relaxed);
+            pc.rx_bytes
+                .fetch_add(self.rx.iter().map(|b| b.len() as u64).sum(), Relaxed);
+            {
+                // Tables are held for one burst only (see `fib::shared`).
+                let f4 = self.fib4.load();
+                let f6 = self.fib6.load();
+                self.pipeline.process(
+                    &f4,
+                    &f6,
+                    now_ns,
+                    p as u16,
+                    &mut self.rx,
+                    &mut self.verdicts[..n],
+                );
+            }
+            for (b, v) in self.rx.drain(..).zip(&self.verdicts[..n]) {
+                let out = match *v {
+                    Verdict::Forward { port } | Verdict::Answer { port } => port,
+                    Verdict::Drop {
+                        icmp: Some(port), ..
+                    } => port,
+                    Verdict::Drop { icmp: None, .. } => {
+                        pool.put(b);
+                        continue;
+                    }
+                };
+                match self.txq.get_mut(usize::from(out)) {
+                    Some(q) => q.push(b),
+                    None => pool.put(b),
+                }
+            }
+            self.flush_tx(pool);
+        }
+        if total > 0 {
+            self.publish();
+        }
+        total
+    }
+
+    fn flush_tx(&mut self, pool: &mut PoolCache) {
+        for (q, (port, pc)) in self
+            .txq
+            .iter_mut()
+            .zip(self.ports.iter_mut().zip(&self.counters.ports))
+        {
+            if q.is_empty() {
+                continue;
+            }
+            let bytes: u64 = q.iter().map(|b| b.len() as u64).sum();
+            let sent = port.tx_burst(q);
+            let left: u64 = q.iter().map(|b| b.len() as u64).sum();
+            pc.tx_packets.fetch_add(sent as u64, Relaxed);
+            pc.tx_bytes.fetch_add(bytes - left, Relaxed);
+            if !q.is_empty() {
+                pc.tx_dropped.fetch_add(q.len() as u64, Relaxed);
+                for b in q.drain(..) {
+                    pool.put(b);
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let s = &self.pipeline.stats;
+        let c = &self.counters;
+        c.frames_in.store(s.frames_in, Relaxed);
+        c.forwarded.store(s.forwarded, Relaxed);
+        c.answered.store(s.answered, Relaxed);
+        c.icmp_errors.store(s.icmp_errors, Relaxed);
+        for (d, &v) in c.drops.iter().zip(&s.drops) {
+            d.store(v, Relaxed);
+        }
+    }
+}
+
+/// A worker's own counters.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    /// Poll rounds that received something / nothing.
+    pub busy_polls: AtomicU64,
+    pub idle_polls: AtomicU64,
+    pub packets: AtomicU64,
+    /// Time spent in rounds that received something (for ns per packet).
+    pub busy_ns: AtomicU64,
+    pub sleeps: AtomicU64,
+    /// CPU time the worker thread used (user + system), set when it stops.
+    pub cpu_ns: AtomicU64,
+    pub wall_ns: AtomicU64,
+}
+
+/// A polling loop over some routers.
+pub struct Worker {
+    pub routers: Vec<VirtualRouter>,
+    pub mode: PollMode,
+    /// Core to pin to.
+    pub core: Option<usize>,
+    pub counters: Arc<WorkerCounters>,
+    stop: Arc<AtomicBool>,
+    pool: Pool,
+}
+
+impl Worker {
+    pub fn new(
+        routers: Vec<VirtualRouter>,
+        mode: PollMode,
+        core: Option<usize>,
+        pool: &Pool,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self, String> {
+        if mode == PollMode::Interrupt {
+            return Err("interrupt polling needs ports with file descriptors (afpacket, afxdp); memory ports support busy and adaptive".into());
+        }
+        Ok(Worker {
+            routers,
+            mode,
+            core,
+            counters: Arc::new(WorkerCounters::default()),
+            stop,
+            pool: pool.clone(),
+        })
+    }
+
+    /// Runs until the stop flag is set; returns the routers (for final stats).
+    pub fn run(mut self) -> Vec<VirtualRouter> {
+        if let Some(c) = self.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        let cpu0 = thread_cpu_ns();
+        let mut cache = self.pool.cache();
+        let t0 = Instant::now();
+        let c = Arc::clone(&self.counters);
+        let mut idle = 0u32;
+        while !self.stop.load(Relaxed) {
+            let start = t0.elapsed().as_nanos() as u64;
+            let mut got = 0;
+            for r in &mut self.routers {
+                got += r.poll(&mut cache, start);
+            }
+            if got > 0 {
+                idle = 0;
+                c.busy_polls.fetch_add(1, Relaxed);
+                c.packets.fetch_add(got as u64, Relaxed);
+                c.busy_ns
+                    .fetch_add(t0.elapsed().as_nanos() as u64 - start, Relaxed);
+                continue;
+            }
+            c.idle_polls.fetch_add(1, Relaxed);
+            idle = idle.saturating_add(1);
+            match self.mode {
+                PollMode::Busy => std::hint::spin_loop(),
+                PollMode::Adaptive | PollMode::Interrupt => {
+                    if idle < SPIN_POLLS {
+                        std::hint::spin_loop();
+                    } else if idle < YIELD_POLLS {
+                        std::thread::yield_now();
+                    } else {
+                        c.sleeps.fetch_add(1, Relaxed);
+                        std::thread::sleep(ADAPTIVE_SLEEP);
+                    }
+                }
+            }
+        }
+        c.wall_ns.store(t0.elapsed().as_nanos() as u64, Relaxed);
+        if let (Some(a), Some(b)) = (cpu0, thread_cpu_ns()) {
+            c.cpu_ns.store(b.saturating_sub(a), Relaxed);
+        }
+        self.routers
+    }
+
+    /// Runs on a new thread.
+    pub fn spawn(self) -> std::thread::JoinHandle<Vec<VirtualRouter>> {
+        std::thread::Builder::new()
+            .name("vrouter-worker".into())
+            .spawn(move || self.run())
+            .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"))
+    }
+}
+
+/// CPU time of the calling thread (user + system), from `/proc/thread-self/stat` (clock ticks
+/// of 10 ms: precise over seconds, which is how it is used).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
+}
