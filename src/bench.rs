@@ -36,9 +36,15 @@ pub struct PipelineArgs {
     /// Route table (default: the shipped RouteViews IPv4 table).
     #[arg(long)]
     table: Option<PathBuf>,
-    /// Frames to push through.
+    /// Frames to push through the bare pipeline.
     #[arg(long, default_value_t = 50_000_000)]
     frames: u64,
+    /// Seconds for each run on memory ports (maximum rate; then 130 kp/s busy and adaptive).
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Adaptive mode's sleep between light polls, in microseconds.
+    #[arg(long, default_value_t = 100)]
+    adaptive_sleep_us: u64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -108,22 +114,11 @@ fn cpu_ghz() -> Option<f64> {
     Some(mhz / 1000.0)
 }
 
-fn pipeline(a: &PipelineArgs) -> Result<()> {
-    use dataplane::pipeline::{PacketBuf, Pipeline, Verdict, BURST};
+/// 64-byte frames (60 without FCS) from 198.18.0.2 to `n` routed-random destinations.
+fn templates(entries: &[(u32, u8, u32)], n: usize) -> Vec<[u8; 60]> {
     use dataplane::wire::{ethernet, ipv4};
-
-    let path = a.table.clone().unwrap_or_else(crate::default_table);
-    let (set, _) = load(&path, false)?;
-    let (fib4, fib6) = set.tables(16)?;
-    let entries = set.v4_entries(16);
-    if entries.is_empty() {
-        bail!("{}: no IPv4 routes", path.display());
-    }
-    let mut router = Pipeline::lab_default(16);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    // 65,536 distinct destinations spread over the table (about 4 MiB of frames), so that the
-    // FIB is exercised well beyond what stays hot in L1/L2.
-    let templates: Vec<[u8; 60]> = destinations(&entries, 1 << 16, true, &mut rng)
+    destinations(entries, n, true, &mut rng)
         .into_iter()
         .map(|dst| {
             let mut f = [0u8; 60];
@@ -143,7 +138,159 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             );
             f
         })
-        .collect();
+        .collect()
+}
+
+/// Result of one run on memory ports.
+struct PortRun {
+    sent: u64,
+    received: u64,
+    seconds: f64,
+    router_cpu: f64,
+    ns_per_packet: f64,
+    /// Frames per busy poll round (VPP's "vectors per call").
+    avg_burst: f64,
+}
+
+/// Generator and sink on this thread (core 0), the router on a worker pinned to core 1, memory
+/// ports between them. `rate` paces the generator (frames/s); `None` sends as fast as the ring
+/// takes them.
+fn port_run(
+    fib4: &fib::Lpm<u32>,
+    templates: &[[u8; 60]],
+    mode: dataplane::worker::PollMode,
+    rate: Option<f64>,
+    seconds: f64,
+    sleep_us: u64,
+) -> Result<PortRun> {
+    use dataplane::pool::Pool;
+    use dataplane::port::memory::link;
+    use dataplane::port::Port;
+    use dataplane::worker::{VirtualRouter, Worker};
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (_w4, r4) = fib::share(fib4.clone());
+    let (_w6, r6) = fib::share(fib::Lpm::<u128>::new());
+    let (mut gen, r0) = link("gen", 4096);
+    let (r1, mut sink) = link("sink", 4096);
+    let ports: Vec<Box<dyn Port>> = vec![Box::new(r0), Box::new(r1)];
+    let vr = VirtualRouter::new(
+        "vr0",
+        dataplane::pipeline::Pipeline::lab_default(16),
+        ports,
+        r4,
+        r6,
+    );
+    let pool = Pool::new(16_384);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut worker = Worker::new(
+        vec![vr],
+        mode,
+        (cores > 1).then_some(1),
+        &pool,
+        Arc::clone(&stop),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    worker.sleep = std::time::Duration::from_micros(sleep_us);
+    let wc = Arc::clone(&worker.counters);
+    let handle = worker.spawn();
+    // The generator and sink get their own thread on core 0, so that this thread's affinity
+    // (inherited by later workers) stays whole.
+    let templates = templates.to_vec();
+    let traffic = std::thread::spawn(move || {
+        if cores > 1 {
+            core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
+        }
+        let mut cache = pool.cache();
+        let (mut sent, mut received) = (0u64, 0u64);
+        let mut out = Vec::with_capacity(BURST_TX);
+        let mut rx = Vec::with_capacity(64);
+        let mut t_idx = 0;
+        let start = Instant::now();
+        let end = start + std::time::Duration::from_secs_f64(seconds);
+        let mut sink_drain = |rx: &mut Vec<dataplane::pipeline::PacketBuf>,
+                              cache: &mut dataplane::pool::PoolCache| {
+            rx.clear();
+            sink.rx_burst(rx, 64);
+            let n = rx.len() as u64;
+            for b in rx.drain(..) {
+                cache.put(b);
+            }
+            n
+        };
+        let mut round = 0u32;
+        let mut due = u64::MAX;
+        loop {
+            // Unpaced, the clock is read every 64 rounds only (a read costs about as much as
+            // moving a burst here); paced, every round.
+            round = round.wrapping_add(1);
+            if rate.is_some() || round % 64 == 0 {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                if let Some(r) = rate {
+                    due = ((now - start).as_secs_f64() * r) as u64;
+                }
+            }
+            while sent + (out.len() as u64) < due && out.len() < BURST_TX {
+                let Some(mut b) = cache.get() else { break };
+                b.set(&templates[t_idx]);
+                t_idx = (t_idx + 1) % templates.len();
+                out.push(b);
+            }
+            if !out.is_empty() {
+                sent += gen.tx_burst(&mut out) as u64;
+            }
+            received += sink_drain(&mut rx, &mut cache);
+        }
+        // Let the router drain what is in flight.
+        let drain_until = Instant::now() + std::time::Duration::from_millis(50);
+        while Instant::now() < drain_until {
+            received += sink_drain(&mut rx, &mut cache);
+        }
+        for b in out.drain(..) {
+            cache.put(b);
+        }
+        (sent, received, (end - start).as_secs_f64())
+    });
+    let (sent, received, secs) = traffic
+        .join()
+        .map_err(|_| anyhow::anyhow!("traffic thread failed"))?;
+    stop.store(true, Ordering::Relaxed);
+    let _ = handle.join();
+    if cores > 1 && !wc.pinned.load(Ordering::Relaxed) {
+        eprintln!("warning: the router worker could not be pinned to core 1; figures are for a shared core");
+    }
+    let packets = wc.packets.load(Ordering::Relaxed).max(1);
+    Ok(PortRun {
+        sent,
+        received,
+        seconds: secs,
+        router_cpu: wc.cpu_ns.load(Ordering::Relaxed) as f64
+            / (wc.wall_ns.load(Ordering::Relaxed).max(1) as f64),
+        ns_per_packet: wc.busy_ns.load(Ordering::Relaxed) as f64 / packets as f64,
+        avg_burst: packets as f64 / wc.busy_polls.load(Ordering::Relaxed).max(1) as f64,
+    })
+}
+
+const BURST_TX: usize = 32;
+
+fn pipeline(a: &PipelineArgs) -> Result<()> {
+    use dataplane::pipeline::{PacketBuf, Pipeline, Verdict, BURST};
+    use dataplane::worker::PollMode;
+
+    let path = a.table.clone().unwrap_or_else(crate::default_table);
+    let (set, _) = load(&path, false)?;
+    let (fib4, fib6) = set.tables(16)?;
+    let entries = set.v4_entries(16);
+    if entries.is_empty() {
+        bail!("{}: no IPv4 routes", path.display());
+    }
+    let mut router = Pipeline::lab_default(16);
+    // 65,536 distinct destinations spread over the table (about 4 MiB of frames), so that the
+    // FIB is exercised well beyond what stays hot in L1/L2.
+    let templates = templates(&entries, 1 << 16);
     let mut bufs: Vec<PacketBuf> = (0..BURST).map(|_| PacketBuf::default()).collect();
     let mut verdicts = [Verdict::Forward { port: 0 }; BURST];
     let bursts = a.frames.div_ceil(BURST as u64);
@@ -169,23 +316,74 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             s.dropped()
         );
     }
+    let us = a.adaptive_sleep_us;
+    let max = port_run(&fib4, &templates, PollMode::Busy, None, a.seconds, us)?;
+    let busy = port_run(
+        &fib4,
+        &templates,
+        PollMode::Busy,
+        Some(130_000.0),
+        a.seconds,
+        us,
+    )?;
+    let adaptive = port_run(
+        &fib4,
+        &templates,
+        PollMode::Adaptive,
+        Some(130_000.0),
+        a.seconds,
+        us,
+    )?;
+    let rate = |r: &PortRun| r.received as f64 / r.seconds;
+    let loss = |r: &PortRun| 1.0 - r.received as f64 / r.sent.max(1) as f64;
+    let run_json = |r: &PortRun| {
+        json!({
+            "sent": r.sent, "received": r.received, "seconds": r.seconds,
+            "mpps": rate(r) / 1e6, "loss": loss(r),
+            "router_cpu_fraction": r.router_cpu, "ns_per_packet": r.ns_per_packet,
+            "avg_burst": r.avg_burst,
+        })
+    };
     if a.json {
         let v = json!({
             "frames": n, "seconds": secs, "mpps": mpps, "ns_per_packet": ns,
             "cycles_per_packet": ghz.map(|g| ns * g), "cpu_ghz": ghz,
             "forwarded": s.forwarded, "dropped": s.dropped(), "routes": fib4.len(),
+            "memory_ports": {
+                "max_rate": run_json(&max),
+                "offered_130kpps_busy": run_json(&busy),
+                "offered_130kpps_adaptive": run_json(&adaptive),
+                "adaptive_sleep_us": us,
+            },
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "pipeline, 1 core, {} routes, 64-byte frames: {:.2} Mpps ({:.1} ns/packet{}); {} forwarded, {} dropped",
+            "pipeline only, 1 core, {} routes, 64-byte frames: {:.2} Mpps ({:.1} ns/packet{})",
             fib4.len(),
             mpps,
             ns,
-            ghz.map_or(String::new(), |g| format!(", ~{:.0} cycles at {:.2} GHz", ns * g, g)),
-            s.forwarded,
-            s.dropped()
+            ghz.map_or(String::new(), |g| format!(
+                ", ~{:.0} cycles at {:.2} GHz",
+                ns * g,
+                g
+            )),
         );
+        println!(
+            "memory ports, router on one core: {:.2} Mpps forwarded ({:.1} ns/packet in the router, {:.1} frames per poll, {:.0}% of its core)",
+            rate(&max) / 1e6,
+            max.ns_per_packet,
+            max.avg_burst,
+            100.0 * max.router_cpu
+        );
+        for (name, r) in [("busy", &busy), ("adaptive", &adaptive)] {
+            println!(
+                "130 kp/s offered, {name:<8}: {:.1} kp/s forwarded, loss {:.4}%, router CPU {:.1}% of a core",
+                rate(r) / 1e3,
+                100.0 * loss(r),
+                100.0 * r.router_cpu
+            );
+        }
     }
     Ok(())
 }

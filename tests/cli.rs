@@ -278,8 +278,16 @@ fn bench_lpm_json_has_the_headline_fields() {
 
 #[test]
 fn bench_pipeline_reports_rate_and_accounts_for_every_frame() {
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(&["bench", "pipeline", "--frames", "200000", "--json"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "bench",
+        "pipeline",
+        "--frames",
+        "200000",
+        "--seconds",
+        "0.5",
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(v["frames"], 200_000);
     assert_eq!(v["routes"], 512_621);
     assert_eq!(
@@ -287,4 +295,13 @@ fn bench_pipeline_reports_rate_and_accounts_for_every_frame() {
         200_000
     );
     assert!(v["mpps"].as_f64().unwrap() > 0.0);
+    let m = &v["memory_ports"];
+    assert!(m["max_rate"]["mpps"].as_f64().unwrap() > 0.1);
+    for run in ["offered_130kpps_busy", "offered_130kpps_adaptive"] {
+        assert!(
+            m[run]["received"].as_u64().unwrap() > 30_000,
+            "{run}: {}",
+            m[run]
+        );
+    }
 }

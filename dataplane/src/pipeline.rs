@@ -35,18 +35,36 @@ pub const BURST: usize = 32;
 /// Bytes a packet buffer holds (a full 1518-byte frame and room for any reply).
 pub const BUF_SIZE: usize = 2048;
 
+/// Buffer storage, cache-line aligned so that a minimum-size frame occupies one line.
+#[derive(Clone)]
+#[repr(C, align(64))]
+struct Storage([u8; BUF_SIZE]);
+
+impl std::ops::Deref for Storage {
+    type Target = [u8; BUF_SIZE];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Storage {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// A packet buffer: fixed capacity, current length. The pipeline rewrites frames in place and
 /// may replace one by a (possibly longer) reply.
 #[derive(Clone)]
 pub struct PacketBuf {
-    data: Box<[u8; BUF_SIZE]>,
+    data: Box<Storage>,
     len: usize,
 }
 
 impl Default for PacketBuf {
     fn default() -> Self {
         PacketBuf {
-            data: Box::new([0; BUF_SIZE]),
+            data: Box::new(Storage([0; BUF_SIZE])),
             len: 0,
         }
     }
@@ -75,6 +93,12 @@ impl PacketBuf {
     }
     pub fn bytes(&self) -> &[u8] {
         &self.data[..self.len]
+    }
+    /// The first byte of the buffer (whatever the length): a cheap way to pull the frame's
+    /// first cache line in.
+    #[inline(always)]
+    pub fn first_byte(&self) -> u8 {
+        self.data[0]
     }
     pub fn len(&self) -> usize {
         self.len
