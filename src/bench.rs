@@ -224,7 +224,7 @@ fn port_run(
             // Unpaced, the clock is read every 64 rounds only (a read costs about as much as
             // moving a burst here); paced, every round.
             round = round.wrapping_add(1);
-            if rate.is_some() || round % 64 == 0 {
+            if rate.is_some() || round.is_multiple_of(64) {
                 let now = Instant::now();
                 if now >= end {
                     break;
