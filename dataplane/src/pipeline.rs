@@ -706,10 +706,7 @@ impl Pipeline {
         let c = checksum::of(&b[l4..l4 + icmp_len]);
         put16(b, l4 + 2, c);
         ipv4::write_header(&mut b[l3..], dst, src, ipv4::PROTO_ICMP, TTL_OUT, icmp_len);
-        let mac = self.interfaces[usize::from(ingress)].mac;
-        let peer = mac_at(b, 6);
-        ethernet::write_header(b, peer, mac, ethernet::TYPE_IPV4);
-        f.len = l4 + icmp_len;
+        self.return_to_sender(ingress, f, ethernet::TYPE_IPV4, l4 + icmp_len);
         Verdict::Answer { port: ingress }
     }
 
@@ -729,10 +726,7 @@ impl Pipeline {
         b[l4] = icmp::V6_ECHO_REPLY;
         ipv6::write_header(&mut b[l3..], dst, src, ipv6::NEXT_ICMPV6, TTL_OUT, icmp_len);
         icmp6_checksum(b, l4, icmp_len, &dst, &src);
-        let mac = self.interfaces[usize::from(ingress)].mac;
-        let peer = mac_at(b, 6);
-        ethernet::write_header(b, peer, mac, ethernet::TYPE_IPV6);
-        f.len = l4 + icmp_len;
+        self.return_to_sender(ingress, f, ethernet::TYPE_IPV6, l4 + icmp_len);
         Verdict::Answer { port: ingress }
     }
 
@@ -783,6 +777,15 @@ impl Pipeline {
         Verdict::Answer { port: ingress }
     }
 
+    /// Addresses a reply built in `f` back to the frame's sender on `ingress` and sets its
+    /// length. Replies are written from byte 14 on, so the sender's MAC is still in place.
+    fn return_to_sender(&self, ingress: u16, f: &mut PacketBuf, ethertype: u16, len: usize) {
+        let mac = self.interfaces[usize::from(ingress)].mac;
+        let peer = mac_at(&f.data[..], 6);
+        ethernet::write_header(&mut f.data[..], peer, mac, ethertype);
+        f.len = len;
+    }
+
     /// Replaces the frame by an ICMPv4 error about it, if allowed and the bucket has a token.
     #[allow(clippy::too_many_arguments)]
     fn icmp4_error(
@@ -825,8 +828,6 @@ impl Pipeline {
         let mut quote = [0u8; 68];
         quote[..quote_len].copy_from_slice(&b[l3..l3 + quote_len]);
         let to = ip4_at(b, l3 + 12);
-        let peer = mac_at(b, 6);
-        let mac = self.interfaces[usize::from(ingress)].mac;
         let b = &mut f.data[..];
         let l4 = 14 + 20;
         let icmp_len = 8 + quote_len;
@@ -838,8 +839,7 @@ impl Pipeline {
         let c = checksum::of(&b[l4..l4 + icmp_len]);
         put16(b, l4 + 2, c);
         ipv4::write_header(&mut b[14..], our, to, ipv4::PROTO_ICMP, TTL_OUT, icmp_len);
-        ethernet::write_header(b, peer, mac, ethernet::TYPE_IPV4);
-        f.len = l4 + icmp_len;
+        self.return_to_sender(ingress, f, ethernet::TYPE_IPV4, l4 + icmp_len);
         Verdict::Drop {
             reason,
             icmp: Some(ingress),
@@ -880,8 +880,6 @@ impl Pipeline {
             return Self::drop(reason);
         }
         let to = ip6_at(b, l3 + 8);
-        let peer = mac_at(b, 6);
-        let mac = self.interfaces[usize::from(ingress)].mac;
         let quote_len = (end - l3).min(1280 - 48);
         // Move the quoted packet into place first (it overlaps the new headers).
         let l4 = 14 + 40;
@@ -893,8 +891,7 @@ impl Pipeline {
         b[l4 + 4..l4 + 8].copy_from_slice(&param.to_be_bytes());
         ipv6::write_header(&mut b[14..], our, to, ipv6::NEXT_ICMPV6, TTL_OUT, icmp_len);
         icmp6_checksum(b, l4, icmp_len, &our, &to);
-        ethernet::write_header(b, peer, mac, ethernet::TYPE_IPV6);
-        f.len = l4 + icmp_len;
+        self.return_to_sender(ingress, f, ethernet::TYPE_IPV6, l4 + icmp_len);
         Verdict::Drop {
             reason,
             icmp: Some(ingress),
