@@ -56,8 +56,13 @@ pub fn run(a: ReplayArgs) -> Result<()> {
                 Verdict::Forward { port } | Verdict::Answer { port } => port,
                 Verdict::Drop {
                     icmp: Some(port), ..
+                }
+                | Verdict::Held {
+                    request: Some(port),
                 } => port,
-                Verdict::Drop { icmp: None, .. } => continue,
+                Verdict::Drop { icmp: None, .. }
+                | Verdict::Held { request: None }
+                | Verdict::Consumed => continue,
             };
             out.packet(u32::from(port), ts, b.bytes());
             sent_per_port[usize::from(port)] += 1;

@@ -21,12 +21,12 @@
 //! fragments, or martians. Every frame ends with exactly one [`Verdict`]; every drop is counted
 //! by [`DropReason`]; nothing panics, whatever the bytes.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use fib::{Lpm, NO_ROUTE};
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::neighbour::Neighbours;
+use crate::neighbour::{Neighbours, Resolution};
 use crate::wire::ethernet::{self, Mac};
 use crate::wire::{arp, checksum, get16, icmp, ipv4, ipv6, put16};
 
@@ -184,6 +184,22 @@ pub enum Verdict {
         reason: DropReason,
         icmp: Option<u16>,
     },
+    /// Taken into the hold queue of a next hop being resolved (it leaves later through
+    /// [`Io::out`]); the buffer now in its place holds an ARP request or neighbour solicitation to
+    /// send on `request`'s port, or nothing (return it to the pool).
+    Held { request: Option<u16> },
+    /// Control traffic the router learned from (an ARP reply, a neighbour advertisement);
+    /// nothing to send.
+    Consumed,
+}
+
+/// What the pipeline needs beyond the burst to resolve neighbours: spare buffers (to hold a frame
+/// and send a request in its place), a queue for frames it sends outside the burst (held frames
+/// once their next hop answers, refresh requests), and a list of buffers to free.
+pub struct Io<'a> {
+    pub spare: &'a mut dyn FnMut() -> Option<PacketBuf>,
+    pub out: &'a mut Vec<(u16, PacketBuf)>,
+    pub free: &'a mut Vec<PacketBuf>,
 }
 
 /// Counters, readable while forwarding runs (the owner copies them out).
@@ -195,12 +211,23 @@ pub struct Stats {
     pub answered: u64,
     pub icmp_errors: u64,
     pub icmp_rate_limited: u64,
+    /// Control frames learned from.
+    pub consumed: u64,
+    /// Frames taken into neighbour hold queues (they leave as `released`, or are dropped there:
+    /// see the neighbour table's counters).
+    pub held: u64,
+    /// Held frames sent once their next hop was resolved.
+    pub released: u64,
     pub drops: [u64; DropReason::ALL.len()],
 }
 
 impl Stats {
     pub fn dropped(&self) -> u64 {
         self.drops.iter().sum()
+    }
+    /// Frames given a verdict: always equals `frames_in`.
+    pub fn accounted(&self) -> u64 {
+        self.forwarded + self.answered + self.consumed + self.held + self.dropped()
     }
     pub fn drop_count(&self, r: DropReason) -> u64 {
         self.drops[r as usize]
@@ -323,7 +350,8 @@ impl Pipeline {
     }
 
     /// Processes a burst that arrived on `ingress`, at time `now_ns`. `verdicts` must be at
-    /// least as long as `frames`; bursts longer than [`BURST`] are handled in chunks.
+    /// least as long as `frames`; bursts longer than [`BURST`] are handled in chunks. Without
+    /// [`Io`], next hops without a MAC drop their frames (`no-neighbour`).
     pub fn process(
         &mut self,
         fib4: &Lpm<u32>,
@@ -333,11 +361,28 @@ impl Pipeline {
         frames: &mut [PacketBuf],
         verdicts: &mut [Verdict],
     ) {
+        self.process_io(fib4, fib6, now_ns, ingress, frames, verdicts, None);
+    }
+
+    /// [`Pipeline::process`] with neighbour resolution: frames for unresolved next hops are
+    /// held and requests sent; frames released by answers go to `io.out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process_io(
+        &mut self,
+        fib4: &Lpm<u32>,
+        fib6: &Lpm<u128>,
+        now_ns: u64,
+        ingress: u16,
+        frames: &mut [PacketBuf],
+        verdicts: &mut [Verdict],
+        mut io: Option<&mut Io<'_>>,
+    ) {
         for (f, v) in frames.chunks_mut(BURST).zip(verdicts.chunks_mut(BURST)) {
-            self.burst(fib4, fib6, now_ns, ingress, f, v);
+            self.burst(fib4, fib6, now_ns, ingress, f, v, &mut io);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn burst(
         &mut self,
         fib4: &Lpm<u32>,
@@ -346,6 +391,7 @@ impl Pipeline {
         ingress: u16,
         frames: &mut [PacketBuf],
         verdicts: &mut [Verdict],
+        io: &mut Option<&mut Io<'_>>,
     ) {
         let n = frames.len().min(verdicts.len());
         let mut pending = [Pending::None; BURST];
@@ -357,7 +403,7 @@ impl Pipeline {
         for i in 0..n {
             self.stats.frames_in += 1;
             self.stats.bytes_in += frames[i].len as u64;
-            match self.classify(now_ns, ingress, &mut frames[i]) {
+            match self.classify(now_ns, ingress, &mut frames[i], io) {
                 Ok(Pending::V4 { l3 }) => {
                     pending[i] = Pending::V4 { l3 };
                     dst4[n4] = u32::from_be_bytes(
@@ -388,19 +434,21 @@ impl Pipeline {
         for k in 0..n4 {
             let i = idx4[k];
             if let Pending::V4 { l3 } = pending[i] {
-                verdicts[i] = self.forward4(now_ns, ingress, &mut frames[i], l3, hop4[k]);
+                verdicts[i] = self.forward(now_ns, ingress, &mut frames[i], l3, hop4[k], false, io);
             }
         }
         for k in 0..n6 {
             let i = idx6[k];
             if let Pending::V6 { l3 } = pending[i] {
-                verdicts[i] = self.forward6(now_ns, ingress, &mut frames[i], l3, hop6[k]);
+                verdicts[i] = self.forward(now_ns, ingress, &mut frames[i], l3, hop6[k], true, io);
             }
         }
         for v in &verdicts[..n] {
             match *v {
                 Verdict::Forward { .. } => self.stats.forwarded += 1,
                 Verdict::Answer { .. } => self.stats.answered += 1,
+                Verdict::Held { .. } => self.stats.held += 1,
+                Verdict::Consumed => self.stats.consumed += 1,
                 Verdict::Drop { reason, icmp } => {
                     self.stats.drops[reason as usize] += 1;
                     if icmp.is_some() {
@@ -421,6 +469,7 @@ impl Pipeline {
         now_ns: u64,
         ingress: u16,
         f: &mut PacketBuf,
+        io: &mut Option<&mut Io<'_>>,
     ) -> Result<Pending, Verdict> {
         let Some(ifc) = self.interfaces.get(usize::from(ingress)) else {
             return Err(Self::drop(DropReason::NotForUs));
@@ -435,21 +484,40 @@ impl Pipeline {
             return Err(Self::drop(DropReason::NotForUs));
         }
         match ethertype {
-            ethernet::TYPE_ARP => Err(self.arp(ingress, f, l2)),
+            ethernet::TYPE_ARP => Err(self.arp(now_ns, ingress, f, l2, io)),
             ethernet::TYPE_IPV4 => self.classify4(now_ns, ingress, f, l2, multicast),
-            ethernet::TYPE_IPV6 => self.classify6(now_ns, ingress, f, l2),
+            ethernet::TYPE_IPV6 => self.classify6(now_ns, ingress, f, l2, io),
             _ => Err(Self::drop(DropReason::UnsupportedEthertype)),
         }
     }
 
-    fn arp(&mut self, ingress: u16, f: &mut PacketBuf, l2: usize) -> Verdict {
-        let ifc = &self.interfaces[usize::from(ingress)];
+    fn arp(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        f: &mut PacketBuf,
+        l2: usize,
+        io: &mut Option<&mut Io<'_>>,
+    ) -> Verdict {
         let Ok(a) = arp::Packet::new_checked(&f.bytes()[l2..]) else {
             return Self::drop(DropReason::BadArp);
         };
-        let target = a.target_ip();
-        if a.operation() != arp::OP_REQUEST || !ifc.v4.iter().any(|n| n.addr() == target) {
-            return Self::drop(DropReason::LocalUnsupported);
+        let (target, op) = (a.target_ip(), a.operation());
+        // Requests and replies alike teach us a configured gateway's MAC.
+        let learned = self.learn(
+            now_ns,
+            IpAddr::V4(a.sender_ip()),
+            ingress,
+            a.sender_mac(),
+            io,
+        );
+        let ifc = &self.interfaces[usize::from(ingress)];
+        if op != arp::OP_REQUEST || !ifc.v4.iter().any(|n| n.addr() == target) {
+            return if learned {
+                Verdict::Consumed
+            } else {
+                Self::drop(DropReason::LocalUnsupported)
+            };
         }
         let (sha, spa) = (a.sender_mac(), a.sender_ip());
         let mac = ifc.mac;
@@ -530,6 +598,7 @@ impl Pipeline {
         ingress: u16,
         f: &mut PacketBuf,
         l2: usize,
+        io: &mut Option<&mut Io<'_>>,
     ) -> Result<Pending, Verdict> {
         let p = match ipv6::Packet::new_checked(&f.bytes()[l2..]) {
             Ok(p) => p,
@@ -569,6 +638,17 @@ impl Pipeline {
                 icmp::V6_NEIGHBOR_SOLICIT if hop_limit == 255 => {
                     self.neighbor_advert(ingress, f, l2, l4, end)
                 }
+                icmp::V6_NEIGHBOR_ADVERT if hop_limit == 255 => {
+                    let mac = na_mac(&f.data[..], l4, end);
+                    let target =
+                        icmp::Message::new_checked(&f.data[l4..end]).and_then(|m| m.nd_target());
+                    match (target, mac) {
+                        (Ok(t), Some(m)) if self.learn(now_ns, IpAddr::V6(t), ingress, m, io) => {
+                            Verdict::Consumed
+                        }
+                        _ => Self::drop(DropReason::LocalUnsupported),
+                    }
+                }
                 _ if dst.is_multicast() => Self::drop(DropReason::NotForwarded),
                 _ => Self::drop(DropReason::LocalUnsupported),
             });
@@ -588,103 +668,250 @@ impl Pipeline {
         Ok(Pending::V6 { l3: l2 })
     }
 
-    fn forward4(
+    /// Learns `mac` for `ip` if it is a configured gateway on `port`; frames held for it leave
+    /// through `io.out`. True if something was learned.
+    fn learn(
         &mut self,
         now_ns: u64,
-        ingress: u16,
-        f: &mut PacketBuf,
-        l3: usize,
-        hop: u32,
-    ) -> Verdict {
-        if hop == NO_ROUTE {
-            return self.icmp4_error(
-                now_ns,
-                ingress,
-                f,
-                l3,
-                DropReason::NoRoute,
-                icmp::V4_DEST_UNREACHABLE,
-                icmp::V4_UNREACH_NET,
-                0,
-            );
-        }
-        let Some(&nb) = self.neighbours.get(hop) else {
-            return Self::drop(DropReason::NoNeighbour);
+        ip: IpAddr,
+        port: u16,
+        mac: Mac,
+        io: &mut Option<&mut Io<'_>>,
+    ) -> bool {
+        let Some((n, held)) = self.neighbours.learn(ip, port, mac, now_ns) else {
+            return false;
         };
-        let Some(out) = self.interfaces.get(usize::from(nb.port)) else {
-            return Self::drop(DropReason::NoNeighbour);
-        };
-        let (out_mac, mtu) = (out.mac, out.mtu);
-        let total = usize::from(get16(&f.data[..], l3 + ipv4::field::TOTAL_LEN));
-        if total > usize::from(mtu) {
-            let df = get16(&f.data[..], l3 + ipv4::field::FLAGS_FRAG) & ipv4::FLAG_DF != 0;
-            if !df {
-                return Self::drop(DropReason::TooBig);
+        self.stats.released += held.len() as u64;
+        match io.as_deref_mut() {
+            Some(io) => {
+                for mut b in held {
+                    b.data[..6].copy_from_slice(&n.mac);
+                    io.out.push((n.port, b));
+                }
             }
-            return self.icmp4_error(
-                now_ns,
-                ingress,
-                f,
-                l3,
-                DropReason::TooBig,
-                icmp::V4_DEST_UNREACHABLE,
-                icmp::V4_UNREACH_FRAG_NEEDED,
-                u32::from(mtu),
-            );
+            None => drop(held),
         }
-        let end = f.len;
-        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
-            p.decrement_ttl();
-        }
-        ethernet::write_header(&mut f.data[..], nb.mac, out_mac, ethernet::TYPE_IPV4);
-        Verdict::Forward { port: nb.port }
+        true
     }
 
-    fn forward6(
+    /// Sends a request for `gateway` on `port` from a spare buffer (MAC refresh).
+    fn send_request(&mut self, port: u16, gateway: IpAddr, io: &mut Option<&mut Io<'_>>) {
+        let Some(io) = io.as_deref_mut() else { return };
+        let Some(mut b) = (io.spare)() else { return };
+        if self.write_request(port, gateway, &mut b) {
+            io.out.push((port, b));
+        } else {
+            io.free.push(b);
+        }
+    }
+
+    /// Writes an ARP request (IPv4) or a neighbour solicitation (IPv6) for `gateway` from `port`
+    /// into `f`. False when the port has no address of that family to ask from.
+    fn write_request(&self, port: u16, gateway: IpAddr, f: &mut PacketBuf) -> bool {
+        let Some(ifc) = self.interfaces.get(usize::from(port)) else {
+            return false;
+        };
+        let b = &mut f.data[..];
+        match gateway {
+            IpAddr::V4(gw) => {
+                let Some(src) = ifc
+                    .v4
+                    .iter()
+                    .find(|n| n.contains(&gw))
+                    .or(ifc.v4.first())
+                    .map(|n| n.addr())
+                else {
+                    return false;
+                };
+                ethernet::write_header(b, ethernet::BROADCAST, ifc.mac, ethernet::TYPE_ARP);
+                arp::write(&mut b[14..], arp::OP_REQUEST, ifc.mac, src, [0; 6], gw);
+                b[42..60].fill(0);
+                f.len = 60;
+            }
+            IpAddr::V6(gw) => {
+                let Some(src) = ifc
+                    .v6
+                    .iter()
+                    .find(|n| n.contains(&gw))
+                    .or(ifc.v6.first())
+                    .map(|n| n.addr())
+                else {
+                    return false;
+                };
+                let g = gw.octets();
+                let solicited = Ipv6Addr::new(
+                    0xff02,
+                    0,
+                    0,
+                    0,
+                    0,
+                    1,
+                    0xff00 | u16::from(g[13]),
+                    u16::from_be_bytes([g[14], g[15]]),
+                );
+                let l4 = 14 + 40;
+                let len = 32;
+                b[l4..l4 + len].fill(0);
+                b[l4] = icmp::V6_NEIGHBOR_SOLICIT;
+                b[l4 + 8..l4 + 24].copy_from_slice(&g);
+                b[l4 + 24] = 1; // source link-layer address option
+                b[l4 + 25] = 1;
+                b[l4 + 26..l4 + 32].copy_from_slice(&ifc.mac);
+                ipv6::write_header(&mut b[14..], src, solicited, ipv6::NEXT_ICMPV6, 255, len);
+                icmp6_checksum(b, l4, len, &src, &solicited);
+                ethernet::write_header(
+                    b,
+                    [0x33, 0x33, 0xff, g[13], g[14], g[15]],
+                    ifc.mac,
+                    ethernet::TYPE_IPV6,
+                );
+                f.len = l4 + len;
+            }
+        }
+        true
+    }
+
+    /// Forwards a frame whose next hop is `hop`: neighbour resolution, MTU, TTL or hop limit,
+    /// MAC rewrite.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
         &mut self,
         now_ns: u64,
         ingress: u16,
         f: &mut PacketBuf,
         l3: usize,
         hop: u32,
+        v6: bool,
+        io: &mut Option<&mut Io<'_>>,
     ) -> Verdict {
         if hop == NO_ROUTE {
-            return self.icmp6_error(
-                now_ns,
-                ingress,
-                f,
-                l3,
-                DropReason::NoRoute,
-                icmp::V6_DEST_UNREACHABLE,
-                0,
-                0,
-            );
+            return if v6 {
+                self.icmp6_error(
+                    now_ns,
+                    ingress,
+                    f,
+                    l3,
+                    DropReason::NoRoute,
+                    icmp::V6_DEST_UNREACHABLE,
+                    0,
+                    0,
+                )
+            } else {
+                self.icmp4_error(
+                    now_ns,
+                    ingress,
+                    f,
+                    l3,
+                    DropReason::NoRoute,
+                    icmp::V4_DEST_UNREACHABLE,
+                    icmp::V4_UNREACH_NET,
+                    0,
+                )
+            };
         }
-        let Some(&nb) = self.neighbours.get(hop) else {
+        // Without an Io there is nowhere to hold frames: only known MACs forward.
+        let resolution = match io {
+            Some(_) => self.neighbours.resolve(hop, now_ns),
+            None => self
+                .neighbours
+                .get(hop)
+                .map_or(Resolution::Unknown, Resolution::Ready),
+        };
+        let (port, mac, ask) = match resolution {
+            Resolution::Ready(n) => (n.port, Some(n.mac), None),
+            Resolution::Refresh(n, gateway) => {
+                self.send_request(n.port, gateway, io);
+                (n.port, Some(n.mac), None)
+            }
+            Resolution::Pending {
+                port,
+                gateway,
+                request,
+            } => (port, None, request.then_some(gateway)),
+            Resolution::Unknown => return Self::drop(DropReason::NoNeighbour),
+        };
+        let Some(out) = self.interfaces.get(usize::from(port)) else {
             return Self::drop(DropReason::NoNeighbour);
         };
-        let Some(out) = self.interfaces.get(usize::from(nb.port)) else {
+        let (out_mac, mtu) = (out.mac, usize::from(out.mtu));
+        let b = &f.data[..];
+        if v6 {
+            let size =
+                ipv6::field::HEADER_LEN + usize::from(get16(b, l3 + ipv6::field::PAYLOAD_LEN));
+            if size > mtu {
+                return self.icmp6_error(
+                    now_ns,
+                    ingress,
+                    f,
+                    l3,
+                    DropReason::TooBig,
+                    icmp::V6_PACKET_TOO_BIG,
+                    0,
+                    mtu as u32,
+                );
+            }
+            let h = &mut f.data[l3 + ipv6::field::HOP_LIMIT];
+            *h = h.saturating_sub(1); // > 1 here: checked in classify6
+        } else {
+            let total = usize::from(get16(b, l3 + ipv4::field::TOTAL_LEN));
+            if total > mtu {
+                if get16(b, l3 + ipv4::field::FLAGS_FRAG) & ipv4::FLAG_DF == 0 {
+                    return Self::drop(DropReason::TooBig);
+                }
+                return self.icmp4_error(
+                    now_ns,
+                    ingress,
+                    f,
+                    l3,
+                    DropReason::TooBig,
+                    icmp::V4_DEST_UNREACHABLE,
+                    icmp::V4_UNREACH_FRAG_NEEDED,
+                    mtu as u32,
+                );
+            }
+            let end = f.len;
+            if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
+                p.decrement_ttl();
+            }
+        }
+        let ethertype = if v6 {
+            ethernet::TYPE_IPV6
+        } else {
+            ethernet::TYPE_IPV4
+        };
+        // Rewritten before any holding: a released frame only needs its destination MAC.
+        ethernet::write_header(&mut f.data[..], mac.unwrap_or([0; 6]), out_mac, ethertype);
+        if mac.is_some() {
+            return Verdict::Forward { port };
+        }
+        self.hold(now_ns, hop, port, ask, f, io)
+    }
+
+    /// Moves `f` into `hop`'s hold queue, leaving a request (or an empty spare) in its place.
+    #[allow(clippy::too_many_arguments)]
+    fn hold(
+        &mut self,
+        now_ns: u64,
+        hop: u32,
+        port: u16,
+        ask: Option<IpAddr>,
+        f: &mut PacketBuf,
+        io: &mut Option<&mut Io<'_>>,
+    ) -> Verdict {
+        let Some(io) = io.as_deref_mut() else {
             return Self::drop(DropReason::NoNeighbour);
         };
-        let (out_mac, mtu) = (out.mac, out.mtu);
-        let size = ipv6::field::HEADER_LEN
-            + usize::from(get16(&f.data[..], l3 + ipv6::field::PAYLOAD_LEN));
-        if size > usize::from(mtu) {
-            return self.icmp6_error(
-                now_ns,
-                ingress,
-                f,
-                l3,
-                DropReason::TooBig,
-                icmp::V6_PACKET_TOO_BIG,
-                0,
-                u32::from(mtu),
-            );
+        let Some(spare) = (io.spare)() else {
+            return Self::drop(DropReason::NoNeighbour);
+        };
+        let frame = std::mem::replace(f, spare);
+        self.neighbours.hold(hop, frame, now_ns, io.free);
+        match ask {
+            Some(gateway) if self.write_request(port, gateway, f) => Verdict::Held {
+                request: Some(port),
+            },
+            _ => Verdict::Held { request: None },
         }
-        let h = &mut f.data[l3 + ipv6::field::HOP_LIMIT];
-        *h = h.saturating_sub(1); // > 1 here: checked in classify6
-        ethernet::write_header(&mut f.data[..], nb.mac, out_mac, ethernet::TYPE_IPV6);
-        Verdict::Forward { port: nb.port }
     }
 
     fn echo4(
@@ -918,6 +1145,23 @@ fn mac_at(b: &[u8], at: usize) -> Mac {
     let mut m = [0u8; 6];
     m.copy_from_slice(&b[at..at + 6]);
     m
+}
+
+/// The target link-layer address of a neighbour advertisement (option 2), else the frame's
+/// Ethernet source.
+fn na_mac(b: &[u8], l4: usize, end: usize) -> Option<Mac> {
+    let mut at = l4 + icmp::field::ND_LEN;
+    while at + 8 <= end {
+        let (kind, len) = (b[at], usize::from(b[at + 1]) * 8);
+        if len == 0 {
+            break;
+        }
+        if kind == 2 && len >= 8 {
+            return Some(mac_at(b, at + 2));
+        }
+        at += len;
+    }
+    (end > 12).then(|| mac_at(b, 6))
 }
 
 fn icmp6_checksum(b: &mut [u8], l4: usize, len: usize, src: &Ipv6Addr, dst: &Ipv6Addr) {

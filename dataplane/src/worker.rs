@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use fib::FibReader;
 
-use crate::pipeline::{DropReason, PacketBuf, Pipeline, Verdict, BURST};
+use crate::pipeline::{DropReason, Io, PacketBuf, Pipeline, Verdict, BURST};
 use crate::pool::{Pool, PoolCache};
 use crate::port::Port;
 
@@ -114,6 +114,9 @@ pub struct VirtualRouter {
     rx: Vec<PacketBuf>,
     txq: Vec<Vec<PacketBuf>>,
     verdicts: [Verdict; BURST],
+    /// Frames the pipeline sends outside the burst (released by neighbour answers, requests).
+    extra: Vec<(u16, PacketBuf)>,
+    freed: Vec<PacketBuf>,
 }
 
 impl VirtualRouter {
@@ -136,6 +139,8 @@ impl VirtualRouter {
             fib6,
             rx: Vec::with_capacity(BURST),
             verdicts: [Verdict::Forward { port: 0 }; BURST],
+            extra: Vec::with_capacity(BURST),
+            freed: Vec::with_capacity(BURST),
         }
     }
 
@@ -164,22 +169,43 @@ impl VirtualRouter {
                 // Tables are held for one burst only (see `fib::shared`).
                 let f4 = self.fib4.load();
                 let f6 = self.fib6.load();
-                self.pipeline.process(
+                let mut spare = || pool.get();
+                let mut io = Io {
+                    spare: &mut spare,
+                    out: &mut self.extra,
+                    free: &mut self.freed,
+                };
+                self.pipeline.process_io(
                     &f4,
                     &f6,
                     now_ns,
                     p as u16,
                     &mut self.rx,
                     &mut self.verdicts[..n],
+                    Some(&mut io),
                 );
+            }
+            for b in self.freed.drain(..) {
+                pool.put(b);
+            }
+            for (port, b) in self.extra.drain(..) {
+                match self.txq.get_mut(usize::from(port)) {
+                    Some(q) => q.push(b),
+                    None => pool.put(b),
+                }
             }
             for (b, v) in self.rx.drain(..).zip(&self.verdicts[..n]) {
                 let out = match *v {
                     Verdict::Forward { port } | Verdict::Answer { port } => port,
                     Verdict::Drop {
                         icmp: Some(port), ..
+                    }
+                    | Verdict::Held {
+                        request: Some(port),
                     } => port,
-                    Verdict::Drop { icmp: None, .. } => {
+                    Verdict::Drop { icmp: None, .. }
+                    | Verdict::Held { request: None }
+                    | Verdict::Consumed => {
                         pool.put(b);
                         continue;
                     }

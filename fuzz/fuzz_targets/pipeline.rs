@@ -25,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
     let mut v = vec![Verdict::Forward { port: 0 }; bufs.len()];
     p.process(f4, f6, 1, 0, &mut bufs, &mut v);
     let s = &p.stats;
-    assert_eq!(s.forwarded + s.answered + s.dropped(), bufs.len() as u64);
+    assert_eq!(s.accounted(), bufs.len() as u64);
 });
