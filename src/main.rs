@@ -2,9 +2,12 @@
 //! `dataplane` crates.
 
 mod bench;
+mod config;
+mod ctl;
 mod progress;
 mod replay;
 mod routes;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +27,10 @@ enum Command {
     /// Load, inspect, convert and generate route tables.
     #[command(subcommand)]
     Routes(routes::RoutesCmd),
+    /// Runs the routers of a configuration file until SIGINT/SIGTERM.
+    Run(run::RunArgs),
+    /// Talks to a running router: stats, route add/del, routes load, lookup, shutdown.
+    Ctl(ctl::CtlArgs),
     /// Runs the forwarding pipeline over a capture and writes what the router sends.
     Replay(replay::ReplayArgs),
     /// Benchmarks (figures quoted in README).
@@ -54,6 +61,8 @@ fn main() -> ExitCode {
         Command::Routes(c) => routes::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Replay(a) => replay::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Ctl(a) => ctl::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,461 @@
+//! `vr.toml`: one or more virtual routers, their ports, routes, neighbours and workers. Every
+//! error names the file, the line and the field, and says why.
+//!
+//! ```toml
+//! [[router]]
+//! name = "vr0"
+//! routes = "data/routeviews-2014-05-13.ipv4.ipasn.gz"  # any route format; relative to this file
+//! nexthops = 16          # routes map onto next hops 0..16
+//! mode = "adaptive"      # busy | adaptive | interrupt
+//! worker = "w0"          # routers naming the same worker share one thread (shared-core mode)
+//! core = 1               # pin that worker
+//!
+//! [[router.port]]
+//! backend = "memory"     # memory: two ports with the same `link` are connected
+//! link = "uplink"
+//! mac = "02:00:00:00:00:01"
+//! addresses = ["198.18.0.1/24", "2001:2::1/64"]
+//! mtu = 1500
+//!
+//! [[router.neighbour]]
+//! nexthop = 0            # a next-hop id
+//! port = 1
+//! mac = "02:00:00:00:00:03"   # static; or `gateway = "198.18.1.2"` to resolve by ARP/ND
+//! ```
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use dataplane::wire::ethernet::{parse_mac, Mac};
+use dataplane::worker::PollMode;
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    router: Vec<RouterToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterToml {
+    name: Spanned<String>,
+    routes: Option<Spanned<String>>,
+    nexthops: Option<Spanned<u32>>,
+    #[serde(default)]
+    lenient: bool,
+    mode: Option<Spanned<String>>,
+    worker: Option<String>,
+    core: Option<Spanned<usize>>,
+    #[serde(default)]
+    port: Vec<PortToml>,
+    #[serde(default)]
+    neighbour: Vec<NeighbourToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortToml {
+    backend: Spanned<String>,
+    link: Option<Spanned<String>>,
+    mac: Spanned<String>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    mtu: Option<Spanned<u16>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighbourToml {
+    nexthop: Spanned<u32>,
+    port: Spanned<u16>,
+    mac: Option<Spanned<String>>,
+    gateway: Option<Spanned<String>>,
+}
+
+/// A validated router.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    pub name: String,
+    pub routes: Option<PathBuf>,
+    pub nexthops: u32,
+    pub lenient: bool,
+    pub mode: PollMode,
+    pub worker: String,
+    pub core: Option<usize>,
+    pub ports: Vec<PortConfig>,
+    pub neighbours: Vec<NeighbourConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PortConfig {
+    pub backend: Backend,
+    pub mac: Mac,
+    pub addresses: Vec<IpNet>,
+    pub mtu: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Memory { link: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct NeighbourConfig {
+    pub nexthop: u32,
+    pub port: u16,
+    pub target: NeighbourTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeighbourTarget {
+    Static(Mac),
+    Gateway(IpAddr),
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: Range<usize>) -> usize {
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+    fn err(&self, span: Range<usize>, field: &str, why: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!(
+            "{}:{}: {field}: {why}",
+            self.path.display(),
+            self.line(span)
+        )
+    }
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Vec<RouterConfig>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    parse(path, &text)
+}
+
+/// Validates configuration text (`path` names it in errors and anchors relative paths).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
+    let cx = Ctx { path, text };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| cx.line(s));
+        anyhow!("{}:{line}: {}", path.display(), e.message())
+    })?;
+    if file.router.is_empty() {
+        return Err(anyhow!("{}: no [[router]] defined", path.display()));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut names = HashMap::new();
+    let mut links: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    let mut routers = Vec::new();
+    for r in &file.router {
+        let name = r.name.get_ref().clone();
+        if names.insert(name.clone(), ()).is_some() {
+            return Err(cx.err(
+                r.name.span(),
+                "name",
+                format!("router `{name}` is defined twice"),
+            ));
+        }
+        let mode = match &r.mode {
+            None => PollMode::Adaptive,
+            Some(m) => m
+                .get_ref()
+                .parse()
+                .map_err(|e| cx.err(m.span(), "mode", e))?,
+        };
+        let nexthops = match &r.nexthops {
+            None => 16,
+            Some(n) if (1..=fib::MAX_NEXT_HOP + 1).contains(n.get_ref()) => *n.get_ref(),
+            Some(n) => {
+                return Err(cx.err(
+                    n.span(),
+                    "nexthops",
+                    format!("must be 1..={}", fib::MAX_NEXT_HOP + 1),
+                ))
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if let Some(c) = &r.core {
+            if *c.get_ref() >= cores {
+                return Err(cx.err(
+                    c.span(),
+                    "core",
+                    format!("this machine has cores 0..{}", cores - 1),
+                ));
+            }
+        }
+        if r.port.is_empty() {
+            return Err(cx.err(
+                r.name.span(),
+                "port",
+                format!("router `{name}` has no [[router.port]]"),
+            ));
+        }
+        let mut ports = Vec::new();
+        for p in &r.port {
+            let backend = match p.backend.get_ref().as_str() {
+                "memory" => {
+                    let Some(link) = &p.link else {
+                        return Err(cx.err(
+                            p.backend.span(),
+                            "link",
+                            "memory ports need `link = \"NAME\"`",
+                        ));
+                    };
+                    let e = links
+                        .entry(link.get_ref().clone())
+                        .or_insert((0, link.span()));
+                    e.0 += 1;
+                    if e.0 > 2 {
+                        return Err(cx.err(
+                            link.span(),
+                            "link",
+                            format!("memory link `{}` has more than two ends", link.get_ref()),
+                        ));
+                    }
+                    Backend::Memory {
+                        link: link.get_ref().clone(),
+                    }
+                }
+                b @ ("afpacket" | "afxdp" | "dpdk") => {
+                    return Err(cx.err(
+                        p.backend.span(),
+                        "backend",
+                        format!("`{b}` is not built yet (memory is)"),
+                    ))
+                }
+                other => {
+                    return Err(cx.err(
+                        p.backend.span(),
+                        "backend",
+                        format!("unknown backend `{other}` (memory, afpacket, afxdp, dpdk)"),
+                    ))
+                }
+            };
+            let mac = parse_mac(p.mac.get_ref())
+                .filter(|m| m[0] & 1 == 0)
+                .ok_or_else(|| {
+                    cx.err(
+                        p.mac.span(),
+                        "mac",
+                        format!(
+                            "`{}` is not a unicast MAC like 02:00:00:00:00:01",
+                            p.mac.get_ref()
+                        ),
+                    )
+                })?;
+            let mut addresses = Vec::new();
+            for a in &p.addresses {
+                addresses.push(a.get_ref().parse::<IpNet>().map_err(|_| {
+                    cx.err(
+                        a.span(),
+                        "addresses",
+                        format!("`{}` is not ADDRESS/LENGTH", a.get_ref()),
+                    )
+                })?);
+            }
+            let mtu = match &p.mtu {
+                None => 1500,
+                Some(m) if (576..=9000).contains(m.get_ref()) => *m.get_ref(),
+                Some(m) => return Err(cx.err(m.span(), "mtu", "must be 576..=9000")),
+            };
+            ports.push(PortConfig {
+                backend,
+                mac,
+                addresses,
+                mtu,
+            });
+        }
+        let mut neighbours = Vec::new();
+        for n in &r.neighbour {
+            if usize::from(*n.port.get_ref()) >= ports.len() {
+                return Err(cx.err(
+                    n.port.span(),
+                    "port",
+                    format!("router `{name}` has ports 0..{}", ports.len() - 1),
+                ));
+            }
+            if *n.nexthop.get_ref() >= nexthops {
+                return Err(cx.err(
+                    n.nexthop.span(),
+                    "nexthop",
+                    format!("must be below nexthops = {nexthops}"),
+                ));
+            }
+            let target = match (&n.mac, &n.gateway) {
+                (Some(m), None) => {
+                    NeighbourTarget::Static(parse_mac(m.get_ref()).ok_or_else(|| {
+                        cx.err(m.span(), "mac", format!("`{}` is not a MAC", m.get_ref()))
+                    })?)
+                }
+                (None, Some(g)) => NeighbourTarget::Gateway(g.get_ref().parse().map_err(|_| {
+                    cx.err(
+                        g.span(),
+                        "gateway",
+                        format!("`{}` is not an address", g.get_ref()),
+                    )
+                })?),
+                _ => {
+                    return Err(cx.err(
+                        n.nexthop.span(),
+                        "neighbour",
+                        "give exactly one of `mac` (static) or `gateway` (resolved)",
+                    ))
+                }
+            };
+            neighbours.push(NeighbourConfig {
+                nexthop: *n.nexthop.get_ref(),
+                port: *n.port.get_ref(),
+                target,
+            });
+        }
+        routers.push(RouterConfig {
+            name: name.clone(),
+            routes: r.routes.as_ref().map(|p| base.join(p.get_ref())),
+            nexthops,
+            lenient: r.lenient,
+            mode,
+            worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),
+            core: r.core.as_ref().map(|c| *c.get_ref()),
+            ports,
+            neighbours,
+        });
+    }
+    if let Some((link, (_, span))) = links.iter().find(|(_, (n, _))| *n == 1) {
+        return Err(cx.err(
+            span.clone(),
+            "link",
+            format!("memory link `{link}` has one end; memory ports connect in pairs"),
+        ));
+    }
+    Ok(routers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[router]]
+name = "vr0"
+mode = "busy"
+nexthops = 4
+
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:00:01"
+addresses = ["198.18.0.1/24", "2001:2::1/64"]
+
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:00:02"
+
+[[router.neighbour]]
+nexthop = 0
+port = 1
+gateway = "198.18.1.2"
+
+[[router]]
+name = "vr1"
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:01:01"
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:01:02"
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let r = parse(Path::new("vr.toml"), GOOD).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].mode, r[0].nexthops, r[0].ports.len()),
+            (PollMode::Busy, 4, 2)
+        );
+        assert_eq!(r[0].ports[0].addresses.len(), 2);
+        assert_eq!(
+            r[0].neighbours[0].target,
+            NeighbourTarget::Gateway("198.18.1.2".parse().unwrap())
+        );
+        assert_eq!(r[1].mode, PollMode::Adaptive);
+        assert_eq!(r[1].worker, "worker-vr1");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let cases: [(&str, &str, &str); 8] = [
+            (
+                "mac = \"02:00:00:00:00:01\"",
+                "mac = \"zz\"",
+                "vr.toml:10: mac: `zz` is not a unicast MAC",
+            ),
+            (
+                "mode = \"busy\"",
+                "mode = \"spin\"",
+                "vr.toml:4: mode: polling mode must be busy, adaptive or interrupt",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 0",
+                "vr.toml:5: nexthops: must be",
+            ),
+            (
+                "addresses = [\"198.18.0.1/24\"",
+                "addresses = [\"198.18.0.1/33\"",
+                "vr.toml:11: addresses: `198.18.0.1/33` is not ADDRESS/LENGTH",
+            ),
+            (
+                "backend = \"memory\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
+                "backend = \"afxdp\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
+                "vr.toml:8: backend: `afxdp` is not built yet",
+            ),
+            (
+                "port = 1\n",
+                "port = 7\n",
+                "vr.toml:20: port: router `vr0` has ports 0..1",
+            ),
+            (
+                "gateway = \"198.18.1.2\"",
+                "gateway = \"198.18.1.2\"\nmac = \"02:00:00:00:00:09\"",
+                "vr.toml:19: neighbour: give exactly one",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\ncolour = \"red\"",
+                "vr.toml:6: unknown field `colour`",
+            ),
+        ];
+        for (from, to, want) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            let text = GOOD.replacen(from, to, 1);
+            let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+            assert!(err.starts_with(want), "got `{err}`, want `{want}`");
+        }
+        let one_end = GOOD.replacen(
+            "link = \"b\"\nmac = \"02:00:00:00:01:01\"",
+            "link = \"c\"\nmac = \"02:00:00:00:01:01\"",
+            1,
+        );
+        let err = parse(Path::new("vr.toml"), &one_end)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has one end"), "{err}");
+    }
+}

@@ -1,0 +1,235 @@
+//! `vrouter run` and `vrouter ctl` end to end: a configuration of two routers on memory links
+//! (sharing one worker), the control socket, live route changes, a table swap, clean shutdown.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"
+[[router]]
+name = "vr0"
+routes = "DATA/routeviews-2014-05-13.ipv4.ipasn.gz"
+worker = "shared"
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:00:01"
+addresses = ["198.18.0.1/24"]
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:00:02"
+[[router.neighbour]]
+nexthop = 0
+port = 1
+gateway = "198.18.1.2"
+
+[[router]]
+name = "vr1"
+worker = "shared"
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:01:01"
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:01:02"
+"#;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vrouter")
+}
+
+fn ctl(sock: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("ctl")
+        .arg("--socket")
+        .arg(sock)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(sock: &Path, args: &[&str]) -> String {
+    let o = ctl(sock, args);
+    assert!(
+        o.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+struct Running(Child, PathBuf);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_file(&self.1);
+    }
+}
+
+fn start(dir: &Path, config: &str) -> Running {
+    let cfg = dir.join("vr.toml");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    std::fs::write(&cfg, config.replace("DATA", data.to_str().unwrap())).unwrap();
+    let sock = dir.join("ctl.sock");
+    let child = Command::new(bin())
+        .args([
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--socket",
+            sock.to_str().unwrap(),
+            "--duration",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(Instant::now() < until, "control socket never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Running(child, sock)
+}
+
+#[test]
+fn run_serves_the_control_socket_and_stops_cleanly() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vrouter-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start(&dir, CONFIG);
+    let sock = r.1.clone();
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let v: serde_json::Value = serde_json::from_str(&ok(&sock, &["stats", "--json"])).unwrap();
+    assert_eq!(v["routers"].as_array().unwrap().len(), 2);
+    assert_eq!(v["routers"][0]["routes_v4"], 512_621);
+    assert_eq!(v["routers"][1]["ports"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["workers"].as_array().unwrap().len(),
+        1,
+        "both routers share one worker"
+    );
+    assert!(ok(&sock, &["stats"]).contains("router vr1:"));
+
+    assert!(ok(&sock, &["lookup", "8.8.8.8"]).starts_with("8.8.8.8\t8.8.8.0/24\t"));
+    ok(
+        &sock,
+        &["--router", "vr1", "route", "add", "198.51.100.0/24", "3"],
+    );
+    assert_eq!(
+        ok(&sock, &["--router", "vr1", "lookup", "198.51.100.7"]),
+        "198.51.100.7\t198.51.100.0/24\t3\n"
+    );
+    ok(
+        &sock,
+        &["--router", "vr1", "route", "del", "198.51.100.0/24"],
+    );
+    assert_eq!(
+        ok(&sock, &["--router", "vr1", "lookup", "198.51.100.7"]),
+        "198.51.100.7\t-\n"
+    );
+    let e = ctl(
+        &sock,
+        &["--router", "vr1", "route", "add", "198.51.100.0/24", "99"],
+    );
+    assert!(String::from_utf8_lossy(&e.stderr).contains("not below nexthops = 16"));
+    let e = ctl(&sock, &["--router", "nope", "lookup", "1.1.1.1"]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("no router named `nope`"));
+
+    let rib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/routeviews-rib-2014-05-23.first1MB.mrt.bz2");
+    let e = ctl(
+        &sock,
+        &["--router", "vr1", "routes", "load", rib.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--lenient"));
+    let out = ok(
+        &sock,
+        &[
+            "--router",
+            "vr1",
+            "routes",
+            "load",
+            rib.to_str().unwrap(),
+            "--lenient",
+        ],
+    );
+    assert!(out.contains("\"routes_v4\":9072"), "{out}");
+    assert!(
+        ok(&sock, &["--router", "vr1", "lookup", "1.0.0.7"]).starts_with("1.0.0.7\t1.0.0.0/24\t")
+    );
+
+    // A second instance on the same socket is refused.
+    let second = Command::new(bin())
+        .args([
+            "run",
+            "--config",
+            dir.join("vr.toml").to_str().unwrap(),
+            "--socket",
+            sock.to_str().unwrap(),
+            "--duration",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another vrouter is running"));
+
+    // SIGTERM: clean exit, final stats, socket removed.
+    let mut r = r;
+    let pid = r.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = r.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < until, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert!(!sock.exists());
+    let mut out = String::new();
+    std::io::Read::read_to_string(r.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(out.contains("\"routers\""), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_configs_name_file_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("vrouter-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vr.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG.replacen("mac = \"02:00:00:00:00:02\"", "mac = \"02:00:00:00:00\"", 1),
+    )
+    .unwrap();
+    let o = Command::new(bin())
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("vr.toml:14: mac: `02:00:00:00:00` is not a unicast MAC"),
+        "{err}"
+    );
+    let o = ctl(&dir.join("nothing.sock"), &["stats"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach a running vrouter"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
