@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use dataplane::pcap;
-use dataplane::pipeline::{DropReason, PacketBuf, Pipeline, Verdict, BURST};
+use dataplane::pipeline::{DropReason, Io, PacketBuf, Pipeline, Verdict, BURST};
 use serde_json::json;
 
 use crate::routes::{load_set, LoadArgs};
@@ -16,9 +16,12 @@ use crate::routes::{load_set, LoadArgs};
 pub struct ReplayArgs {
     /// Input capture (pcap or pcapng, Ethernet). Frames arrive on port 0.
     input: PathBuf,
-    /// Route table (default: the shipped RouteViews IPv4 table).
+    /// Route table (default: the configuration's, else the shipped RouteViews IPv4 table).
     #[arg(long)]
     table: Option<PathBuf>,
+    /// Router configuration (its first router is replayed); default: the documented lab router.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Output capture (pcapng, one interface per port) of every frame the router sends.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -33,10 +36,25 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     let bytes =
         std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
     let records = pcap::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
-    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let (mut router, nexthops, cfg_table) = match &a.config {
+        Some(path) => {
+            let routers = crate::config::load(path)?;
+            let r = &routers[0];
+            (crate::run::pipeline(r), r.nexthops, r.routes.clone())
+        }
+        None => (
+            Pipeline::lab_default(a.load.nexthops),
+            a.load.nexthops,
+            None,
+        ),
+    };
+    let table = a
+        .table
+        .clone()
+        .or(cfg_table)
+        .unwrap_or_else(crate::default_table);
     let set = load_set(&table, &a.load)?;
-    let (fib4, fib6) = set.tables(a.load.nexthops)?;
-    let mut router = Pipeline::lab_default(a.load.nexthops);
+    let (fib4, fib6) = set.tables(nexthops)?;
     let mut out = pcap::Writer::new(router.interfaces.len() as u32);
     let mut sent_per_port = vec![0u64; router.interfaces.len()];
     let mut oversize = 0u64;
@@ -50,7 +68,30 @@ pub fn run(a: ReplayArgs) -> Result<()> {
             return;
         }
         let now = stamps.last().copied().unwrap_or(0);
-        router.process(&fib4, &fib6, now, 0, bufs, &mut verdicts[..n]);
+        // Offline, spare buffers may simply be allocated.
+        let mut extra = Vec::new();
+        let mut freed = Vec::new();
+        let mut spare = || Some(PacketBuf::default());
+        let mut io = Io {
+            spare: &mut spare,
+            out: &mut extra,
+            free: &mut freed,
+        };
+        router.process_io(
+            &fib4,
+            &fib6,
+            now,
+            0,
+            bufs,
+            &mut verdicts[..n],
+            Some(&mut io),
+        );
+        for (port, b) in extra {
+            out.packet(u32::from(port), now, b.bytes());
+            if let Some(c) = sent_per_port.get_mut(usize::from(port)) {
+                *c += 1;
+            }
+        }
         for ((b, &ts), v) in bufs.iter().zip(stamps.iter()).zip(&verdicts[..n]) {
             let port = match *v {
                 Verdict::Forward { port } | Verdict::Answer { port } => port,
@@ -105,6 +146,9 @@ pub fn run(a: ReplayArgs) -> Result<()> {
             "dropped": dropped,
             "icmp_errors": s.icmp_errors,
             "icmp_rate_limited": s.icmp_rate_limited,
+            "held": s.held,
+            "released": s.released,
+            "consumed": s.consumed,
             "sent_per_port": sent_per_port,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -78,7 +78,8 @@ fn tables(r: &RouterConfig) -> Result<(Lpm<u32>, Lpm<u128>)> {
     }
 }
 
-fn pipeline(r: &RouterConfig) -> Pipeline {
+/// The forwarding state of a configured router.
+pub fn pipeline(r: &RouterConfig) -> Pipeline {
     let interfaces = r
         .ports
         .iter()

@@ -146,3 +146,100 @@ fn replay_counts_every_frame_once_and_writes_what_it_sends() {
         .contains("Cargo.toml: byte offset 0: not a pcap or pcapng file"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn replay_with_a_config_uses_its_router() {
+    let dir = std::env::temp_dir().join(format!("vrouter-replay-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vr.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[[router]]
+name = "edge"
+nexthops = 2
+[[router.port]]
+backend = "memory"
+link = "x"
+mac = "02:00:00:00:0a:01"
+addresses = ["198.18.0.1/24"]
+[[router.port]]
+backend = "memory"
+link = "x"
+mac = "02:00:00:00:0a:02"
+addresses = ["198.18.1.1/24"]
+[[router.neighbour]]
+nexthop = 0
+port = 1
+mac = "02:00:00:00:0a:99"
+[[router.neighbour]]
+nexthop = 1
+port = 1
+gateway = "198.18.1.7"
+"#,
+    )
+    .unwrap();
+    let table = dir.join("routes.txt");
+    std::fs::write(
+        &table,
+        "# vrouter routes: PREFIX<TAB>NEXTHOP\n8.8.8.0/24\t0\n9.9.9.0/24\t1\n",
+    )
+    .unwrap();
+    let udp = [0x30, 0x39, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4];
+    let mut f8 = frame(Ipv4Addr::new(8, 8, 8, 8), 64, 17, &udp);
+    let mut f9 = frame(Ipv4Addr::new(9, 9, 9, 9), 64, 17, &udp);
+    for f in [&mut f8, &mut f9] {
+        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
+    }
+    let recs = vec![
+        Record {
+            ts_ns: 1,
+            interface: 0,
+            data: f8,
+        },
+        Record {
+            ts_ns: 2,
+            interface: 0,
+            data: f9,
+        },
+    ];
+    let input = dir.join("in.pcap");
+    std::fs::write(&input, pcap::write_pcap(&recs)).unwrap();
+    let output = dir.join("out.pcapng");
+    let out = Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .args([
+            "replay",
+            input.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--table",
+            table.to_str().unwrap(),
+        ])
+        .args(["-o", output.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["forwarded"].as_u64(), v["held"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let sent = pcap::read(&std::fs::read(&output).unwrap()).unwrap();
+    assert_eq!(
+        sent.len(),
+        2,
+        "the forwarded frame and an ARP request for 198.18.1.7"
+    );
+    assert_eq!(
+        &sent[0].data[0..6],
+        &[2, 0, 0, 0, 0x0a, 0x99],
+        "static neighbour from the config"
+    );
+    let a = arp::Packet::new_checked(&sent[1].data[14..]).unwrap();
+    assert_eq!(a.target_ip(), Ipv4Addr::new(198, 18, 1, 7));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
