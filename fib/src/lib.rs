@@ -3,29 +3,29 @@
 //!
 //! # How a table is laid out, by example
 //!
-//! Take four IPv4 routes, next hops 1 to 4:
+//! Take four IPv4 routes, next hops 1 to 4 (all in the 198.18.0.0/15 benchmarking range):
 //!
 //! ```text
-//!   0.0.0.0/0        -> 1
-//!   10.0.0.0/8       -> 2
-//!   10.1.0.0/16      -> 3
-//!   10.1.2.0/24      -> 4
-//!   10.1.2.128/25    -> 5   (added below)
+//!   0.0.0.0/0          -> 1
+//!   198.18.0.0/15      -> 2
+//!   198.19.0.0/16      -> 3
+//!   198.19.2.0/24      -> 4
+//!   198.19.2.128/25    -> 5   (added below)
 //! ```
 //!
 //! The first 18 bits of an address index a direct array of 2^18 entries. Routes of /18 or
-//! shorter are painted into it: the 64 entries of 10.0.0.0/8 (10.0/18 .. 10.255.192/18) say
-//! "next hop 2", all others "next hop 1", except 10.1.0.0/18, the one /18 that holds a longer
-//! route, which points to a *chunk* instead:
+//! shorter are painted into it: the 8 entries of 198.18.0.0/15 (198.18.0.0/18 .. 198.19.192.0/18)
+//! say "next hop 2", then the 4 entries of 198.19.0.0/16 "next hop 3", all others "next hop 1",
+//! except 198.19.0.0/18, the one /18 that holds a longer route, which points to a *chunk*:
 //!
 //! ```text
-//!  dir[10.1.0.0/18] ──► chunk, 64 entries for bits 18..24 (one per /24):
-//!                        [0] 10.1.0.0/24: 3   [1] 10.1.1.0/24: 3   [2] 10.1.2.0/24: 4
-//!                        [3] .. [63]: 3        (the /16 covers the rest of the /18)
+//!  dir[198.19.0.0/18] ──► chunk, 64 entries for bits 18..24 (one per /24):
+//!                          [0] 198.19.0.0/24: 3   [1] 198.19.1.0/24: 3   [2] 198.19.2.0/24: 4
+//!                          [3] .. [63]: 3        (the /16 covers the rest of the /18)
 //! ```
 //!
-//! Looking up 10.1.2.7: the direct entry is a chunk; bits 18..24 of the address are 2; entry 2
-//! says next hop 4. Two indexed loads. Adding 10.1.2.128/25 gives entry 2 a pointer to a block
+//! Looking up 198.19.2.7: the direct entry is a chunk; bits 18..24 of the address are 2; entry 2
+//! says next hop 4. Two indexed loads. Adding 198.19.2.128/25 gives entry 2 a pointer to a block
 //! of 256 entries for bits 24..32 (128 of them 4, 128 of them 5), and only that chunk is
 //! recompiled. A full IPv4 table of 512k routes takes 5.8 MiB this way (DIR-24-8 needs 64+ MiB),
 //! so it stays in cache. IPv6, deeper and sparser, uses a poptrie below the same direct array
@@ -37,17 +37,17 @@
 //! let ip = |s: &str| u32::from_addr(s.parse().unwrap());
 //! let mut t = Ipv4Fib::from_routes(vec![
 //!     (0, 0, 1),
-//!     (ip("10.0.0.0"), 8, 2),
-//!     (ip("10.1.0.0"), 16, 3),
-//!     (ip("10.1.2.0"), 24, 4),
+//!     (ip("198.18.0.0"), 15, 2),
+//!     (ip("198.19.0.0"), 16, 3),
+//!     (ip("198.19.2.0"), 24, 4),
 //! ]).unwrap();
-//! assert_eq!(t.lookup(ip("10.1.2.7")), Some(4));
-//! assert_eq!(t.lookup(ip("10.1.3.7")), Some(3));
-//! assert_eq!(t.lookup(ip("10.2.0.1")), Some(2));
+//! assert_eq!(t.lookup(ip("198.19.2.7")), Some(4));
+//! assert_eq!(t.lookup(ip("198.19.3.7")), Some(3));
+//! assert_eq!(t.lookup(ip("198.18.5.1")), Some(2));
 //! assert_eq!(t.lookup(ip("192.0.2.1")), Some(1));
-//! t.insert(ip("10.1.2.128"), 25, 5).unwrap();
-//! assert_eq!(t.lookup(ip("10.1.2.200")), Some(5));
-//! assert_eq!(t.lookup(ip("10.1.2.7")), Some(4));
+//! t.insert(ip("198.19.2.128"), 25, 5).unwrap();
+//! assert_eq!(t.lookup(ip("198.19.2.200")), Some(5));
+//! assert_eq!(t.lookup(ip("198.19.2.7")), Some(4));
 //! ```
 //!
 //! Updates edit a route store kept beside the lookup structure and recompile only the /18

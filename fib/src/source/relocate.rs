@@ -91,8 +91,8 @@ mod tests {
         );
         assert_eq!(prefix(p("::/0")), Some(p("3fff::/20")));
         // A covering prefix still covers its more-specific after relocation.
-        let outer = prefix(p("10.0.0.0/8")).unwrap();
-        let inner = prefix(p("10.1.2.0/24")).unwrap();
+        let outer = prefix(p("198.18.0.0/15")).unwrap();
+        let inner = prefix(p("198.19.2.0/24")).unwrap();
         assert!(outer.contains(&inner));
         assert!(IpNet::V4("240.0.0.0/4".parse().unwrap()).contains(&inner));
     }
