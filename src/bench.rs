@@ -114,28 +114,21 @@ fn cpu_ghz() -> Option<f64> {
     Some(mhz / 1000.0)
 }
 
-/// 64-byte frames (60 without FCS) from 198.18.0.2 to `n` routed-random destinations.
+/// 64-byte frames (60 without FCS, stamped UDP) from 198.18.0.2 to `n` routed-random
+/// destinations.
 fn templates(entries: &[(u32, u8, u32)], n: usize) -> Vec<[u8; 60]> {
-    use dataplane::wire::{ethernet, ipv4};
+    let spec = dataplane::traffic::FrameSpec {
+        src_mac: [2, 0, 0, 0, 0, 9],
+        dst_mac: [2, 0, 0, 0, 0, 1],
+        src_ip: Ipv4Addr::new(198, 18, 0, 2),
+        size: 60,
+    };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     destinations(entries, n, true, &mut rng)
         .into_iter()
         .map(|dst| {
             let mut f = [0u8; 60];
-            ethernet::write_header(
-                &mut f,
-                [2, 0, 0, 0, 0, 1],
-                [2, 0, 0, 0, 0, 9],
-                ethernet::TYPE_IPV4,
-            );
-            ipv4::write_header(
-                &mut f[14..],
-                Ipv4Addr::new(198, 18, 0, 2),
-                Ipv4Addr::from(dst),
-                17,
-                64,
-                26,
-            );
+            f.copy_from_slice(&spec.template(Ipv4Addr::from(dst)));
             f
         })
         .collect()
@@ -150,6 +143,8 @@ struct PortRun {
     ns_per_packet: f64,
     /// Frames per busy poll round (VPP's "vectors per call").
     avg_burst: f64,
+    /// One-way latency through the router, measured at the sink.
+    latency: Option<dataplane::traffic::LatencySummary>,
 }
 
 /// Generator and sink on this thread (core 0), the router on a worker pinned to core 1, memory
@@ -208,12 +203,15 @@ fn port_run(
         let mut t_idx = 0;
         let start = Instant::now();
         let end = start + std::time::Duration::from_secs_f64(seconds);
+        let mut meter = dataplane::traffic::Sink::new();
         let mut sink_drain = |rx: &mut Vec<dataplane::pipeline::PacketBuf>,
                               cache: &mut dataplane::pool::PoolCache| {
             rx.clear();
             sink.rx_burst(rx, 64);
             let n = rx.len() as u64;
+            let now = start.elapsed().as_nanos() as u64;
             for b in rx.drain(..) {
+                meter.record(b.bytes(), now);
                 cache.put(b);
             }
             n
@@ -233,9 +231,20 @@ fn port_run(
                     due = ((now - start).as_secs_f64() * r) as u64;
                 }
             }
+            let stamp_ns = start.elapsed().as_nanos() as u64;
             while sent + (out.len() as u64) < due && out.len() < BURST_TX {
                 let Some(mut b) = cache.get() else { break };
-                b.set(&templates[t_idx]);
+                let mut f = templates[t_idx];
+                let seq = (sent + out.len() as u64) as u32;
+                dataplane::traffic::stamp(
+                    &mut f,
+                    dataplane::traffic::Stamp {
+                        flow: 0,
+                        seq,
+                        sent_ns: stamp_ns,
+                    },
+                );
+                b.set(&f);
                 t_idx = (t_idx + 1) % templates.len();
                 out.push(b);
             }
@@ -252,9 +261,11 @@ fn port_run(
         for b in out.drain(..) {
             cache.put(b);
         }
-        (sent, received, (end - start).as_secs_f64())
+        drop(sink_drain);
+        let latency = meter.report().latency_ns;
+        (sent, received, (end - start).as_secs_f64(), latency)
     });
-    let (sent, received, secs) = traffic
+    let (sent, received, secs, latency) = traffic
         .join()
         .map_err(|_| anyhow::anyhow!("traffic thread failed"))?;
     stop.store(true, Ordering::Relaxed);
@@ -271,6 +282,7 @@ fn port_run(
             / (wc.wall_ns.load(Ordering::Relaxed).max(1) as f64),
         ns_per_packet: wc.busy_ns.load(Ordering::Relaxed) as f64 / packets as f64,
         avg_burst: packets as f64 / wc.busy_polls.load(Ordering::Relaxed).max(1) as f64,
+        latency,
     })
 }
 
@@ -342,6 +354,7 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             "mpps": rate(r) / 1e6, "loss": loss(r),
             "router_cpu_fraction": r.router_cpu, "ns_per_packet": r.ns_per_packet,
             "avg_burst": r.avg_burst,
+            "latency_ns": r.latency.map(|l| json!({"min": l.min, "p50": l.p50, "p99": l.p99, "p999": l.p999, "max": l.max})),
         })
     };
     if a.json {
@@ -377,8 +390,15 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             100.0 * max.router_cpu
         );
         for (name, r) in [("busy", &busy), ("adaptive", &adaptive)] {
+            let lat = r.latency.map_or(String::new(), |l| {
+                format!(
+                    ", latency p50 {:.1} µs, p99 {:.1} µs",
+                    l.p50 as f64 / 1e3,
+                    l.p99 as f64 / 1e3
+                )
+            });
             println!(
-                "130 kp/s offered, {name:<8}: {:.1} kp/s forwarded, loss {:.4}%, router CPU {:.1}% of a core",
+                "130 kp/s offered, {name:<8}: {:.1} kp/s forwarded, loss {:.4}%, router CPU {:.1}% of a core{lat}",
                 rate(r) / 1e3,
                 100.0 * loss(r),
                 100.0 * r.router_cpu

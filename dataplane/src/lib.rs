@@ -7,5 +7,6 @@ pub mod pcap;
 pub mod pipeline;
 pub mod pool;
 pub mod port;
+pub mod traffic;
 pub mod wire;
 pub mod worker;
