@@ -261,7 +261,6 @@ fn port_run(
         for b in out.drain(..) {
             cache.put(b);
         }
-        drop(sink_drain);
         let latency = meter.report().latency_ns;
         (sent, received, (end - start).as_secs_f64(), latency)
     });

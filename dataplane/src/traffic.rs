@@ -295,7 +295,7 @@ impl Sink {
             } else {
                 0.0
             },
-            latency_ns: (h.len() > 0).then(|| LatencySummary {
+            latency_ns: (!h.is_empty()).then(|| LatencySummary {
                 min: h.min(),
                 p50: h.value_at_quantile(0.5),
                 p99: h.value_at_quantile(0.99),
