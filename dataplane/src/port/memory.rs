@@ -35,24 +35,25 @@ pub fn link(name: &str, capacity: usize) -> (MemPort, MemPort) {
 impl Port for MemPort {
     #[inline]
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
+        // One chunk per burst: the shared read index is published once, not per frame.
         let n = self.rx.slots().min(max);
-        for _ in 0..n {
-            match self.rx.pop() {
-                Ok(b) => out.push(b),
-                Err(_) => return out.len(),
+        match self.rx.read_chunk(n) {
+            Ok(chunk) => {
+                out.extend(chunk);
+                n
             }
+            Err(_) => 0,
         }
-        n
     }
 
     #[inline]
     fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize {
         let n = self.tx.slots().min(bufs.len());
         // Single producer: the `n` free slots seen above stay free until we fill them.
-        for b in bufs.drain(..n) {
-            let _ = self.tx.push(b);
+        match self.tx.write_chunk_uninit(n) {
+            Ok(chunk) => chunk.fill_from_iter(bufs.drain(..n)),
+            Err(_) => 0,
         }
-        n
     }
 
     fn name(&self) -> &str {
