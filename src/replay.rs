@@ -93,18 +93,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
             }
         }
         for ((b, &ts), v) in bufs.iter().zip(stamps.iter()).zip(&verdicts[..n]) {
-            let port = match *v {
-                Verdict::Forward { port } | Verdict::Answer { port } => port,
-                Verdict::Drop {
-                    icmp: Some(port), ..
-                }
-                | Verdict::Held {
-                    request: Some(port),
-                } => port,
-                Verdict::Drop { icmp: None, .. }
-                | Verdict::Held { request: None }
-                | Verdict::Consumed => continue,
-            };
+            let Some(port) = v.egress() else { continue };
             out.packet(u32::from(port), ts, b.bytes());
             sent_per_port[usize::from(port)] += 1;
         }

@@ -195,22 +195,10 @@ impl VirtualRouter {
                 }
             }
             for (b, v) in self.rx.drain(..).zip(&self.verdicts[..n]) {
-                let out = match *v {
-                    Verdict::Forward { port } | Verdict::Answer { port } => port,
-                    Verdict::Drop {
-                        icmp: Some(port), ..
-                    }
-                    | Verdict::Held {
-                        request: Some(port),
-                    } => port,
-                    Verdict::Drop { icmp: None, .. }
-                    | Verdict::Held { request: None }
-                    | Verdict::Consumed => {
-                        pool.put(b);
-                        continue;
-                    }
-                };
-                match self.txq.get_mut(usize::from(out)) {
+                match v
+                    .egress()
+                    .and_then(|port| self.txq.get_mut(usize::from(port)))
+                {
                     Some(q) => q.push(b),
                     None => pool.put(b),
                 }

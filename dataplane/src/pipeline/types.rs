@@ -164,6 +164,20 @@ pub enum Verdict {
     Consumed,
 }
 
+impl Verdict {
+    /// The port the frame's buffer leaves by, if it leaves at all (forwarded, answered, an ICMP
+    /// error written over a drop, a neighbour request written in place of a held frame).
+    #[inline]
+    pub fn egress(&self) -> Option<u16> {
+        match *self {
+            Verdict::Forward { port } | Verdict::Answer { port } => Some(port),
+            Verdict::Drop { icmp, .. } => icmp,
+            Verdict::Held { request } => request,
+            Verdict::Consumed => None,
+        }
+    }
+}
+
 /// What the pipeline needs beyond the burst to resolve neighbours: spare buffers (to hold a frame
 /// and send a request in its place), a queue for frames it sends outside the burst (held frames
 /// once their next hop answers, refresh requests), and a list of buffers to free.
