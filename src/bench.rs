@@ -202,7 +202,7 @@ fn port_run(
         let mut rx = Vec::with_capacity(64);
         let mut t_idx = 0;
         let start = Instant::now();
-        let end = start + std::time::Duration::from_secs_f64(seconds);
+        let end_ns = (seconds * 1e9) as u64;
         let mut meter = dataplane::traffic::Sink::new();
         let mut sink_drain = |rx: &mut Vec<dataplane::pipeline::PacketBuf>,
                               cache: &mut dataplane::pool::PoolCache| {
@@ -216,23 +216,19 @@ fn port_run(
             }
             n
         };
-        let mut round = 0u32;
-        let mut due = u64::MAX;
+        let mut pacer = rate.map(dataplane::traffic::Pacer::new);
         loop {
-            // Unpaced, the clock is read every 64 rounds only (a read costs about as much as
-            // moving a burst here); paced, every round.
-            round = round.wrapping_add(1);
-            if rate.is_some() || round.is_multiple_of(64) {
-                let now = Instant::now();
-                if now >= end {
-                    break;
-                }
-                if let Some(r) = rate {
-                    due = ((now - start).as_secs_f64() * r) as u64;
-                }
+            // One clock read per round: the deadline, the pacer and the stamps all use it.
+            let now_ns = start.elapsed().as_nanos() as u64;
+            if now_ns >= end_ns {
+                break;
             }
-            let stamp_ns = start.elapsed().as_nanos() as u64;
-            while sent + (out.len() as u64) < due && out.len() < BURST_TX {
+            let room = BURST_TX - out.len();
+            let want = pacer
+                .as_mut()
+                .map_or(room as u64, |p| p.due(now_ns).min(room as u64));
+            let mut built = 0;
+            while built < want {
                 let Some(mut b) = cache.get() else { break };
                 let mut f = templates[t_idx];
                 let seq = (sent + out.len() as u64) as u32;
@@ -241,12 +237,16 @@ fn port_run(
                     dataplane::traffic::Stamp {
                         flow: 0,
                         seq,
-                        sent_ns: stamp_ns,
+                        sent_ns: now_ns,
                     },
                 );
                 b.set(&f);
                 t_idx = (t_idx + 1) % templates.len();
                 out.push(b);
+                built += 1;
+            }
+            if let Some(p) = pacer.as_mut() {
+                p.sent(built);
             }
             if !out.is_empty() {
                 sent += gen.tx_burst(&mut out) as u64;
@@ -262,7 +262,7 @@ fn port_run(
             cache.put(b);
         }
         let latency = meter.report().latency_ns;
-        (sent, received, (end - start).as_secs_f64(), latency)
+        (sent, received, end_ns as f64 / 1e9, latency)
     });
     let (sent, received, secs, latency) = traffic
         .join()
