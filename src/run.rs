@@ -63,19 +63,15 @@ struct Control {
 }
 
 fn tables(r: &RouterConfig) -> Result<(Lpm<u32>, Lpm<u128>)> {
-    match &r.routes {
-        None => Ok((Lpm::new(), Lpm::new())),
-        Some(p) => {
-            let set = crate::progress::load(
-                p,
-                &LoadOptions {
-                    lenient: r.lenient,
-                    ..LoadOptions::default()
-                },
-            )?;
-            Ok(set.tables(r.nexthops)?)
-        }
-    }
+    let Some(path) = &r.routes else {
+        return Ok((Lpm::new(), Lpm::new()));
+    };
+    let load = crate::routes::LoadArgs {
+        lenient: r.lenient,
+        peer: fib::source::PeerChoice::Best,
+        nexthops: r.nexthops,
+    };
+    Ok(crate::routes::load_set(path, &load)?.tables(r.nexthops)?)
 }
 
 /// The forwarding state of a configured router.
