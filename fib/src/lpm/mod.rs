@@ -309,10 +309,7 @@ impl<K: Key> Lpm<K> {
     /// [`Lpm::apply`], returning the chunks it recompiled.
     pub(crate) fn apply_dirty(&mut self, batch: &[Update<K>]) -> Result<Vec<u32>, LpmError> {
         let dirty = self.edit_batch(batch)?;
-        for &c in &dirty {
-            self.rebuild_chunk(c);
-        }
-        self.finish_batch();
+        self.compile(&dirty);
         Ok(dirty)
     }
 
@@ -464,7 +461,12 @@ impl<K: Key> Lpm<K> {
     fn flush(&mut self, mut dirty: Vec<u32>) {
         dirty.sort_unstable();
         dirty.dedup();
-        for c in dirty {
+        self.compile(&dirty);
+    }
+
+    /// Recompiles the given chunks (sorted, distinct) and closes the batch.
+    fn compile(&mut self, dirty: &[u32]) {
+        for &c in dirty {
             self.rebuild_chunk(c);
         }
         self.finish_batch();
