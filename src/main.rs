@@ -4,10 +4,14 @@
 mod bench;
 mod config;
 mod ctl;
+mod plot;
 mod progress;
 mod replay;
 mod routes;
 mod run;
+mod stats;
+mod sweep;
+mod testbed;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +37,9 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Runs the forwarding pipeline over a capture and writes what the router sends.
     Replay(replay::ReplayArgs),
+    /// The paper's experiments on an external generator and sink: routers, table-size,
+    /// fairness, rfc2544, polling modes; CSV, JSON and SVG under results/<timestamp>/.
+    Sweep(sweep::SweepArgs),
     /// Benchmarks (figures quoted in README).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -63,6 +70,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
         Command::Ctl(a) => ctl::run(a),
+        Command::Sweep(a) => sweep::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,11 +5,12 @@
 //! - `busy`: never yields the core (lowest latency; starves co-located routers when routers
 //!   outnumber cores, the paper's failure).
 //! - `adaptive`: polls back to back only while bursts come in at least half full (a backlog);
-//!   after a light burst, or a short spin with nothing, it sleeps (default [`ADAPTIVE_SLEEP`]) and lets
-//!   the port rings batch the arrivals. A lightly loaded router thus uses a few percent of a core
-//!   and hands the rest to routers sharing it; the price is up to one sleep (plus the kernel's
-//!   timer slack, 50 µs by default) of added latency at low load, and rings must hold that long
-//!   a burst (they hold thousands of frames).
+//!   after a light burst, or a short spin with nothing, it sleeps and lets the port rings batch
+//!   the arrivals. The sleep is fitted to the arrival rate ([`Backoff`]): the configured maximum
+//!   (default [`ADAPTIVE_SLEEP`]) at low rates, so a lightly loaded router uses a few percent of
+//!   a core and hands the rest to routers sharing it; shorter as the rate rises; none at all
+//!   above about 3 Mp/s, where it polls like `busy`. The price is up to one sleep of added
+//!   latency at low load.
 //! - `interrupt`: blocking waits on the ports' file descriptors, for backends that have them
 //!   (AF_PACKET, AF_XDP); memory ports do not, and refuse it.
 //!
@@ -30,6 +31,88 @@ use crate::port::Port;
 /// 130 kp/s offered (README): 50 µs -> 23% of a core, 100 µs -> 18%, 200 µs -> 10%, all without
 /// loss; each wake-up costs tens of microseconds of CPU inside a VM.
 pub const ADAPTIVE_SLEEP: Duration = Duration::from_micros(100);
+/// Shortest sleep an adaptive worker takes.
+const MIN_SLEEP: Duration = Duration::from_micros(20);
+/// Frames an adaptive worker lets accumulate per sleep: two bursts, a small part of any ring.
+const WAKE_FRAMES: f64 = 2.0 * BURST as f64;
+/// How late a sleeping thread may wake up, beyond its sleep, before its rings overflow: inside
+/// a VM, sleeps overshoot by ~60-100 µs typically and 300-400 µs at the 99.9th percentile
+/// (measured on this project's VM), so a sleep is only taken when the input rings can hold
+/// what arrives during the sleep plus this much, with half the ring to spare.
+const WAKE_BUDGET: Duration = Duration::from_micros(500);
+/// How often the arrival rate is re-estimated.
+const RATE_WINDOW_NS: u64 = 1_000_000;
+
+/// An adaptive worker's sleep length, fitted to the arrival rate. Every millisecond the rate
+/// is re-estimated and the sleep set to the time [`WAKE_FRAMES`] take to arrive, capped by the
+/// configured maximum; a sleep is only taken when the rings can absorb it plus a late wake-up
+/// ([`WAKE_BUDGET`]). At low rates the worker sleeps the maximum and uses a few percent of a
+/// core; as the rate rises the sleeps shorten, and above the rings' limit (about 0.9 Mp/s per
+/// 1024-frame ring) the worker polls back to back like a busy one, so adaptive mode keeps busy
+/// mode's zero-loss rate. Until the first rate estimate it does not sleep after traffic.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    max: Duration,
+    /// Frames the input rings hold together.
+    capacity: f64,
+    /// The sleep to take, `None` to keep polling.
+    cur: Option<Duration>,
+    window_ns: Option<u64>,
+    frames: u64,
+}
+
+impl Backoff {
+    /// `capacity`: frames the worker's input rings hold together.
+    pub fn new(max: Duration, capacity: usize) -> Self {
+        Backoff {
+            max,
+            capacity: capacity.max(1) as f64,
+            cur: None,
+            window_ns: None,
+            frames: 0,
+        }
+    }
+
+    /// Counts received frames.
+    #[inline]
+    pub fn record(&mut self, frames: usize) {
+        self.frames += frames as u64;
+    }
+
+    fn update(&mut self, now_ns: u64) {
+        let start = *self.window_ns.get_or_insert(now_ns);
+        let dt = now_ns.saturating_sub(start);
+        if dt < RATE_WINDOW_NS {
+            return;
+        }
+        let rate = self.frames as f64 * 1e9 / dt as f64;
+        self.cur = if self.frames == 0 {
+            Some(self.max)
+        } else {
+            let d = Duration::from_secs_f64(WAKE_FRAMES / rate)
+                .min(self.max)
+                .max(MIN_SLEEP);
+            let arriving = rate * (d + WAKE_BUDGET).as_secs_f64();
+            (arriving <= self.capacity / 2.0).then_some(d)
+        };
+        self.window_ns = Some(now_ns);
+        self.frames = 0;
+    }
+
+    /// After a light burst at `now_ns`: how long to sleep, or `None` to keep polling.
+    pub fn next(&mut self, now_ns: u64) -> Option<Duration> {
+        self.update(now_ns);
+        self.cur
+    }
+
+    /// After a run of empty polls at `now_ns`: how long to sleep, or `None` to keep polling
+    /// (a gap in heavy traffic is not the end of it; a millisecond of quiet is).
+    pub fn idle(&mut self, now_ns: u64) -> Option<Duration> {
+        self.update(now_ns);
+        self.cur
+    }
+}
+
 /// Empty polls an adaptive worker spins through before sleeping.
 const SPIN_POLLS: u32 = 64;
 /// A burst at least this full means a backlog: keep polling.
@@ -142,6 +225,15 @@ impl VirtualRouter {
             extra: Vec::with_capacity(BURST),
             freed: Vec::with_capacity(BURST),
         }
+    }
+
+    /// Frames the router's smallest input ring holds (traffic may all come in on one port).
+    pub fn rx_capacity(&self) -> usize {
+        self.ports
+            .iter()
+            .map(|p| p.rx_capacity())
+            .min()
+            .unwrap_or(0)
     }
 
     /// One poll of every port; returns the frames received.
@@ -266,6 +358,8 @@ pub struct WorkerCounters {
     pub sleeps: AtomicU64,
     /// CPU time the worker thread used (user + system), set when it stops.
     pub cpu_ns: AtomicU64,
+    /// Time the thread was runnable but waiting for a core, set when it stops (0 if unknown).
+    pub wait_ns: AtomicU64,
     pub wall_ns: AtomicU64,
     /// Set once the worker is pinned to its core (stays false if pinning was asked and failed).
     pub pinned: AtomicBool,
@@ -314,11 +408,13 @@ impl Worker {
             let ok = core_affinity::set_for_current(core_affinity::CoreId { id: c });
             self.counters.pinned.store(ok, Relaxed);
         }
-        let cpu0 = thread_cpu_ns();
+        let sched0 = thread_sched();
         let mut cache = self.pool.cache();
         let t0 = Instant::now();
         let c = Arc::clone(&self.counters);
         let mut idle = 0u32;
+        let capacity = self.routers.iter().map(|r| r.rx_capacity()).sum();
+        let mut backoff = Backoff::new(self.sleep, capacity);
         // One clock read per round: it dates the round for the pipeline (ICMP rate limiting) and
         // closes the previous round's busy time.
         let mut last: Option<u64> = None;
@@ -336,13 +432,18 @@ impl Worker {
                 last = Some(start);
                 bump(&c.busy_polls, 1);
                 bump(&c.packets, got as u64);
-                if self.mode != PollMode::Busy && got < HEAVY_BURST {
-                    bump(&c.sleeps, 1);
-                    // Close the busy time before sleeping, not after.
-                    if let Some(prev) = last.take() {
-                        bump(&c.busy_ns, t0.elapsed().as_nanos() as u64 - prev);
+                if self.mode != PollMode::Busy {
+                    backoff.record(got);
+                    if got < HEAVY_BURST {
+                        if let Some(d) = backoff.next(start) {
+                            bump(&c.sleeps, 1);
+                            // Close the busy time before sleeping, not after.
+                            if let Some(prev) = last.take() {
+                                bump(&c.busy_ns, t0.elapsed().as_nanos() as u64 - prev);
+                            }
+                            std::thread::sleep(d);
+                        }
                     }
-                    std::thread::sleep(self.sleep);
                 }
                 continue;
             }
@@ -350,14 +451,19 @@ impl Worker {
             idle = idle.saturating_add(1);
             if self.mode == PollMode::Busy || idle < SPIN_POLLS {
                 std::hint::spin_loop();
-            } else {
+            } else if let Some(d) = backoff.idle(start) {
                 bump(&c.sleeps, 1);
-                std::thread::sleep(self.sleep);
+                std::thread::sleep(d);
+            } else {
+                std::hint::spin_loop();
             }
         }
         c.wall_ns.store(t0.elapsed().as_nanos() as u64, Relaxed);
-        if let (Some(a), Some(b)) = (cpu0, thread_cpu_ns()) {
-            c.cpu_ns.store(b.saturating_sub(a), Relaxed);
+        if let (Some(a), Some(b)) = (sched0, thread_sched()) {
+            c.cpu_ns.store(b.0.saturating_sub(a.0), Relaxed);
+            if let (Some(wa), Some(wb)) = (a.1, b.1) {
+                c.wait_ns.store(wb.saturating_sub(wa), Relaxed);
+            }
         }
         self.routers
     }
@@ -371,12 +477,64 @@ impl Worker {
     }
 }
 
-/// CPU time of the calling thread (user + system), from `/proc/thread-self/stat` (clock ticks
-/// of 10 ms: precise over seconds, which is how it is used).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `rate` frames/s for 5 ms of simulated time in polls every 10 µs, with 1024-frame
+    /// rings; returns the sleep chosen at the end.
+    fn settle(rate: f64) -> Option<Duration> {
+        let mut b = Backoff::new(Duration::from_micros(100), 1024);
+        let mut last = None;
+        for step in 1..=500u64 {
+            let now = step * 10_000;
+            b.record((rate * 10e-6).round() as usize);
+            last = b.next(now);
+        }
+        last
+    }
+
+    #[test]
+    fn adaptive_sleep_follows_the_arrival_rate() {
+        // Nothing measured yet: keep polling.
+        assert_eq!(Backoff::new(Duration::from_micros(100), 1024).next(0), None);
+        // Idle and 130 kp/s: the maximum sleep (64 frames take 492 µs at 130 kp/s).
+        assert_eq!(settle(0.0), Some(Duration::from_micros(100)));
+        assert_eq!(settle(100_000.0), Some(Duration::from_micros(100)));
+        // 800 kp/s: 64 frames arrive in 80 µs; 800k * 580 µs = 464 frames fit half a ring.
+        let d = settle(800_000.0).unwrap();
+        assert!((79..=81).contains(&d.as_micros()), "{d:?}");
+        // 1 Mp/s: a late wake-up could overflow the ring, so no sleeping at all.
+        assert_eq!(settle(1_000_000.0), None);
+        assert_eq!(settle(10_000_000.0), None);
+        // An idle worker sleeps the maximum once it has measured the quiet.
+        let mut b = Backoff::new(Duration::from_micros(100), 1024);
+        assert_eq!(b.idle(0), None);
+        assert_eq!(b.idle(2_000_000), Some(Duration::from_micros(100)));
+    }
+}
+
+/// CPU time of the calling thread in nanoseconds.
 pub fn thread_cpu_ns() -> Option<u64> {
+    thread_sched().map(|(cpu, _)| cpu)
+}
+
+/// The calling thread's CPU time and its time spent runnable but waiting for a core (run-queue
+/// wait: the starvation the paper saw when routers outnumber cores), both in nanoseconds, from
+/// `/proc/thread-self/schedstat`. Falls back to `/proc/thread-self/stat` (10 ms ticks, no wait
+/// time) on kernels without scheduler statistics.
+pub fn thread_sched() -> Option<(u64, Option<u64>)> {
+    if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
+        let mut f = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+        if let (Some(Some(run)), Some(Some(wait))) = (f.next(), f.next()) {
+            if run > 0 {
+                return Some((run, Some(wait)));
+            }
+        }
+    }
     let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000_000)
+    Some((ticks * 10_000_000, None))
 }

@@ -62,6 +62,18 @@ impl PacketBuf {
         self.len = frame.len();
         true
     }
+    /// Copies `head` to the front and sets the length to `len` without touching the bytes in
+    /// between: how generators build large test frames at the cost of a small one (the payload
+    /// past the stamp carries whatever the buffer held, which no test reads). False (unchanged)
+    /// if `len` does not fit or is shorter than `head`.
+    pub fn set_head(&mut self, head: &[u8], len: usize) -> bool {
+        if len > BUF_SIZE || len < head.len() {
+            return false;
+        }
+        self.data[..head.len()].copy_from_slice(head);
+        self.len = len;
+        true
+    }
     pub fn bytes(&self) -> &[u8] {
         &self.data[..self.len]
     }

@@ -56,6 +56,10 @@ impl Port for MemPort {
         }
     }
 
+    fn rx_capacity(&self) -> usize {
+        self.rx.buffer().capacity()
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -13,6 +13,10 @@ pub trait Port: Send {
     /// Sends frames from the front of `bufs`, removing the ones sent; returns how many. Frames
     /// left in `bufs` did not fit (the caller frees and counts them).
     fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize;
+    /// Frames the receive ring holds (adaptive workers size their sleeps by it).
+    fn rx_capacity(&self) -> usize {
+        1024
+    }
     /// A name for logs and stats.
     fn name(&self) -> &str;
 }

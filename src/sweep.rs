@@ -1,0 +1,1092 @@
+//! `vrouter sweep`: the paper's experiments, end to end, measured from outside the routers.
+//!
+//! Each point is repeated (`--trials`, default 5) and summarised as a mean with a Student-t 95%
+//! confidence interval. Results go to `results/<UTC timestamp>/`: `trials.csv` (one value per
+//! trial, router and metric), `summary.csv`, `sweep.json` (parameters and both tables) and one
+//! SVG per experiment; a summary table is printed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::plot::{self, Panel, Series};
+use crate::stats::{jain, Summary};
+use crate::testbed::{Bed, Load, Placement, RouterResult, RouterSetup, NEXT_HOPS};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Experiment {
+    /// 1..N routers, each with its own table, each offered --rate at once.
+    Routers,
+    /// Forwarding rate for 1k, 10k, 100k routes and the full table: at --rate and at the
+    /// highest zero-loss rate.
+    TableSize,
+    /// 1..N routers sending 1472-byte UDP payloads as fast as they can: throughput shares.
+    Fairness,
+    /// RFC 2544 throughput (zero loss, and within --loss-tolerance), then latency at 10/50/90%.
+    Rfc2544,
+    /// busy, adaptive and shared-core placement at 1..N routers: rate, loss and CPU.
+    Modes,
+}
+
+impl Experiment {
+    fn name(self) -> &'static str {
+        match self {
+            Experiment::Routers => "routers",
+            Experiment::TableSize => "table-size",
+            Experiment::Fairness => "fairness",
+            Experiment::Rfc2544 => "rfc2544",
+            Experiment::Modes => "modes",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// In-process memory links (no privileges, no kernel interfaces).
+    Memory,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Experiments to run, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    experiments: Vec<Experiment>,
+    /// Packet I/O between generator, routers and sink.
+    #[arg(long, value_enum, default_value_t = Backend::Memory)]
+    backend: Backend,
+    /// Trials per point.
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Seconds of traffic per trial.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Frames per second offered to each router (the paper: 130 kp/s).
+    #[arg(long, default_value_t = 130_000.0)]
+    rate: f64,
+    /// Frame size in bytes, FCS included (64..=1518), for all but the fairness experiment
+    /// (which always sends 1518-byte frames: 1472-byte UDP payloads).
+    #[arg(long, default_value_t = 64)]
+    frame: usize,
+    /// Most routers at once in routers, fairness and modes.
+    #[arg(long, default_value_t = 4)]
+    max_routers: usize,
+    /// Worker placement for every experiment but modes (which compares all three).
+    #[arg(long, default_value_t = Placement::Adaptive)]
+    mode: Placement,
+    /// Routes in each router's table in routers, fairness and modes (seeded synthetic
+    /// BGP-like tables, a different seed per router).
+    #[arg(long, default_value_t = 100_000)]
+    routes: usize,
+    /// The full table for table-size and rfc2544 (default: the shipped RouteViews table).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Frames each link holds per direction (a NIC or virtio ring). 4096 rides out the
+    /// millisecond stalls a shared VM's vCPUs see; try 256 or 1024 to see them as loss.
+    #[arg(long, default_value_t = 4096)]
+    ring: usize,
+    /// Adaptive workers' sleep between light polls, in microseconds.
+    #[arg(long, default_value_t = 100)]
+    sleep_us: u64,
+    /// Loss accepted by the tolerant RFC 2544 search, in percent.
+    #[arg(long, default_value_t = 0.1)]
+    loss_tolerance: f64,
+    /// A run under a minute: 2 trials of 0.2 s, shorter searches.
+    #[arg(long)]
+    quick: bool,
+    /// Where results go (a new `<UTC timestamp>` folder inside).
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+}
+
+/// Parameters after defaults and `--quick`.
+#[derive(Clone, Debug, Serialize)]
+struct Params {
+    experiments: Vec<Experiment>,
+    backend: Backend,
+    trials: usize,
+    seconds: f64,
+    search_seconds: f64,
+    search_steps: usize,
+    rate: f64,
+    frame: usize,
+    max_routers: usize,
+    mode: String,
+    routes: usize,
+    table: String,
+    ring: usize,
+    sleep_us: u64,
+    loss_tolerance_pct: f64,
+    quick: bool,
+    cores: usize,
+}
+
+/// One measured value.
+#[derive(Clone, Debug, Serialize)]
+struct Value {
+    experiment: &'static str,
+    point: String,
+    x: f64,
+    trial: usize,
+    /// Router index, or `None` for the aggregate over routers.
+    router: Option<usize>,
+    metric: &'static str,
+    value: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct SummaryRow {
+    experiment: &'static str,
+    point: String,
+    x: f64,
+    router: Option<usize>,
+    metric: &'static str,
+    #[serde(flatten)]
+    s: Summary,
+}
+
+/// Units of each metric, for CSV readers and the summary table.
+fn unit(metric: &str) -> &'static str {
+    match metric {
+        m if m.ends_with("_kpps") => "kp/s",
+        m if m.ends_with("_mpps") => "Mp/s",
+        m if m.ends_with("_pct") => "%",
+        m if m.ends_with("_us") => "µs",
+        m if m.ends_with("_mbps") => "Mb/s",
+        _ => "",
+    }
+}
+
+/// IPv4 routes: (prefix, length, next hop).
+type Routes = Vec<(u32, u8, u32)>;
+
+/// Where a value belongs: experiment, point, its x position and the trial.
+struct At<'a> {
+    e: Experiment,
+    point: &'a str,
+    x: f64,
+    trial: usize,
+}
+
+struct Run {
+    p: Params,
+    values: Vec<Value>,
+    pb: Option<indicatif::ProgressBar>,
+    started: Instant,
+    full: Option<(PathBuf, Routes)>,
+}
+
+pub fn run(a: SweepArgs) -> Result<()> {
+    if !(64..=1518).contains(&a.frame) {
+        bail!("--frame: {} is not a frame size (64..=1518 bytes)", a.frame);
+    }
+    if a.max_routers == 0 || a.max_routers > 64 {
+        bail!("--max-routers: {} must be 1..=64", a.max_routers);
+    }
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        bail!(
+            "--rate: {} must be a positive number of frames per second",
+            a.rate
+        );
+    }
+    if a.ring < 64 || !a.ring.is_power_of_two() {
+        bail!("--ring: {} must be a power of two, at least 64", a.ring);
+    }
+    if a.routes == 0 {
+        bail!("--routes: must be at least 1");
+    }
+    if !(0.0..100.0).contains(&a.loss_tolerance) {
+        bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
+    }
+    let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
+    let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
+    if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
+        bail!("--trials must be at least 1 and --seconds in (0, 3600]");
+    }
+    let mut experiments = if a.experiments.is_empty() {
+        vec![
+            Experiment::Routers,
+            Experiment::TableSize,
+            Experiment::Fairness,
+            Experiment::Rfc2544,
+            Experiment::Modes,
+        ]
+    } else {
+        a.experiments.clone()
+    };
+    experiments.sort();
+    experiments.dedup();
+    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let p = Params {
+        experiments,
+        backend: a.backend,
+        trials,
+        seconds,
+        search_seconds: if a.quick { 0.1 } else { 0.25 },
+        search_steps: if a.quick { 6 } else { 8 },
+        rate: a.rate,
+        frame: a.frame,
+        max_routers: a.max_routers,
+        mode: a.mode.to_string(),
+        routes: a.routes,
+        table: table.display().to_string(),
+        ring: a.ring,
+        sleep_us: a.sleep_us,
+        loss_tolerance_pct: a.loss_tolerance,
+        quick: a.quick,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let dir = a.out.join(timestamp());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let total = total_trials(&p);
+    let pb = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::progress::steps(total, "sweep"));
+    eprintln!(
+        "sweep: {} on the {:?} backend, {} trials of {} s per point, {} cores; results in {}",
+        p.experiments
+            .iter()
+            .map(|e| e.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        p.backend,
+        p.trials,
+        p.seconds,
+        p.cores,
+        dir.display()
+    );
+    let mut run = Run {
+        p,
+        values: Vec::new(),
+        pb,
+        started: Instant::now(),
+        full: None,
+    };
+    let full_path = table;
+    for e in run.p.experiments.clone() {
+        match e {
+            Experiment::Routers => run.routers(a.mode)?,
+            Experiment::TableSize => run.table_size(&full_path, a.mode)?,
+            Experiment::Fairness => run.fairness(a.mode)?,
+            Experiment::Rfc2544 => run.rfc2544(&full_path, a.mode)?,
+            Experiment::Modes => run.modes()?,
+        }
+    }
+    if let Some(pb) = &run.pb {
+        pb.finish_and_clear();
+    }
+    let summary = run.summarise();
+    write_outputs(&dir, &run, &summary)?;
+    print!("{}", table_text(&run.p, &summary));
+    println!(
+        "sweep finished in {:.0} s; results: {}",
+        run.started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    let latest = a.out.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &latest);
+    Ok(())
+}
+
+/// Trials the whole sweep runs (for the progress bar).
+fn total_trials(p: &Params) -> u64 {
+    let t = p.trials as u64;
+    let r = p.max_routers as u64;
+    p.experiments
+        .iter()
+        .map(|e| match e {
+            Experiment::Routers | Experiment::Fairness => r * t,
+            Experiment::TableSize => 4 * t * 2,
+            Experiment::Rfc2544 => t * 2 + 3 * t,
+            Experiment::Modes => 3 * r * t,
+        })
+        .sum()
+}
+
+impl Run {
+    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Bed {
+        Bed {
+            routers,
+            placement,
+            ring: self.p.ring,
+            sleep: Duration::from_micros(self.p.sleep_us),
+        }
+    }
+
+    fn tick(&self, what: &str) {
+        match &self.pb {
+            Some(pb) => {
+                pb.set_message(what.to_string());
+                pb.inc(1);
+            }
+            None => eprintln!("[{:>5.0} s] {what}", self.started.elapsed().as_secs_f64()),
+        }
+    }
+
+    fn push(&mut self, at: &At, router: Option<usize>, metric: &'static str, value: f64) {
+        self.values.push(Value {
+            experiment: at.e.name(),
+            point: at.point.to_string(),
+            x: at.x,
+            trial: at.trial,
+            router,
+            metric,
+            value,
+        });
+    }
+
+    /// Records the usual metrics of one trial: aggregate and per router.
+    fn record(&mut self, at: &At, rs: &[RouterResult]) {
+        let fwd: Vec<f64> = rs.iter().map(|r| r.forwarded_pps).collect();
+        let offered: u64 = rs.iter().map(|r| r.offered).sum();
+        let lost: u64 = rs.iter().map(|r| r.lost).sum();
+        let worst = |f: fn(&dataplane::traffic::LatencySummary) -> u64| {
+            rs.iter()
+                .filter_map(|r| r.latency.as_ref().map(f))
+                .max()
+                .map_or(f64::NAN, |v| v as f64 / 1e3)
+        };
+        let agg: [(&'static str, f64); 10] = [
+            (
+                "offered_kpps",
+                rs.iter().map(|r| r.offered_pps).sum::<f64>() / 1e3,
+            ),
+            ("forwarded_kpps", fwd.iter().sum::<f64>() / 1e3),
+            (
+                "loss_pct",
+                if offered == 0 {
+                    0.0
+                } else {
+                    100.0 * lost as f64 / offered as f64
+                },
+            ),
+            ("jain", jain(&fwd)),
+            (
+                "cpu_per_router_pct",
+                100.0 * rs.iter().map(|r| r.cpu).sum::<f64>() / rs.len().max(1) as f64,
+            ),
+            (
+                "cpu_total_pct",
+                100.0 * rs.iter().map(|r| r.cpu).sum::<f64>(),
+            ),
+            (
+                "run_queue_wait_pct",
+                100.0 * rs.iter().map(|r| r.run_queue_wait).fold(0.0, f64::max),
+            ),
+            ("p50_us", worst(|l| l.p50)),
+            ("p99_us", worst(|l| l.p99)),
+            ("max_us", worst(|l| l.max)),
+        ];
+        let sum = |f: fn(&RouterResult) -> u64| rs.iter().map(f).sum::<u64>() as f64;
+        self.push(at, None, "received", sum(|r| r.received));
+        self.push(at, None, "duplicates", sum(|r| r.duplicates));
+        self.push(at, None, "reordered", sum(|r| r.reordered));
+        for (m, v) in agg {
+            self.push(at, None, m, v);
+        }
+        for (i, r) in rs.iter().enumerate() {
+            self.push(at, Some(i), "forwarded_kpps", r.forwarded_pps / 1e3);
+            self.push(at, Some(i), "loss_pct", 100.0 * r.loss());
+            self.push(at, Some(i), "cpu_pct", 100.0 * r.cpu);
+            let p99 = r.latency.map_or(f64::NAN, |l| l.p99 as f64 / 1e3);
+            self.push(at, Some(i), "p99_us", p99);
+        }
+    }
+
+    fn synth_routers(&self, n: usize) -> Result<Vec<RouterSetup>> {
+        (0..n)
+            .map(|i| {
+                let set = fib::source::synth::ipv4(self.p.routes, 1000 + i as u64);
+                RouterSetup::new(&set.v4_entries(NEXT_HOPS), 8192, i as u64)
+            })
+            .collect()
+    }
+
+    fn full_entries(&mut self, path: &Path) -> Result<Routes> {
+        if let Some((p, e)) = &self.full {
+            if p == path {
+                return Ok(e.clone());
+            }
+        }
+        let set = crate::progress::load(path, &fib::source::LoadOptions::default())
+            .with_context(|| format!("loading {}", path.display()))?;
+        let e = set.v4_entries(NEXT_HOPS);
+        if e.is_empty() {
+            bail!("{}: no IPv4 routes", path.display());
+        }
+        self.full = Some((path.to_path_buf(), e.clone()));
+        Ok(e)
+    }
+
+    fn load(&self, rate: Option<f64>, frame: usize, seconds: f64) -> Load {
+        Load {
+            rate_per_router: rate,
+            frame: frame - 4,
+            seconds,
+        }
+    }
+
+    fn routers(&mut self, mode: Placement) -> Result<()> {
+        let e = Experiment::Routers;
+        let all = self.synth_routers(self.p.max_routers)?;
+        for n in 1..=self.p.max_routers {
+            let bed = self.bed(all[..n].to_vec(), mode);
+            let point = format!("{n} routers");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &point,
+                    x: n as f64,
+                    trial: t,
+                };
+                let rs = bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
+                self.record(&at, &rs);
+                self.tick(&format!("routers: {point}, trial {}", t + 1));
+            }
+        }
+        Ok(())
+    }
+
+    fn table_size(&mut self, full: &Path, mode: Placement) -> Result<()> {
+        let e = Experiment::TableSize;
+        let entries = self.full_entries(full)?;
+        let mut sizes: Vec<(String, Routes)> = [1_000usize, 10_000, 100_000]
+            .into_iter()
+            .map(|n| {
+                (
+                    format!("{}k", n / 1000),
+                    fib::source::synth::ipv4(n, 7).v4_entries(NEXT_HOPS),
+                )
+            })
+            .collect();
+        sizes.push((format!("full {}", entries.len()), entries));
+        for (i, (name, routes)) in sizes.into_iter().enumerate() {
+            let bed = self.bed(vec![RouterSetup::new(&routes, 65_536, 1)?], mode);
+            let point = format!("{name} routes");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &point,
+                    x: i as f64,
+                    trial: t,
+                };
+                let rs = bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
+                self.record(&at, &rs);
+                self.push(&at, None, "routes", routes.len() as f64);
+                self.tick(&format!(
+                    "table-size: {point} at {} kp/s, trial {}",
+                    self.p.rate / 1e3,
+                    t + 1
+                ));
+                let (max, _) = self.search(&bed, 0.0)?;
+                self.push(&at, None, "zero_loss_mpps", max / 1e6);
+                self.tick(&format!(
+                    "table-size: {point} zero-loss search, trial {}",
+                    t + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn fairness(&mut self, mode: Placement) -> Result<()> {
+        let e = Experiment::Fairness;
+        let all = self.synth_routers(self.p.max_routers)?;
+        let frame = 1518;
+        let payload_bits = (1472 * 8) as f64;
+        for n in 1..=self.p.max_routers {
+            let bed = self.bed(all[..n].to_vec(), mode);
+            let point = format!("{n} routers");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &point,
+                    x: n as f64,
+                    trial: t,
+                };
+                let rs = bed.trial(&self.load(None, frame, self.p.seconds))?;
+                self.record(&at, &rs);
+                let mbps: Vec<f64> = rs
+                    .iter()
+                    .map(|r| r.forwarded_pps * payload_bits / 1e6)
+                    .collect();
+                let sum: f64 = mbps.iter().sum();
+                self.push(&at, None, "throughput_mbps", sum);
+                for (i, m) in mbps.iter().enumerate() {
+                    self.push(&at, Some(i), "throughput_mbps", *m);
+                    let share = if sum > 0.0 { 100.0 * m / sum } else { 0.0 };
+                    self.push(&at, Some(i), "share_pct", share);
+                }
+                self.tick(&format!("fairness: {point}, trial {}", t + 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 2544 throughput search on one bed: the highest per-router rate whose loss is at most
+    /// `tolerance` (a fraction). Starts from the rate the routers reach unpaced, then bisects
+    /// `search_steps` times. Returns (rate, loss at that rate).
+    fn search(&self, bed: &Bed, tolerance: f64) -> Result<(f64, f64)> {
+        let secs = self.p.search_seconds;
+        let frame = self.p.frame;
+        let top = bed.trial(&self.load(None, frame, secs))?;
+        let hi0 = top
+            .iter()
+            .map(|r| r.forwarded_pps)
+            .fold(f64::INFINITY, f64::min);
+        if !(hi0.is_finite() && hi0 > 0.0) {
+            return Ok((0.0, 1.0));
+        }
+        let loss_at = |rate: f64| -> Result<f64> {
+            let rs = bed.trial(&self.load(Some(rate), frame, secs))?;
+            let offered: u64 = rs.iter().map(|r| r.offered).sum();
+            let lost: u64 = rs.iter().map(|r| r.lost).sum();
+            Ok(lost as f64 / offered.max(1) as f64)
+        };
+        let first = loss_at(hi0)?;
+        if first <= tolerance {
+            return Ok((hi0, first));
+        }
+        let (mut lo, mut hi, mut lo_loss) = (0.0, hi0, 1.0);
+        for _ in 0..self.p.search_steps {
+            let mid = (lo + hi) / 2.0;
+            let l = loss_at(mid)?;
+            if l <= tolerance {
+                (lo, lo_loss) = (mid, l);
+            } else {
+                hi = mid;
+            }
+        }
+        Ok((lo, if lo > 0.0 { lo_loss } else { 1.0 }))
+    }
+
+    fn rfc2544(&mut self, full: &Path, mode: Placement) -> Result<()> {
+        let e = Experiment::Rfc2544;
+        let entries = self.full_entries(full)?;
+        let bed = self.bed(vec![RouterSetup::new(&entries, 65_536, 1)?], mode);
+        let tol = self.p.loss_tolerance_pct / 100.0;
+        let mut zero = Vec::new();
+        for t in 0..self.p.trials {
+            let at = At {
+                e,
+                point: "throughput",
+                x: 0.0,
+                trial: t,
+            };
+            let (r0, _) = self.search(&bed, 0.0)?;
+            self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
+            self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1));
+            let (rt, lt) = self.search(&bed, tol)?;
+            self.push(&at, None, "tolerant_mpps", rt / 1e6);
+            self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
+            self.tick(&format!(
+                "rfc2544: {}% loss search, trial {}",
+                self.p.loss_tolerance_pct,
+                t + 1
+            ));
+            zero.push(r0);
+        }
+        let base = crate::stats::median(&zero);
+        if base.is_nan() || base <= 0.0 {
+            return Ok(());
+        }
+        for pct in [10u32, 50, 90] {
+            let point = format!("{pct}% of throughput");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &point,
+                    x: f64::from(pct),
+                    trial: t,
+                };
+                let rate = base * f64::from(pct) / 100.0;
+                let rs = bed.trial(&self.load(Some(rate), self.p.frame, self.p.seconds))?;
+                self.record(&at, &rs);
+                self.tick(&format!("rfc2544: latency at {point}, trial {}", t + 1));
+            }
+        }
+        Ok(())
+    }
+
+    fn modes(&mut self) -> Result<()> {
+        let e = Experiment::Modes;
+        let all = self.synth_routers(self.p.max_routers)?;
+        for mode in Placement::ALL {
+            for n in 1..=self.p.max_routers {
+                let bed = self.bed(all[..n].to_vec(), mode);
+                let point = format!("{mode}, {n} routers");
+                for t in 0..self.p.trials {
+                    let at = At {
+                        e,
+                        point: &point,
+                        x: n as f64,
+                        trial: t,
+                    };
+                    let rs =
+                        bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
+                    self.record(&at, &rs);
+                    self.tick(&format!("modes: {point}, trial {}", t + 1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Mean and confidence interval of every (experiment, point, router, metric).
+    fn summarise(&self) -> Vec<SummaryRow> {
+        let mut groups: BTreeMap<(usize, Option<usize>, &'static str), Vec<f64>> = BTreeMap::new();
+        let mut first: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut keys: Vec<(&'static str, String, f64)> = Vec::new();
+        for v in &self.values {
+            let k = *first
+                .entry((v.experiment, v.point.as_str()))
+                .or_insert_with(|| {
+                    keys.push((v.experiment, v.point.clone(), v.x));
+                    keys.len() - 1
+                });
+            groups
+                .entry((k, v.router, v.metric))
+                .or_default()
+                .push(v.value);
+        }
+        groups
+            .into_iter()
+            .filter_map(|((k, router, metric), xs)| {
+                let finite: Vec<f64> = xs.into_iter().filter(|x| x.is_finite()).collect();
+                let s = Summary::of(&finite)?;
+                let (experiment, point, x) = keys[k].clone();
+                Some(SummaryRow {
+                    experiment,
+                    point,
+                    x,
+                    router,
+                    metric,
+                    s,
+                })
+            })
+            .collect()
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt(r: Option<usize>) -> String {
+    r.map_or("all".into(), |r| r.to_string())
+}
+
+pub const TRIALS_HEADER: &str = "experiment,point,x,trial,router,metric,unit,value";
+pub const SUMMARY_HEADER: &str = "experiment,point,x,router,metric,unit,n,mean,ci95,stddev,min,max";
+
+fn write_outputs(dir: &Path, run: &Run, summary: &[SummaryRow]) -> Result<()> {
+    let mut t = String::from(TRIALS_HEADER);
+    t.push('\n');
+    for v in &run.values {
+        let _ = writeln!(
+            t,
+            "{},{},{},{},{},{},{},{}",
+            v.experiment,
+            csv_field(&v.point),
+            v.x,
+            v.trial,
+            opt(v.router),
+            v.metric,
+            unit(v.metric),
+            v.value
+        );
+    }
+    let mut s = String::from(SUMMARY_HEADER);
+    s.push('\n');
+    for r in summary {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.experiment,
+            csv_field(&r.point),
+            r.x,
+            opt(r.router),
+            r.metric,
+            unit(r.metric),
+            r.s.n,
+            r.s.mean,
+            r.s.ci95,
+            r.s.stddev,
+            r.s.min,
+            r.s.max
+        );
+    }
+    let w = |name: &str, body: &str| -> Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))
+    };
+    w("trials.csv", &t)?;
+    w("summary.csv", &s)?;
+    let j = json!({
+        "vrouter": env!("CARGO_PKG_VERSION"),
+        "params": run.p,
+        "seconds": run.started.elapsed().as_secs_f64(),
+        "summary": summary,
+        "trials": run.values,
+    });
+    w("sweep.json", &serde_json::to_string_pretty(&j)?)?;
+    plots(dir, &run.p, summary)
+}
+
+/// Points of one aggregate metric, by x, for a chart.
+fn series(
+    summary: &[SummaryRow],
+    experiment: &str,
+    metric: &str,
+    router: Option<usize>,
+    point_filter: &dyn Fn(&str) -> bool,
+) -> Vec<(f64, f64, f64)> {
+    summary
+        .iter()
+        .filter(|r| {
+            r.experiment == experiment
+                && r.metric == metric
+                && r.router == router
+                && point_filter(&r.point)
+        })
+        .map(|r| (r.x, r.s.mean, r.s.ci95))
+        .collect()
+}
+
+fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()> {
+    let any = |_: &str| true;
+    let kpps = p.rate / 1e3;
+    let frame = p.frame;
+    let has = |e: Experiment| p.experiments.contains(&e);
+    let routers_axis = "virtual routers";
+    if has(Experiment::Routers) {
+        let panels = [
+            Panel {
+                title: "Aggregate forwarding rate (sink clock)".into(),
+                x_label: routers_axis.into(),
+                y_label: "kp/s".into(),
+                series: vec![
+                    Series {
+                        name: "offered".into(),
+                        points: series(summary, "routers", "offered_kpps", None, &any),
+                    },
+                    Series {
+                        name: "forwarded".into(),
+                        points: series(summary, "routers", "forwarded_kpps", None, &any),
+                    },
+                ],
+                x_names: None,
+            },
+            Panel {
+                title: "Loss and CPU".into(),
+                x_label: routers_axis.into(),
+                y_label: "% (loss; CPU per router of one core)".into(),
+                series: vec![
+                    Series {
+                        name: "loss %".into(),
+                        points: series(summary, "routers", "loss_pct", None, &any),
+                    },
+                    Series {
+                        name: "CPU per router %".into(),
+                        points: series(summary, "routers", "cpu_per_router_pct", None, &any),
+                    },
+                ],
+                x_names: None,
+            },
+        ];
+        plot::render(
+            &dir.join("routers.svg"),
+            &format!(
+                "{kpps:.0} kp/s of {frame}-byte frames per router, {} placement, {} routes each",
+                p.mode, p.routes
+            ),
+            &panels,
+        )?;
+    }
+    if has(Experiment::TableSize) {
+        let names: Vec<String> = {
+            let mut v: Vec<(f64, String)> = summary
+                .iter()
+                .filter(|r| r.experiment == "table-size" && r.metric == "routes")
+                .map(|r| (r.x, r.point.trim_end_matches(" routes").to_string()))
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v.into_iter().map(|x| x.1).collect()
+        };
+        let panels = [
+            Panel {
+                title: format!("Forwarded at {kpps:.0} kp/s offered"),
+                x_label: "routes in the table".into(),
+                y_label: "kp/s".into(),
+                series: vec![Series {
+                    name: "forwarded".into(),
+                    points: series(summary, "table-size", "forwarded_kpps", None, &any),
+                }],
+                x_names: Some(names.clone()),
+            },
+            Panel {
+                title: "Highest zero-loss rate".into(),
+                x_label: "routes in the table".into(),
+                y_label: "Mp/s".into(),
+                series: vec![Series {
+                    name: "zero-loss throughput".into(),
+                    points: series(summary, "table-size", "zero_loss_mpps", None, &any),
+                }],
+                x_names: Some(names),
+            },
+        ];
+        plot::render(
+            &dir.join("table_size.svg"),
+            &format!(
+                "Forwarding rate vs table size ({frame}-byte frames, {} placement)",
+                p.mode
+            ),
+            &panels,
+        )?;
+    }
+    if has(Experiment::Fairness) {
+        let mut s = vec![Series {
+            name: "aggregate".into(),
+            points: series(summary, "fairness", "throughput_mbps", None, &any),
+        }];
+        for i in 0..p.max_routers {
+            s.push(Series {
+                name: format!("VR {i}"),
+                points: series(summary, "fairness", "throughput_mbps", Some(i), &any),
+            });
+        }
+        let panels = [
+            Panel {
+                title: "UDP throughput (1472-byte payloads)".into(),
+                x_label: routers_axis.into(),
+                y_label: "Mb/s".into(),
+                series: s,
+                x_names: None,
+            },
+            Panel {
+                title: "Jain's fairness index".into(),
+                x_label: routers_axis.into(),
+                y_label: "index (1 = equal shares)".into(),
+                series: vec![Series {
+                    name: "Jain".into(),
+                    points: series(summary, "fairness", "jain", None, &any),
+                }],
+                x_names: None,
+            },
+        ];
+        plot::render(
+            &dir.join("fairness.svg"),
+            &format!(
+                "Throughput shares, routers sending as fast as they can ({} placement)",
+                p.mode
+            ),
+            &panels,
+        )?;
+    }
+    if has(Experiment::Rfc2544) {
+        let lat = |m: &str| series(summary, "rfc2544", m, None, &|pt: &str| pt.contains('%'));
+        let panels = [Panel {
+            title: "One-way latency at fractions of the zero-loss throughput".into(),
+            x_label: "% of zero-loss throughput".into(),
+            y_label: "µs".into(),
+            series: vec![
+                Series {
+                    name: "p50".into(),
+                    points: lat("p50_us"),
+                },
+                Series {
+                    name: "p99".into(),
+                    points: lat("p99_us"),
+                },
+            ],
+            x_names: None,
+        }];
+        plot::render(
+            &dir.join("rfc2544.svg"),
+            &format!(
+                "RFC 2544 latency, {frame}-byte frames, full table ({} placement)",
+                p.mode
+            ),
+            &panels,
+        )?;
+    }
+    if has(Experiment::Modes) {
+        let by_mode = |metric: &str| {
+            Placement::ALL
+                .iter()
+                .map(|m| Series {
+                    name: m.name().into(),
+                    points: series(summary, "modes", metric, None, &|pt: &str| {
+                        pt.starts_with(&format!("{}, ", m.name()))
+                    }),
+                })
+                .collect::<Vec<_>>()
+        };
+        let panels = [
+            Panel {
+                title: "Aggregate forwarded".into(),
+                x_label: routers_axis.into(),
+                y_label: "kp/s".into(),
+                series: by_mode("forwarded_kpps"),
+                x_names: None,
+            },
+            Panel {
+                title: "CPU per router".into(),
+                x_label: routers_axis.into(),
+                y_label: "% of one core".into(),
+                series: by_mode("cpu_per_router_pct"),
+                x_names: None,
+            },
+            Panel {
+                title: "Worst router's p99 latency".into(),
+                x_label: routers_axis.into(),
+                y_label: "µs".into(),
+                series: by_mode("p99_us"),
+                x_names: None,
+            },
+        ];
+        plot::render(
+            &dir.join("modes.svg"),
+            &format!(
+                "Polling modes at {kpps:.0} kp/s per router on {} cores",
+                p.cores
+            ),
+            &panels,
+        )?;
+    }
+    Ok(())
+}
+
+/// The summary table printed at the end.
+fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
+    let get = |e: &str, point: &str, m: &str| {
+        summary
+            .iter()
+            .find(|r| r.experiment == e && r.point == point && r.metric == m && r.router.is_none())
+            .map(|r| r.s)
+    };
+    let fmt = |s: Option<Summary>, prec: usize| match s {
+        Some(s) if s.n > 1 => format!("{:.*} ± {:.*}", prec, s.mean, prec, s.ci95),
+        Some(s) => format!("{:.*}", prec, s.mean),
+        None => "-".into(),
+    };
+    let mut out = String::new();
+    let mut points: Vec<(&str, &str)> = Vec::new();
+    for r in summary.iter().filter(|r| r.router.is_none()) {
+        if !points.contains(&(r.experiment, r.point.as_str())) {
+            points.push((r.experiment, r.point.as_str()));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nmean ± 95% CI over {} trials ({} cores, memory backend)",
+        p.trials, p.cores
+    );
+    let _ = writeln!(
+        out,
+        "{:<11} {:<26} {:>20} {:>16} {:>8} {:>14} {:>14} {:>16}",
+        "experiment",
+        "point",
+        "forwarded kp/s",
+        "loss %",
+        "Jain",
+        "CPU/router %",
+        "p99 µs",
+        "other"
+    );
+    for (e, pt) in points {
+        let other = match e {
+            "table-size" => {
+                get(e, pt, "zero_loss_mpps").map(|s| format!("{} Mp/s max", fmt(Some(s), 2)))
+            }
+            "fairness" => {
+                get(e, pt, "throughput_mbps").map(|s| format!("{} Mb/s", fmt(Some(s), 0)))
+            }
+            "rfc2544" if pt == "throughput" => Some(format!(
+                "0 loss {} Mp/s; {}%: {} Mp/s",
+                fmt(get(e, pt, "zero_loss_mpps"), 2),
+                p.loss_tolerance_pct,
+                fmt(get(e, pt, "tolerant_mpps"), 2)
+            )),
+            _ => None,
+        };
+        let _ = writeln!(
+            out,
+            "{:<11} {:<26} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+            e,
+            pt,
+            fmt(get(e, pt, "forwarded_kpps"), 1),
+            fmt(get(e, pt, "loss_pct"), 4),
+            get(e, pt, "jain").map_or("-".into(), |s| format!("{:.4}", s.mean)),
+            fmt(get(e, pt, "cpu_per_router_pct"), 1),
+            fmt(get(e, pt, "p99_us"), 0),
+            other.unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC, for result folders.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil(secs.div_euclid(86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
+/// Hinnant's civil_from_days).
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(11_016), (2000, 2, 29));
+        assert_eq!(civil(20_782), (2026, 11, 25));
+    }
+
+    #[test]
+    fn csv_quoting_and_units() {
+        assert_eq!(csv_field("busy, 2 routers"), "\"busy, 2 routers\"");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(unit("forwarded_kpps"), "kp/s");
+        assert_eq!(unit("loss_pct"), "%");
+        assert_eq!(unit("jain"), "");
+    }
+}

@@ -1,0 +1,466 @@
+//! An in-process testbed on memory ports: N virtual routers, each between a generator link and a
+//! sink link, driven by one paced generator and measured by one sink, both outside the routers
+//! (their own thread, their own clock), as the paper measured with an external generator and
+//! sink. The sweep and `bench` build on this.
+//!
+//! ```text
+//!             gen.0 ──> vr0 ──> sink.0
+//! generator   gen.1 ──> vr1 ──> sink.1    sink (same thread as the generator, core 0)
+//! (core 0)     ...               ...
+//! ```
+//!
+//! Routers run on the other cores: in `busy` and `adaptive` placement one worker thread per
+//! router (threads outnumber cores when routers do, as VMs' vCPUs did in the paper); in
+//! `shared-core` placement one adaptive worker serves every router's queues in turn.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use dataplane::pipeline::{PacketBuf, Pipeline};
+use dataplane::pool::Pool;
+use dataplane::port::memory::link;
+use dataplane::port::Port;
+use dataplane::traffic::{self, FrameSpec, LatencySummary, Pacer, Sink, Stamp, STAMP_LEN};
+use dataplane::worker::{PollMode, VirtualRouter, Worker, WorkerCounters};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Next-hop ids the testbed's routers map routes onto (all resolve to the sink side).
+pub const NEXT_HOPS: u32 = 16;
+/// Frames per generator burst.
+const BURST: usize = 32;
+/// Bytes of a test frame the generator writes: Ethernet + IPv4 + UDP headers and the stamp.
+const HEAD: usize = 14 + 20 + 8 + STAMP_LEN;
+
+/// How routers are placed on worker threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// One busy-polling worker per router.
+    Busy,
+    /// One adaptive worker per router.
+    Adaptive,
+    /// One adaptive worker serving all routers.
+    SharedCore,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 3] = [Placement::Busy, Placement::Adaptive, Placement::SharedCore];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Busy => "busy",
+            Placement::Adaptive => "adaptive",
+            Placement::SharedCore => "shared-core",
+        }
+    }
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Placement::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("mode must be busy, adaptive or shared-core, not `{s}`"))
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One router of the testbed: its table and the destinations the generator sends it.
+#[derive(Clone)]
+pub struct RouterSetup {
+    pub fib4: fib::Lpm<u32>,
+    /// Routed destinations, drawn from the table's own prefixes.
+    pub dests: Vec<u32>,
+}
+
+impl RouterSetup {
+    /// A router for `entries` (prefix, length, next hop), with `n` destinations spread over the
+    /// table's routes (a route chosen at random, then an address inside it).
+    pub fn new(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Result<Self> {
+        if entries.is_empty() {
+            return Err(anyhow!("a testbed router needs at least one IPv4 route"));
+        }
+        let fib4 = fib::Lpm::<u32>::from_routes(entries.to_vec())
+            .map_err(|e| anyhow!("building the router's table: {e}"))?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let dests = (0..n)
+            .map(|_| {
+                let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+                let host = if l >= 32 { 0 } else { rng.gen::<u32>() >> l };
+                k | host
+            })
+            .collect();
+        Ok(RouterSetup { fib4, dests })
+    }
+}
+
+/// The offered load of one trial.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// Frames per second offered to each router; `None`: as fast as each router's input ring
+    /// takes them (the generator never outruns a router, like a sender with back-pressure).
+    pub rate_per_router: Option<f64>,
+    /// Frame size without FCS (60 = a 64-byte frame, 1514 = 1472-byte UDP payload).
+    pub frame: usize,
+    pub seconds: f64,
+}
+
+/// What one router did in a trial, measured at the generator and the sink.
+#[derive(Clone, Debug, Default)]
+pub struct RouterResult {
+    /// Frames the generator produced for this router.
+    pub offered: u64,
+    /// Distinct frames the sink received.
+    pub received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// Offered rate achieved by the generator (frames/s over the trial).
+    pub offered_pps: f64,
+    /// Forwarding rate on the sink's clock (frames/s between first and last frame).
+    pub forwarded_pps: f64,
+    pub latency: Option<LatencySummary>,
+    /// CPU used for this router, as a fraction of one core (a shared worker's time is split
+    /// evenly between its routers).
+    pub cpu: f64,
+    /// Time its worker was runnable but waiting for a core, as a fraction of the trial.
+    pub run_queue_wait: f64,
+}
+
+impl RouterResult {
+    pub fn loss(&self) -> f64 {
+        if self.offered == 0 {
+            0.0
+        } else {
+            self.lost as f64 / self.offered as f64
+        }
+    }
+}
+
+/// The testbed: routers, their placement on workers, ring sizes.
+pub struct Bed {
+    pub routers: Vec<RouterSetup>,
+    pub placement: Placement,
+    /// Frames each memory link holds per direction (a NIC or virtio ring).
+    pub ring: usize,
+    /// Adaptive workers' sleep between light polls.
+    pub sleep: Duration,
+}
+
+/// Cores for the generator/sink thread and for router workers: the generator takes core 0
+/// and routers the others, when there are at least two.
+fn cores() -> (Option<usize>, Vec<usize>) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n > 1 {
+        (Some(0), (1..n).collect())
+    } else {
+        (None, Vec::new())
+    }
+}
+
+struct Lane {
+    tx: Box<dyn Port>,
+    rx: Box<dyn Port>,
+    heads: Vec<[u8; HEAD]>,
+    next: usize,
+    pacer: Option<Pacer>,
+    seq: u32,
+    out: Vec<PacketBuf>,
+    sink: Sink,
+}
+
+impl Bed {
+    /// Runs one trial and returns each router's result.
+    pub fn trial(&self, load: &Load) -> Result<Vec<RouterResult>> {
+        let (gen_core, router_cores) = cores();
+        let n = self.routers.len();
+        let pool = Pool::new(n * 2 * self.ring + n * BURST * 4 + 4096);
+        let stop = Arc::new(AtomicBool::new(false));
+        let spec = FrameSpec {
+            src_mac: [2, 0, 0, 0, 0, 9],
+            dst_mac: [2, 0, 0, 0, 0, 1],
+            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            size: load.frame,
+        };
+        let frame = load.frame.clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
+        let mut lanes = Vec::with_capacity(n);
+        let mut vrs = Vec::with_capacity(n);
+        for (i, r) in self.routers.iter().enumerate() {
+            let (gen, r0) = link(&format!("gen{i}"), self.ring);
+            let (r1, sink) = link(&format!("sink{i}"), self.ring);
+            let (_w4, r4) = fib::share(r.fib4.clone());
+            let (_w6, r6) = fib::share(fib::Lpm::<u128>::new());
+            let ports: Vec<Box<dyn Port>> = vec![Box::new(r0), Box::new(r1)];
+            vrs.push(VirtualRouter::new(
+                &format!("vr{i}"),
+                Pipeline::lab_default(NEXT_HOPS),
+                ports,
+                r4,
+                r6,
+            ));
+            let heads = r
+                .dests
+                .iter()
+                .map(|&d| {
+                    let t = spec.template(std::net::Ipv4Addr::from(d));
+                    let mut h = [0u8; HEAD];
+                    h.copy_from_slice(&t[..HEAD]);
+                    h
+                })
+                .collect();
+            lanes.push(Lane {
+                tx: Box::new(gen),
+                rx: Box::new(sink),
+                heads,
+                next: 0,
+                pacer: load.rate_per_router.map(Pacer::new),
+                seq: 0,
+                out: Vec::with_capacity(BURST),
+                sink: Sink::new(),
+            });
+        }
+        // Workers, as the placement says.
+        let mut groups: Vec<(Vec<VirtualRouter>, PollMode)> = match self.placement {
+            Placement::Busy => vrs.into_iter().map(|v| (vec![v], PollMode::Busy)).collect(),
+            Placement::Adaptive => vrs
+                .into_iter()
+                .map(|v| (vec![v], PollMode::Adaptive))
+                .collect(),
+            Placement::SharedCore => vec![(vrs, PollMode::Adaptive)],
+        };
+        let mut handles = Vec::new();
+        let mut wcs: Vec<(Arc<WorkerCounters>, usize)> = Vec::new();
+        for (k, (group, mode)) in groups.drain(..).enumerate() {
+            let core = (!router_cores.is_empty()).then(|| router_cores[k % router_cores.len()]);
+            let size = group.len();
+            let mut w =
+                Worker::new(group, mode, core, &pool, Arc::clone(&stop)).map_err(|e| anyhow!(e))?;
+            w.sleep = self.sleep;
+            wcs.push((Arc::clone(&w.counters), size));
+            handles.push(w.spawn());
+        }
+        let seconds = load.seconds;
+        let gen_pool = pool.clone();
+        let traffic = std::thread::Builder::new()
+            .name("vrouter-gen".into())
+            .spawn(move || generate(lanes, gen_pool, gen_core, frame, seconds))
+            .map_err(|e| anyhow!("cannot start the generator thread: {e}"))?;
+        let lanes = traffic.join();
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            let _ = h.join();
+        }
+        let (lanes, secs) = lanes.map_err(|_| anyhow!("the generator thread failed"))?;
+        // Per-router CPU: each worker's share, split evenly between the routers it served.
+        let mut cpu = Vec::with_capacity(n);
+        for (wc, size) in &wcs {
+            let wall = wc.wall_ns.load(Ordering::Relaxed).max(1) as f64;
+            let c = wc.cpu_ns.load(Ordering::Relaxed) as f64 / wall / *size as f64;
+            let w = wc.wait_ns.load(Ordering::Relaxed) as f64 / wall;
+            for _ in 0..*size {
+                cpu.push((c, w));
+            }
+        }
+        Ok(lanes
+            .into_iter()
+            .zip(cpu)
+            .map(|(l, (cpu, wait))| {
+                let rep = l.sink.report();
+                let offered = u64::from(l.seq);
+                RouterResult {
+                    offered,
+                    received: rep.received,
+                    lost: offered.saturating_sub(rep.received),
+                    duplicates: rep.duplicates,
+                    reordered: rep.reordered,
+                    offered_pps: offered as f64 / secs,
+                    forwarded_pps: rep.rate_pps,
+                    latency: rep.latency_ns,
+                    cpu,
+                    run_queue_wait: wait,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The generator and sink loop: one clock read per round dates the stamps, paces every lane
+/// and ends the trial; then drains what is in flight.
+fn generate(
+    mut lanes: Vec<Lane>,
+    pool: Pool,
+    core: Option<usize>,
+    frame: usize,
+    seconds: f64,
+) -> (Vec<Lane>, f64) {
+    if let Some(c) = core {
+        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+    }
+    let mut cache = pool.cache();
+    let mut rx = Vec::with_capacity(64);
+    let start = Instant::now();
+    let end_ns = (seconds * 1e9) as u64;
+    let paced = lanes.iter().any(|l| l.pacer.is_some());
+    let drain = |l: &mut Lane, rx: &mut Vec<PacketBuf>, cache: &mut dataplane::pool::PoolCache| {
+        let mut got = 0;
+        loop {
+            rx.clear();
+            let n = l.rx.rx_burst(rx, 64);
+            if n == 0 {
+                return got;
+            }
+            got += n;
+            let now = start.elapsed().as_nanos() as u64;
+            for b in rx.drain(..) {
+                l.sink.record(b.bytes(), now);
+                cache.put(b);
+            }
+        }
+    };
+    loop {
+        let now = start.elapsed().as_nanos() as u64;
+        if now >= end_ns {
+            break;
+        }
+        for l in lanes.iter_mut() {
+            let want = match l.pacer.as_mut() {
+                Some(p) => p.due(now).min((BURST - l.out.len()) as u64) as usize,
+                None => BURST - l.out.len(),
+            };
+            for _ in 0..want {
+                let Some(mut b) = cache.get() else { break };
+                let mut h = l.heads[l.next];
+                l.next = (l.next + 1) % l.heads.len();
+                traffic::stamp(
+                    &mut h,
+                    Stamp {
+                        flow: 0,
+                        seq: l.seq,
+                        sent_ns: now,
+                    },
+                );
+                l.seq = l.seq.wrapping_add(1);
+                b.set_head(&h, frame);
+                l.out.push(b);
+            }
+            if let Some(p) = l.pacer.as_mut() {
+                p.sent(want as u64);
+            }
+            if !l.out.is_empty() {
+                l.tx.tx_burst(&mut l.out);
+                if paced {
+                    // The router's input ring was full: these frames are lost at its input, as
+                    // on a NIC whose RX ring overflows.
+                    for b in l.out.drain(..) {
+                        cache.put(b);
+                    }
+                }
+                // Unpaced: what did not fit is retried next round (its stamp is a little old,
+                // as with any sender that waits for room).
+            }
+            drain(l, &mut rx, &mut cache);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64().min(seconds.max(1e-9));
+    // Unsent leftovers of an unpaced run were never offered.
+    for l in lanes.iter_mut() {
+        let left = l.out.len() as u32;
+        l.seq = l.seq.wrapping_sub(left);
+        for b in l.out.drain(..) {
+            cache.put(b);
+        }
+    }
+    // Drain until every router has been quiet for 10 ms (at most 500 ms).
+    let until = Instant::now() + Duration::from_millis(500);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(10) {
+        let mut got = 0;
+        for l in lanes.iter_mut() {
+            got += drain(l, &mut rx, &mut cache);
+        }
+        if got > 0 {
+            quiet_since = Instant::now();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    (lanes, secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(routes: usize, seed: u64) -> RouterSetup {
+        let set = fib::source::synth::ipv4(routes, seed);
+        RouterSetup::new(&set.v4_entries(NEXT_HOPS), 1024, seed).unwrap()
+    }
+
+    #[test]
+    fn generator_paces_within_one_percent_and_every_frame_is_accounted() {
+        let bed = Bed {
+            routers: vec![router(10_000, 1), router(10_000, 2)],
+            placement: Placement::Adaptive,
+            ring: 4096,
+            sleep: Duration::from_micros(100),
+        };
+        let rs = bed
+            .trial(&Load {
+                rate_per_router: Some(130_000.0),
+                frame: 60,
+                seconds: 1.0,
+            })
+            .unwrap();
+        assert_eq!(rs.len(), 2);
+        for r in &rs {
+            // Pacing: the offered count over one second is the target within 1%.
+            let err = (r.offered as f64 - 130_000.0).abs() / 130_000.0;
+            assert!(err < 0.01, "offered {} frames in 1 s", r.offered);
+            assert!((r.offered_pps - 130_000.0).abs() / 130_000.0 < 0.01);
+            // Accounting: every offered frame is received or lost, none twice.
+            assert_eq!(r.received + r.lost, r.offered, "{r:?}");
+            assert_eq!(r.duplicates, 0);
+            // Frames went through the router (routed destinations, valid headers).
+            assert!(r.received > 0 && r.latency.is_some(), "{r:?}");
+            assert!(r.cpu > 0.0 && r.cpu <= 1.05, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn unpaced_large_frames_reach_the_sink_whole() {
+        let bed = Bed {
+            routers: vec![router(1_000, 3)],
+            placement: Placement::SharedCore,
+            ring: 256,
+            sleep: Duration::from_micros(100),
+        };
+        let rs = bed
+            .trial(&Load {
+                rate_per_router: None,
+                frame: 1514,
+                seconds: 0.1,
+            })
+            .unwrap();
+        let r = &rs[0];
+        assert!(r.offered > 1000, "{r:?}");
+        // Unpaced sending never overruns the ring, so nothing is lost.
+        assert_eq!((r.received, r.lost), (r.offered, 0), "{r:?}");
+    }
+
+    #[test]
+    fn placement_names_round_trip() {
+        for p in Placement::ALL {
+            assert_eq!(p.name().parse::<Placement>(), Ok(p));
+        }
+        let e = "spin".parse::<Placement>().unwrap_err();
+        assert!(e.contains("busy, adaptive or shared-core"), "{e}");
+    }
+}

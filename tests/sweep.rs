@@ -1,0 +1,176 @@
+//! `vrouter sweep --quick` end to end: every experiment runs on the memory backend and leaves
+//! CSV, JSON and SVG results whose schema and contents are checked here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sweep(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .arg("sweep")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("vrouter runs")
+}
+
+fn only_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "latest"))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+#[test]
+fn quick_sweep_writes_every_result_and_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("results");
+    let o = sweep(&["--quick", "--out", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "sweep failed:\n{stderr}");
+    let dir = only_dir(&out);
+    assert!(
+        out.join("latest").join("sweep.json").exists(),
+        "latest link"
+    );
+
+    // The summary table names every experiment.
+    for e in ["routers", "table-size", "fairness", "rfc2544", "modes"] {
+        assert!(stdout.contains(e), "summary lacks {e}:\n{stdout}");
+    }
+
+    // trials.csv: the documented header, and 2 trials of every aggregate point.
+    let trials = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    let mut lines = trials.lines();
+    assert_eq!(
+        lines.next(),
+        Some("experiment,point,x,trial,router,metric,unit,value")
+    );
+    let mut per_point: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut fwd_one_router = Vec::new();
+    for l in lines {
+        let f = split_csv(l);
+        assert_eq!(f.len(), 8, "{l}");
+        let value: f64 = f[7].parse().unwrap_or_else(|_| panic!("value in {l}"));
+        assert!(value.is_finite() || f[5].ends_with("_us"), "{l}");
+        if f[4] == "all" && f[5] == "forwarded_kpps" {
+            per_point
+                .entry((f[0].clone(), f[1].clone()))
+                .or_default()
+                .insert(f[3].clone());
+            if f[0] == "routers" && f[1] == "1 routers" {
+                fwd_one_router.push(value);
+            }
+        }
+    }
+    for ((e, p), t) in &per_point {
+        assert_eq!(t.len(), 2, "{e} {p}: trials {t:?}");
+    }
+    let points: BTreeSet<&str> = per_point.keys().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        points,
+        ["fairness", "modes", "rfc2544", "routers", "table-size"].into()
+    );
+    assert_eq!(
+        per_point.keys().filter(|(e, _)| e == "modes").count(),
+        12,
+        "3 modes x 4 router counts"
+    );
+    // One router offered 130 kp/s forwards traffic (the data plane works end to end).
+    assert!(
+        fwd_one_router.iter().all(|&v| v > 100.0),
+        "{fwd_one_router:?}"
+    );
+
+    // summary.csv: header, and means within each point's min..max.
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    assert_eq!(
+        lines.next(),
+        Some("experiment,point,x,router,metric,unit,n,mean,ci95,stddev,min,max")
+    );
+    let mut n = 0;
+    for l in lines {
+        let f = split_csv(l);
+        assert_eq!(f.len(), 12, "{l}");
+        let num = |i: usize| f[i].parse::<f64>().unwrap();
+        let (mean, ci, min, max) = (num(7), num(8), num(10), num(11));
+        assert!(min <= mean + 1e-9 && mean <= max + 1e-9 && ci >= 0.0, "{l}");
+        n += 1;
+    }
+    assert!(n > 100, "{n} summary rows");
+
+    // sweep.json: parameters and both tables.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(j["params"]["trials"], 2);
+    assert_eq!(j["params"]["quick"], true);
+    assert_eq!(j["params"]["backend"], "memory");
+    assert!(j["summary"].as_array().unwrap().len() == n);
+    let t0 = &j["trials"][0];
+    for k in [
+        "experiment",
+        "point",
+        "x",
+        "trial",
+        "router",
+        "metric",
+        "value",
+    ] {
+        assert!(t0.get(k).is_some(), "trial lacks {k}: {t0}");
+    }
+    let s0 = &j["summary"][0];
+    for k in ["mean", "ci95", "stddev", "n", "min", "max"] {
+        assert!(s0.get(k).is_some(), "summary lacks {k}: {s0}");
+    }
+
+    // One non-empty SVG per experiment.
+    for f in [
+        "routers.svg",
+        "table_size.svg",
+        "fairness.svg",
+        "rfc2544.svg",
+        "modes.svg",
+    ] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline") && svg.len() > 2000,
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_say_which_and_why() {
+    for (args, want) in [
+        (&["--frame", "20"][..], "--frame"),
+        (&["--ring", "1000"], "--ring"),
+        (&["--rate=0"], "--rate"),
+        (&["--max-routers", "0"], "--max-routers"),
+        (&["--mode", "spin"], "busy, adaptive or shared-core"),
+        (&["--experiments", "everything"], "routers"),
+    ] {
+        let o = sweep(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+/// Splits one CSV line (quoted fields may hold commas).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().unwrap().push(c),
+        }
+    }
+    out
+}
