@@ -49,6 +49,8 @@ struct RouterToml {
     nexthops: Option<Spanned<u32>>,
     #[serde(default)]
     lenient: bool,
+    #[serde(default)]
+    class_e_unicast: bool,
     mode: Option<Spanned<String>>,
     worker: Option<String>,
     core: Option<Spanned<usize>>,
@@ -63,6 +65,8 @@ struct RouterToml {
 struct PortToml {
     backend: Spanned<String>,
     link: Option<Spanned<String>>,
+    iface: Option<Spanned<String>>,
+    fanout: Option<Spanned<u16>>,
     mac: Spanned<String>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
@@ -85,6 +89,8 @@ pub struct RouterConfig {
     pub routes: Option<PathBuf>,
     pub nexthops: u32,
     pub lenient: bool,
+    /// 240.0.0.0/4 sources are unicast, not martians (labs relocated there).
+    pub class_e_unicast: bool,
     pub mode: PollMode,
     pub worker: String,
     pub core: Option<usize>,
@@ -102,7 +108,14 @@ pub struct PortConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    Memory { link: String },
+    Memory {
+        link: String,
+    },
+    /// A Linux interface through AF_PACKET rings; `fanout` joins a PACKET_FANOUT group.
+    AfPacket {
+        iface: String,
+        fanout: Option<u16>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -229,11 +242,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                         link: link.get_ref().clone(),
                     }
                 }
-                b @ ("afpacket" | "afxdp" | "dpdk") => {
+                "afpacket" => {
+                    let Some(iface) = &p.iface else {
+                        return Err(cx.err(
+                            p.backend.span(),
+                            "iface",
+                            "afpacket ports need `iface = \"NAME\"` (a Linux interface)",
+                        ));
+                    };
+                    let name = iface.get_ref();
+                    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                        return Err(cx.err(
+                            iface.span(),
+                            "iface",
+                            format!("`{name}` is not an interface name (1-15 characters, no `/` or spaces)"),
+                        ));
+                    }
+                    Backend::AfPacket {
+                        iface: name.clone(),
+                        fanout: p.fanout.as_ref().map(|f| *f.get_ref()),
+                    }
+                }
+                b @ ("afxdp" | "dpdk") => {
                     return Err(cx.err(
                         p.backend.span(),
                         "backend",
-                        format!("`{b}` is not built yet (memory is)"),
+                        format!("`{b}` is not built yet (memory and afpacket are)"),
                     ))
                 }
                 other => {
@@ -326,6 +360,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
             routes: r.routes.as_ref().map(|p| base.join(p.get_ref())),
             nexthops,
             lenient: r.lenient,
+            class_e_unicast: r.class_e_unicast,
             mode,
             worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),
             core: r.core.as_ref().map(|c| *c.get_ref()),

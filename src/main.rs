@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod ctl;
+mod lab;
 mod plot;
 mod progress;
 mod replay;
@@ -40,6 +41,9 @@ enum Command {
     /// The paper's experiments on an external generator and sink: routers, table-size,
     /// fairness, rfc2544, polling modes; CSV, JSON and SVG under results/<timestamp>/.
     Sweep(sweep::SweepArgs),
+    /// Network-namespace test topologies: generator, routers (vrouter or kernel), sink.
+    #[command(subcommand)]
+    Lab(lab::LabCmd),
     /// Benchmarks (figures quoted in README).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Lab(c) => lab::cmd(c),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

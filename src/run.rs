@@ -22,6 +22,7 @@ use clap::Args;
 use dataplane::neighbour::{Neighbour, Neighbours};
 use dataplane::pipeline::{DropReason, Interface, Pipeline};
 use dataplane::pool::Pool;
+use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
 use dataplane::port::memory::{link, MemPort};
 use dataplane::port::Port;
 use dataplane::worker::{RouterCounters, VirtualRouter, Worker, WorkerCounters};
@@ -105,7 +106,9 @@ pub fn pipeline(r: &RouterConfig) -> Pipeline {
             NeighbourTarget::Gateway(ip) => neighbours.set_dynamic(n.nexthop, n.port, ip),
         }
     }
-    Pipeline::new(interfaces, neighbours)
+    let mut p = Pipeline::new(interfaces, neighbours);
+    p.class_e_unicast = r.class_e_unicast;
+    p
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
@@ -114,7 +117,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     let mut ends: HashMap<String, Vec<MemPort>> = HashMap::new();
     for r in &routers {
         for p in &r.ports {
-            let Backend::Memory { link: name } = &p.backend;
+            let Backend::Memory { link: name } = &p.backend else {
+                continue;
+            };
             if !ends.contains_key(name) {
                 let (x, y) = link(name, 4096);
                 ends.insert(name.clone(), vec![y, x]);
@@ -131,12 +136,22 @@ pub fn run(a: RunArgs) -> Result<()> {
         let (w6, r6) = share(t6);
         let mut ports: Vec<Box<dyn Port>> = Vec::new();
         for p in &r.ports {
-            let Backend::Memory { link: name } = &p.backend;
-            let end = ends
-                .get_mut(name)
-                .and_then(Vec::pop)
-                .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
-            ports.push(Box::new(end));
+            match &p.backend {
+                Backend::Memory { link: name } => {
+                    let end = ends
+                        .get_mut(name)
+                        .and_then(Vec::pop)
+                        .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
+                    ports.push(Box::new(end));
+                }
+                Backend::AfPacket { iface, fanout } => {
+                    let mut c = AfPacketConfig::new(iface);
+                    c.fanout = *fanout;
+                    let port = AfPacket::open(&c, &pool)
+                        .with_context(|| format!("router `{}`: afpacket port", r.name))?;
+                    ports.push(Box::new(port));
+                }
+            }
         }
         let vr = VirtualRouter::new(&r.name, pipeline(r), ports, r4, r6);
         controls.push(Control {

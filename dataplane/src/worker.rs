@@ -227,6 +227,22 @@ impl VirtualRouter {
         }
     }
 
+    /// Whether every port has a descriptor to wait on (`interrupt` polling).
+    pub fn can_wait(&self) -> bool {
+        self.ports.iter().all(|p| p.fd().is_some())
+    }
+
+    /// Blocks until one of `routers`' ports has frames or `timeout_ms` pass.
+    pub fn wait(routers: &[VirtualRouter], timeout_ms: u16) {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let mut fds: Vec<PollFd<'_>> = routers
+            .iter()
+            .flat_map(|r| r.ports.iter().filter_map(|p| p.fd()))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        let _ = poll(&mut fds, timeout_ms);
+    }
+
     /// Frames the router's smallest input ring holds (traffic may all come in on one port).
     pub fn rx_capacity(&self) -> usize {
         self.ports
@@ -386,7 +402,7 @@ impl Worker {
         pool: &Pool,
         stop: Arc<AtomicBool>,
     ) -> Result<Self, String> {
-        if mode == PollMode::Interrupt {
+        if mode == PollMode::Interrupt && !routers.iter().all(|r| r.can_wait()) {
             return Err("interrupt polling needs ports with file descriptors (afpacket, afxdp); memory ports support busy and adaptive".into());
         }
         Ok(Worker {
@@ -432,7 +448,7 @@ impl Worker {
                 last = Some(start);
                 bump(&c.busy_polls, 1);
                 bump(&c.packets, got as u64);
-                if self.mode != PollMode::Busy {
+                if self.mode == PollMode::Adaptive {
                     backoff.record(got);
                     if got < HEAVY_BURST {
                         if let Some(d) = backoff.next(start) {
@@ -449,7 +465,12 @@ impl Worker {
             }
             bump(&c.idle_polls, 1);
             idle = idle.saturating_add(1);
-            if self.mode == PollMode::Busy || idle < SPIN_POLLS {
+            if self.mode == PollMode::Interrupt {
+                // Nothing pending on any port: block until one has frames (10 ms at most, to
+                // see the stop flag).
+                bump(&c.sleeps, 1);
+                VirtualRouter::wait(&self.routers, 10);
+            } else if self.mode == PollMode::Busy || idle < SPIN_POLLS {
                 std::hint::spin_loop();
             } else if let Some(d) = backoff.idle(start) {
                 bump(&c.sleeps, 1);

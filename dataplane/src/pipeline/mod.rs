@@ -51,6 +51,9 @@ pub struct Pipeline {
     pub neighbours: Neighbours,
     pub stats: Stats,
     pub icmp: TokenBucket,
+    /// Treat 240.0.0.0/4 (class E) as unicast, as Linux does since 2.6.25: sources there are
+    /// then not martians. Off by default (RFC 1812); labs relocated into 240/4 turn it on.
+    pub class_e_unicast: bool,
 }
 
 /// Work left for the second pass of a burst: look up and forward, IP header at `l3`.
@@ -71,6 +74,7 @@ impl Pipeline {
             interfaces,
             neighbours,
             stats: Stats::default(),
+            class_e_unicast: false,
             icmp: TokenBucket::new(1000, 100),
         }
     }
@@ -318,7 +322,7 @@ impl Pipeline {
             return Err(Self::drop(DropReason::BadChecksum));
         }
         let (src, dst) = (p.src(), p.dst());
-        if martian4_src(src) || dst.octets()[0] == 0 || dst.is_loopback() {
+        if martian4_src(src, self.class_e_unicast) || dst.octets()[0] == 0 || dst.is_loopback() {
             return Err(Self::drop(DropReason::Martian));
         }
         if dst.is_multicast() || dst.is_broadcast() || l2_multicast {
@@ -599,9 +603,13 @@ impl Pipeline {
     }
 }
 
-fn martian4_src(a: Ipv4Addr) -> bool {
+fn martian4_src(a: Ipv4Addr, class_e_unicast: bool) -> bool {
     let o = a.octets()[0];
-    o == 0 || o == 127 || o >= 224
+    o == 0
+        || o == 127
+        || (224..240).contains(&o)
+        || (o >= 240 && !(class_e_unicast && o < 255))
+        || a.is_broadcast()
 }
 
 /// The target link-layer address of a neighbour advertisement (option 2), else the frame's

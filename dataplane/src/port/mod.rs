@@ -2,6 +2,7 @@
 //! AF_PACKET, AF_XDP and DPDK plug in the same way). Buffers move through ports by value (a
 //! pointer move), never copied or allocated per packet.
 
+pub mod afpacket;
 pub mod memory;
 
 use crate::pipeline::PacketBuf;
@@ -16,6 +17,11 @@ pub trait Port: Send {
     /// Frames the receive ring holds (adaptive workers size their sleeps by it).
     fn rx_capacity(&self) -> usize {
         1024
+    }
+    /// A descriptor that becomes readable when frames arrive (for `interrupt` polling);
+    /// `None` for backends without one (memory).
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
     }
     /// A name for logs and stats.
     fn name(&self) -> &str;
