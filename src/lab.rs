@@ -121,9 +121,16 @@ fn in_ns(n: &str, cmd: &[&str]) -> Result<String> {
     ip(&a)
 }
 
-/// Locally administered MAC of node `node` on link `link`, side 1 (left) or 2 (right).
-fn mac(link: usize, side: u8) -> String {
-    format!("02:76:72:{:02x}:{:02x}:{side:02x}", link >> 8, link & 0xff)
+/// Locally administered MAC of the end of link `link` on side 1 (left) or 2 (right).
+pub fn mac(link: usize, side: u8) -> [u8; 6] {
+    [2, 0x76, 0x72, (link >> 8) as u8, link as u8, side]
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn v4(link: usize, side: u8) -> String {
@@ -233,7 +240,7 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
     };
     for i in 0..=n {
         let (l, r) = (format!("e{i}l"), format!("e{i}r"));
-        let (ml, mr) = (mac(i, 1), mac(i, 2));
+        let (ml, mr) = (mac_text(mac(i, 1)), mac_text(mac(i, 2)));
         ip(&[
             "link",
             "add",
@@ -495,8 +502,8 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                     lab = a.name,
                     rf = rf.display(),
                     mode = a.mode,
-                    min = mac(inl, 2),
-                    mout = mac(outl, 1),
+                    min = mac_text(mac(inl, 2)),
+                    mout = mac_text(mac(outl, 1)),
                     a_in4 = v4(inl, 2),
                     a_in6 = v6(inl, 2),
                     a_out4 = v4(outl, 1),

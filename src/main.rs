@@ -2,6 +2,7 @@
 //! `dataplane` crates.
 
 mod bench;
+mod benchlab;
 mod config;
 mod ctl;
 mod lab;

@@ -90,16 +90,27 @@ impl RouterSetup {
         }
         let fib4 = fib::Lpm::<u32>::from_routes(entries.to_vec())
             .map_err(|e| anyhow!("building the router's table: {e}"))?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let dests = (0..n)
-            .map(|_| {
-                let (k, l, _) = entries[rng.gen_range(0..entries.len())];
-                let host = if l >= 32 { 0 } else { rng.gen::<u32>() >> l };
-                k | host
-            })
-            .collect();
-        Ok(RouterSetup { fib4, dests })
+        Ok(RouterSetup {
+            fib4,
+            dests: destinations(entries, n, seed),
+        })
     }
+}
+
+/// `n` destinations spread over `entries`' routes: a route chosen at random, then an address
+/// inside it.
+pub fn destinations(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Vec<u32> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            let host = if l >= 32 { 0 } else { rng.gen::<u32>() >> l };
+            k | host
+        })
+        .collect()
 }
 
 /// The offered load of one trial.
@@ -166,15 +177,101 @@ fn cores() -> (Option<usize>, Vec<usize>) {
     }
 }
 
-struct Lane {
-    tx: Box<dyn Port>,
-    rx: Box<dyn Port>,
+/// One generator-to-sink path through one router: the port the generator sends on, the port
+/// the sink receives on, and the frames' headers.
+pub struct Lane {
+    pub tx: Box<dyn Port>,
+    pub rx: Box<dyn Port>,
     heads: Vec<[u8; HEAD]>,
     next: usize,
     pacer: Option<Pacer>,
     seq: u32,
     out: Vec<PacketBuf>,
     sink: Sink,
+}
+
+/// Frame headers (with stamp space) from `spec` to each destination.
+pub fn heads(spec: &FrameSpec, dests: &[u32]) -> Vec<[u8; HEAD]> {
+    dests
+        .iter()
+        .map(|&d| {
+            let t = spec.template(std::net::Ipv4Addr::from(d));
+            let mut h = [0u8; HEAD];
+            h.copy_from_slice(&t[..HEAD]);
+            h
+        })
+        .collect()
+}
+
+impl Lane {
+    pub fn new(tx: Box<dyn Port>, rx: Box<dyn Port>, heads: Vec<[u8; HEAD]>) -> Self {
+        Lane {
+            tx,
+            rx,
+            heads,
+            next: 0,
+            pacer: None,
+            seq: 0,
+            out: Vec::with_capacity(BURST),
+            sink: Sink::new(),
+        }
+    }
+
+    /// The lane ready for a new trial at `rate` (frames/s; `None`: as fast as it goes).
+    fn reset(&mut self, rate: Option<f64>) {
+        self.next = 0;
+        self.pacer = rate.map(Pacer::new);
+        self.seq = 0;
+        self.sink = Sink::new();
+    }
+
+    fn result(&self, secs: f64) -> RouterResult {
+        let rep = self.sink.report();
+        let offered = u64::from(self.seq);
+        RouterResult {
+            offered,
+            received: rep.received,
+            lost: offered.saturating_sub(rep.received),
+            duplicates: rep.duplicates,
+            reordered: rep.reordered,
+            offered_pps: offered as f64 / secs,
+            forwarded_pps: rep.rate_pps,
+            latency: rep.latency_ns,
+            cpu: f64::NAN,
+            run_queue_wait: f64::NAN,
+        }
+    }
+}
+
+/// A trial through routers that run elsewhere (other processes, the kernel): only the
+/// generator and sink run here, on core 0. Returns each lane's result, the lanes (for the next
+/// trial) and the CPU the generator/sink thread used (ns).
+pub fn external_trial(
+    mut lanes: Vec<Lane>,
+    pool: &Pool,
+    load: &Load,
+) -> Result<(Vec<RouterResult>, Vec<Lane>, u64)> {
+    let frame = load.frame.clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
+    for l in lanes.iter_mut() {
+        l.reset(load.rate_per_router);
+    }
+    let (core, _) = cores();
+    let pool = pool.clone();
+    let seconds = load.seconds;
+    let h = std::thread::Builder::new()
+        .name("vrouter-gen".into())
+        .spawn(move || {
+            let c0 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
+            let (lanes, secs) = generate(lanes, pool, core, frame, seconds);
+            let c1 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
+            (lanes, secs, c1.saturating_sub(c0))
+        })
+        .map_err(|e| anyhow!("cannot start the generator thread: {e}"))?;
+    let (lanes, secs, cpu) = h
+        .join()
+        .map_err(|_| anyhow!("the generator thread failed"))?;
+    let rs = lanes.iter().map(|l| l.result(secs)).collect();
+    Ok((rs, lanes, cpu))
 }
 
 impl Bed {
@@ -206,26 +303,9 @@ impl Bed {
                 r4,
                 r6,
             ));
-            let heads = r
-                .dests
-                .iter()
-                .map(|&d| {
-                    let t = spec.template(std::net::Ipv4Addr::from(d));
-                    let mut h = [0u8; HEAD];
-                    h.copy_from_slice(&t[..HEAD]);
-                    h
-                })
-                .collect();
-            lanes.push(Lane {
-                tx: Box::new(gen),
-                rx: Box::new(sink),
-                heads,
-                next: 0,
-                pacer: load.rate_per_router.map(Pacer::new),
-                seq: 0,
-                out: Vec::with_capacity(BURST),
-                sink: Sink::new(),
-            });
+            let mut lane = Lane::new(Box::new(gen), Box::new(sink), heads(&spec, &r.dests));
+            lane.reset(load.rate_per_router);
+            lanes.push(lane);
         }
         // Workers, as the placement says.
         let mut groups: Vec<(Vec<VirtualRouter>, PollMode)> = match self.placement {
@@ -270,23 +350,12 @@ impl Bed {
             }
         }
         Ok(lanes
-            .into_iter()
+            .iter()
             .zip(cpu)
-            .map(|(l, (cpu, wait))| {
-                let rep = l.sink.report();
-                let offered = u64::from(l.seq);
-                RouterResult {
-                    offered,
-                    received: rep.received,
-                    lost: offered.saturating_sub(rep.received),
-                    duplicates: rep.duplicates,
-                    reordered: rep.reordered,
-                    offered_pps: offered as f64 / secs,
-                    forwarded_pps: rep.rate_pps,
-                    latency: rep.latency_ns,
-                    cpu,
-                    run_queue_wait: wait,
-                }
+            .map(|(l, (cpu, wait))| RouterResult {
+                cpu,
+                run_queue_wait: wait,
+                ..l.result(secs)
             })
             .collect())
     }

@@ -1,0 +1,297 @@
+//! `vrouter bench lab`: one router on veth in a namespace lab, fed by vrouter's own generator
+//! and measured by its sink (AF_PACKET, in the generator and sink namespaces), for vrouter
+//! (AF_PACKET ports) and for the Linux kernel's forwarding, side by side in one run, with the
+//! full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate (binary
+//! search) of 64-byte frames, and the CPU spent per forwarded packet.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use dataplane::pool::Pool;
+use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
+use dataplane::traffic::FrameSpec;
+use serde_json::json;
+
+use crate::lab::{self, RouterKind, UpArgs};
+use crate::testbed::{self, external_trial, Lane, Load};
+
+#[derive(clap::Args)]
+pub struct LabBenchArgs {
+    /// Route table, relocated into 240.0.0.0/4 (default: the shipped RouteViews table).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// What to measure, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter", "kernel"])]
+    routers: Vec<RouterKind>,
+    /// vrouter's polling mode.
+    #[arg(long, default_value = "busy")]
+    mode: String,
+    /// Seconds per trial (the search runs `--steps` of them).
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Bisection steps of the zero-loss search.
+    #[arg(long, default_value_t = 7)]
+    steps: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
+/// namespace it was made in, whichever thread uses it later).
+pub fn open_in(ns: &str, iface: &str, pool: &Pool) -> Result<AfPacket> {
+    let path = format!("/run/netns/{ns}");
+    let iface = iface.to_string();
+    let pool = pool.clone();
+    std::thread::spawn(move || -> Result<AfPacket> {
+        let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+            .with_context(|| format!("entering {path}"))?;
+        let mut cfg = AfPacketConfig::new(&iface);
+        cfg.rx_blocks = 128;
+        Ok(AfPacket::open(&cfg, &pool)?)
+    })
+    .join()
+    .map_err(|_| anyhow!("the namespace thread failed"))?
+}
+
+/// Busy time of all CPUs (user, nice, system, irq, softirq), in ns, from /proc/stat.
+fn system_busy_ns() -> u64 {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(l) = s.lines().next() else { return 0 };
+    let f: Vec<u64> = l
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = [0usize, 1, 2, 5, 6]
+        .iter()
+        .map(|&i| f.get(i).copied().unwrap_or(0))
+        .sum::<u64>();
+    busy * 10_000_000
+}
+
+struct Row {
+    kind: RouterKind,
+    max_pps: f64,
+    max_offered_pps: f64,
+    max_loss: f64,
+    zero_loss_pps: f64,
+    cpu_ns_per_packet: f64,
+    cores: f64,
+    gen_cores: f64,
+}
+
+fn measure(a: &LabBenchArgs, kind: RouterKind, table: &PathBuf) -> Result<Row> {
+    let name = format!(
+        "bl{}{}",
+        if kind == RouterKind::Kernel { "k" } else { "v" },
+        std::process::id() % 10_000
+    );
+    let up = UpArgs {
+        name: name.clone(),
+        routers: 1,
+        table: Some(table.clone()),
+        lenient: false,
+        router: kind,
+        mode: a.mode.clone(),
+    };
+    let _ = lab::down(&name);
+    lab::up(&up)?;
+    let guard = LabGuard(name.clone());
+    let gen_ns = format!("vrl-{name}-gen");
+    let sink_ns = format!("vrl-{name}-sink");
+    // Resolve neighbours both ways before measuring.
+    let _ = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &gen_ns,
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "240.0.0.1",
+        ])
+        .output();
+    let set = crate::routes::load_set(
+        table,
+        &crate::routes::LoadArgs {
+            lenient: false,
+            peer: fib::source::PeerChoice::Best,
+            nexthops: 16,
+        },
+    )?;
+    let (moved, _) = fib::source::relocate::relocate(&set);
+    let dests = testbed::destinations(&moved.v4_entries(16), 65_536, 1);
+    let pool = Pool::new(65_536);
+    let spec = FrameSpec {
+        src_mac: lab::mac(0, 1),
+        dst_mac: lab::mac(0, 2),
+        src_ip: "198.18.0.1".parse()?,
+        size: 60,
+    };
+    let tx = open_in(&gen_ns, "e0l", &pool)?;
+    let rx = open_in(&sink_ns, "e1r", &pool)?;
+    let mut lanes = vec![Lane::new(
+        Box::new(tx),
+        Box::new(rx),
+        testbed::heads(&spec, &dests),
+    )];
+    let mut trial = |rate: Option<f64>, secs: f64| -> Result<(testbed::RouterResult, u64, u64)> {
+        let l = std::mem::take(&mut lanes);
+        let b0 = system_busy_ns();
+        let (rs, back, gen_cpu) = external_trial(
+            l,
+            &pool,
+            &Load {
+                rate_per_router: rate,
+                frame: 60,
+                seconds: secs,
+            },
+        )?;
+        let busy = system_busy_ns().saturating_sub(b0);
+        lanes = back;
+        let r = rs.into_iter().next().ok_or_else(|| anyhow!("no result"))?;
+        Ok((r, busy, gen_cpu))
+    };
+    // Warm-up.
+    trial(Some(10_000.0), 0.2)?;
+    let (max, busy, gen_cpu) = trial(None, a.seconds)?;
+    // All CPU time of the run (generator, router, sink, and the kernel's work for each): on
+    // veth the kernel forwards inside the sender's system call, so no finer split is fair.
+    let all_cpu = busy as f64;
+    let hi = max.forwarded_pps;
+    let mut zero = 0.0;
+    if hi > 0.0 {
+        let (r, _, _) = trial(Some(hi), a.seconds)?;
+        if r.lost == 0 {
+            zero = hi;
+        } else {
+            let (mut lo, mut top) = (0.0, hi);
+            for _ in 0..a.steps {
+                let mid = (lo + top) / 2.0;
+                let (r, _, _) = trial(Some(mid), a.seconds)?;
+                if r.lost == 0 {
+                    lo = mid;
+                } else {
+                    top = mid;
+                }
+            }
+            zero = lo;
+        }
+    }
+    drop(guard);
+    Ok(Row {
+        kind,
+        max_pps: hi,
+        max_offered_pps: max.offered_pps,
+        max_loss: max.loss(),
+        zero_loss_pps: zero,
+        cpu_ns_per_packet: all_cpu / max.received.max(1) as f64,
+        cores: all_cpu / 1e9 / a.seconds,
+        gen_cores: gen_cpu as f64 / 1e9 / a.seconds,
+    })
+}
+
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(e) = lab::down(&self.0) {
+            eprintln!("bench lab: tearing down {}: {e:#}", self.0);
+        }
+    }
+}
+
+pub fn run(a: &LabBenchArgs) -> Result<()> {
+    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let mut rows = Vec::new();
+    for &k in &a.routers {
+        eprintln!("bench lab: {k:?} ...");
+        rows.push(measure(a, k, &table)?);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let name = |k: RouterKind| match k {
+        RouterKind::Vrouter => format!("vrouter-afpacket ({})", a.mode),
+        RouterKind::Kernel => "linux kernel".to_string(),
+    };
+    let kernel = rows
+        .iter()
+        .find(|r| r.kind == RouterKind::Kernel)
+        .map(|r| r.zero_loss_pps);
+    if a.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "router": name(r.kind),
+                    "max_forwarded_pps": r.max_pps,
+                    "max_offered_pps": r.max_offered_pps,
+                    "loss_at_max": r.max_loss,
+                    "zero_loss_pps": r.zero_loss_pps,
+                    "cpu_ns_per_packet": r.cpu_ns_per_packet,
+                    "total_cores": r.cores,
+                    "generator_cores": r.gen_cores,
+                    "ratio_vs_kernel": kernel.map(|k| r.zero_loss_pps / k.max(1.0)),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"frame_bytes": 64, "table": table, "results": v})
+            )?
+        );
+        return Ok(());
+    }
+    println!(
+        "one router on veth, 64-byte frames, {} relocated into 240/4; generator and sink on AF_PACKET",
+        table.display()
+    );
+    println!(
+        "CPU: all cores' busy time during the unpaced run (generator, router, sink and the kernel's work for\n\
+         them) per forwarded packet; on veth the kernel forwards inside the sender's system call."
+    );
+    println!(
+        "{:<28} {:>12} {:>12} {:>10} {:>14} {:>12} {:>12} {:>10}",
+        "router",
+        "max kp/s",
+        "offered kp/s",
+        "loss",
+        "0-loss kp/s",
+        "CPU ns/pkt",
+        "all cores",
+        "gen thread"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:>12.1} {:>12.1} {:>9.2}% {:>14.1} {:>12.0} {:>12.2} {:>10.2}",
+            name(r.kind),
+            r.max_pps / 1e3,
+            r.max_offered_pps / 1e3,
+            100.0 * r.max_loss,
+            r.zero_loss_pps / 1e3,
+            r.cpu_ns_per_packet,
+            r.cores,
+            r.gen_cores
+        );
+    }
+    if let (Some(k), Some(v)) = (kernel, rows.iter().find(|r| r.kind == RouterKind::Vrouter)) {
+        println!(
+            "zero-loss ratio vrouter/kernel: {:.2}x; CPU per packet ratio: {:.2}x",
+            v.zero_loss_pps / k.max(1.0),
+            v.cpu_ns_per_packet
+                / rows
+                    .iter()
+                    .find(|r| r.kind == RouterKind::Kernel)
+                    .map_or(f64::NAN, |r| r.cpu_ns_per_packet)
+        );
+    }
+    Ok(())
+}
