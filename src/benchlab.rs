@@ -4,7 +4,7 @@
 //! full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate (binary
 //! search) of 64-byte frames, and the CPU spent per forwarded packet.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -84,7 +84,7 @@ struct Row {
     gen_cores: f64,
 }
 
-fn measure(a: &LabBenchArgs, kind: RouterKind, table: &PathBuf) -> Result<Row> {
+fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
     let name = format!(
         "bl{}{}",
         if kind == RouterKind::Kernel { "k" } else { "v" },
@@ -93,7 +93,7 @@ fn measure(a: &LabBenchArgs, kind: RouterKind, table: &PathBuf) -> Result<Row> {
     let up = UpArgs {
         name: name.clone(),
         routers: 1,
-        table: Some(table.clone()),
+        table: Some(table.to_path_buf()),
         lenient: false,
         router: kind,
         mode: a.mode.clone(),
