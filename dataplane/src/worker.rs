@@ -498,6 +498,31 @@ impl Worker {
     }
 }
 
+/// CPU time of the calling thread in nanoseconds.
+pub fn thread_cpu_ns() -> Option<u64> {
+    thread_sched().map(|(cpu, _)| cpu)
+}
+
+/// The calling thread's CPU time and its time spent runnable but waiting for a core (run-queue
+/// wait: the starvation the paper saw when routers outnumber cores), both in nanoseconds, from
+/// `/proc/thread-self/schedstat`. Falls back to `/proc/thread-self/stat` (10 ms ticks, no wait
+/// time) on kernels without scheduler statistics.
+pub fn thread_sched() -> Option<(u64, Option<u64>)> {
+    if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
+        let mut f = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+        if let (Some(Some(run)), Some(Some(wait))) = (f.next(), f.next()) {
+            if run > 0 {
+                return Some((run, Some(wait)));
+            }
+        }
+    }
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((ticks * 10_000_000, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,29 +558,4 @@ mod tests {
         assert_eq!(b.idle(0), None);
         assert_eq!(b.idle(2_000_000), Some(Duration::from_micros(100)));
     }
-}
-
-/// CPU time of the calling thread in nanoseconds.
-pub fn thread_cpu_ns() -> Option<u64> {
-    thread_sched().map(|(cpu, _)| cpu)
-}
-
-/// The calling thread's CPU time and its time spent runnable but waiting for a core (run-queue
-/// wait: the starvation the paper saw when routers outnumber cores), both in nanoseconds, from
-/// `/proc/thread-self/schedstat`. Falls back to `/proc/thread-self/stat` (10 ms ticks, no wait
-/// time) on kernels without scheduler statistics.
-pub fn thread_sched() -> Option<(u64, Option<u64>)> {
-    if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
-        let mut f = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-        if let (Some(Some(run)), Some(Some(wait))) = (f.next(), f.next()) {
-            if run > 0 {
-                return Some((run, Some(wait)));
-            }
-        }
-    }
-    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some((ticks * 10_000_000, None))
 }
