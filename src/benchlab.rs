@@ -97,6 +97,7 @@ fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
         lenient: false,
         router: kind,
         mode: a.mode.clone(),
+        topology: lab::Topology::Chain,
     };
     let _ = lab::down(&name);
     lab::up(&up)?;
@@ -138,11 +139,9 @@ fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
     };
     let tx = open_in(&gen_ns, "e0l", &pool)?;
     let rx = open_in(&sink_ns, "e1r", &pool)?;
-    let mut lanes = vec![Lane::new(
-        Box::new(tx),
-        Box::new(rx),
-        testbed::heads(&spec, &dests),
-    )];
+    let mut lane = Lane::new(Box::new(tx), Box::new(rx), testbed::heads(&spec, &dests));
+    lane.batch = 16;
+    let mut lanes = vec![lane];
     let mut trial = |rate: Option<f64>, secs: f64| -> Result<(testbed::RouterResult, u64, u64)> {
         let l = std::mem::take(&mut lanes);
         let b0 = system_busy_ns();

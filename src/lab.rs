@@ -68,6 +68,25 @@ pub struct UpArgs {
     /// vrouter's polling mode (busy, adaptive, interrupt).
     #[arg(long, default_value = "adaptive")]
     pub mode: String,
+    /// `chain`: gen - r1 - ... - rN - sink; `parallel`: N routers side by side, each on its own
+    /// pair of links from the generator and to the sink (router k on links 2k and 2k+1).
+    #[arg(long, value_enum, default_value_t = Topology::Chain)]
+    pub topology: Topology,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    Chain,
+    Parallel,
+}
+
+/// Router `k`'s input and output links (1-based `k`).
+pub fn router_links(t: Topology, k: usize) -> (usize, usize) {
+    match t {
+        Topology::Chain => (k - 1, k),
+        Topology::Parallel => (2 * k, 2 * k + 1),
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -227,40 +246,34 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
         save(dir, st)?;
         ip(&["-n", name, "link", "set", "lo", "up"])?;
     }
-    // Links: link i joins node i (gen = 0) to node i+1 (sink = n+1); ends e<i>l and e<i>r are
-    // created directly inside their namespaces.
-    let node = |i: usize| -> &String {
-        if i == 0 {
-            &gen
-        } else if i == n + 1 {
-            &sink
-        } else {
-            &routers[i - 1]
-        }
+    // Links, with ends e<i>l and e<i>r created directly inside their namespaces. Chain: link
+    // i joins node i (gen = 0) to node i+1 (sink = n+1). Parallel: link 2k joins gen to router
+    // k, link 2k+1 router k to sink.
+    let links: Vec<(usize, &String, &String)> = match a.topology {
+        Topology::Chain => (0..=n)
+            .map(|i| {
+                let left = if i == 0 { &gen } else { &routers[i - 1] };
+                let right = if i == n { &sink } else { &routers[i] };
+                (i, left, right)
+            })
+            .collect(),
+        Topology::Parallel => (1..=n)
+            .flat_map(|k| {
+                [
+                    (2 * k, &gen, &routers[k - 1]),
+                    (2 * k + 1, &routers[k - 1], &sink),
+                ]
+            })
+            .collect(),
     };
-    for i in 0..=n {
+    for &(i, left, right) in &links {
         let (l, r) = (format!("e{i}l"), format!("e{i}r"));
         let (ml, mr) = (mac_text(mac(i, 1)), mac_text(mac(i, 2)));
         ip(&[
-            "link",
-            "add",
-            "name",
-            &l,
-            "address",
-            &ml,
-            "netns",
-            node(i),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &r,
-            "address",
-            &mr,
-            "netns",
-            node(i + 1),
+            "link", "add", "name", &l, "address", &ml, "netns", left, "type", "veth", "peer",
+            "name", &r, "address", &mr, "netns", right,
         ])?;
-        for (nsn, dev) in [(node(i), &l), (node(i + 1), &r)] {
+        for (nsn, dev) in [(left, &l), (right, &r)] {
             // Offloads off: frames on the wire are whole and carry real checksums, as a
             // router (and AF_PACKET) must see them.
             in_ns(
@@ -297,38 +310,44 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
         ])?;
         Ok(())
     };
-    host(&gen, "e0l", 0, 1)?;
-    ip(&["-n", &gen, "route", "add", "240.0.0.0/4", "via", &v4(0, 2)])?;
-    ip(&[
-        "-n",
-        &gen,
-        "route",
-        "add",
-        "198.18.0.0/15",
-        "via",
-        &v4(0, 2),
-    ])?;
-    ip(&[
-        "-n",
-        &gen,
-        "-6",
-        "route",
-        "add",
-        "3fff::/20",
-        "via",
-        &v6(0, 2),
-    ])?;
-    ip(&[
-        "-n",
-        &gen,
-        "-6",
-        "route",
-        "add",
-        "2001:2::/48",
-        "via",
-        &v6(0, 2),
-    ])?;
-    host(&sink, &format!("e{n}r"), n, 2)?;
+    // The generator's and the sink's links (chain: one each; parallel: one per router). The
+    // generator's kernel routes lab space through router 1; the sink answers each generator
+    // link back through the router that serves it.
+    let (first_in, _) = router_links(a.topology, 1);
+    for k in 1..=n {
+        let (inl, outl) = router_links(a.topology, k);
+        if a.topology == Topology::Parallel || k == 1 {
+            host(&gen, &format!("e{inl}l"), inl, 1)?;
+        }
+        if a.topology == Topology::Parallel || k == n {
+            host(&sink, &format!("e{outl}r"), outl, 2)?;
+        }
+        if a.topology == Topology::Parallel {
+            let net4 = format!("198.18.{inl}.0/24");
+            let net6 = format!("2001:2:0:{inl:x}::/64");
+            ip(&["-n", &sink, "route", "add", &net4, "via", &v4(outl, 1)])?;
+            ip(&[
+                "-n",
+                &sink,
+                "-6",
+                "route",
+                "add",
+                &net6,
+                "via",
+                &v6(outl, 1),
+            ])?;
+        }
+    }
+    let via4 = v4(first_in, 2);
+    let via6 = v6(first_in, 2);
+    for (fam, dst, via) in [
+        ("-4", "240.0.0.0/4", &via4),
+        ("-4", "198.18.0.0/15", &via4),
+        ("-6", "3fff::/20", &via6),
+        ("-6", "2001:2::/48", &via6),
+    ] {
+        ip(&["-n", &gen, fam, "route", "add", dst, "via", via])?;
+    }
     ip(&[
         "-n",
         &sink,
@@ -350,25 +369,27 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
         "dev",
         "lo",
     ])?;
-    ip(&[
-        "-n",
-        &sink,
-        "route",
-        "add",
-        "198.18.0.0/15",
-        "via",
-        &v4(n, 1),
-    ])?;
-    ip(&[
-        "-n",
-        &sink,
-        "-6",
-        "route",
-        "add",
-        "2001:2::/48",
-        "via",
-        &v6(n, 1),
-    ])?;
+    if a.topology == Topology::Chain {
+        ip(&[
+            "-n",
+            &sink,
+            "route",
+            "add",
+            "198.18.0.0/15",
+            "via",
+            &v4(n, 1),
+        ])?;
+        ip(&[
+            "-n",
+            &sink,
+            "-6",
+            "route",
+            "add",
+            "2001:2::/48",
+            "via",
+            &v6(n, 1),
+        ])?;
+    }
     // The table, relocated once for every router.
     let table = match &a.table {
         Some(t) => {
@@ -391,12 +412,16 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
     let exe = std::env::current_exe().context("locating the vrouter binary")?;
     for k in 1..=n {
         let r = &routers[k - 1];
-        let (inl, outl) = (k - 1, k);
+        let (inl, outl) = router_links(a.topology, k);
         let (indev, outdev) = (format!("e{inl}r"), format!("e{outl}l"));
         // Link routes: the input link and links left of it go left, the output link and links
         // right of it go right (the hosts on a router's own links are its two neighbours).
         let mut links: Vec<(String, String, bool)> = Vec::new();
-        for j in 0..=n {
+        let span = match a.topology {
+            Topology::Chain => 0..=n,
+            Topology::Parallel => inl..=outl,
+        };
+        for j in span {
             let right = j >= outl;
             if a.router == RouterKind::Kernel && (j == inl || j == outl) {
                 continue; // the kernel has connected routes for its own links
@@ -607,6 +632,15 @@ fn teardown(st: &State) -> Result<()> {
         bail!("{}", errors.join("; "));
     }
     Ok(())
+}
+
+/// PIDs of a lab's vrouter processes, router 1 first (empty for kernel routers).
+pub fn router_pids(name: &str) -> Vec<u32> {
+    std::fs::read_to_string(state_dir(name).join("state.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<State>(&s).ok())
+        .map(|st| st.pids)
+        .unwrap_or_default()
 }
 
 pub fn down(name: &str) -> Result<()> {

@@ -53,6 +53,10 @@ impl Experiment {
 pub enum Backend {
     /// In-process memory links (no privileges, no kernel interfaces).
     Memory,
+    /// vrouter processes on AF_PACKET in a parallel namespace lab (root; `routers` only).
+    Afpacket,
+    /// The Linux kernel forwarding in the same lab (root; `routers` only).
+    Kernel,
 }
 
 #[derive(clap::Args, Debug)]
@@ -206,12 +210,26 @@ pub fn run(a: SweepArgs) -> Result<()> {
     if !(0.0..100.0).contains(&a.loss_tolerance) {
         bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
     }
+    if a.backend != Backend::Memory {
+        if let Some(e) = a.experiments.iter().find(|e| **e != Experiment::Routers) {
+            bail!(
+                "--experiments {}: on the {:?} backend only `routers` runs so far (the others need the memory backend)",
+                e.name(),
+                a.backend
+            );
+        }
+        if a.mode == Placement::SharedCore {
+            bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
+        }
+    }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
     let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
     if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
         bail!("--trials must be at least 1 and --seconds in (0, 3600]");
     }
-    let mut experiments = if a.experiments.is_empty() {
+    let mut experiments = if a.experiments.is_empty() && a.backend != Backend::Memory {
+        vec![Experiment::Routers]
+    } else if a.experiments.is_empty() {
         vec![
             Experiment::Routers,
             Experiment::TableSize,
@@ -273,6 +291,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let full_path = table;
     for e in run.p.experiments.clone() {
         match e {
+            Experiment::Routers if run.p.backend != Backend::Memory => run.routers_lab(a.mode)?,
             Experiment::Routers => run.routers(a.mode)?,
             Experiment::TableSize => run.table_size(&full_path, a.mode)?,
             Experiment::Fairness => run.fairness(a.mode)?,
@@ -434,6 +453,109 @@ impl Run {
             frame: frame - 4,
             seconds,
         }
+    }
+
+    /// The routers experiment on a parallel namespace lab: vrouter processes (AF_PACKET) or the
+    /// kernel forward; the generator and sink are AF_PACKET ports in their namespaces.
+    fn routers_lab(&mut self, mode: Placement) -> Result<()> {
+        use crate::lab::{self, RouterKind, Topology, UpArgs};
+        let e = Experiment::Routers;
+        let kind = if self.p.backend == Backend::Kernel {
+            RouterKind::Kernel
+        } else {
+            RouterKind::Vrouter
+        };
+        // One synthetic table for every router (the lab loads one), relocated by the lab.
+        let set = fib::source::synth::ipv4(self.p.routes, 1000);
+        let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
+        for r in &set.routes {
+            let _ = writeln!(text, "{}\t0", r.prefix);
+        }
+        let table =
+            std::env::temp_dir().join(format!("vrouter-sweep-{}.routes", std::process::id()));
+        std::fs::write(&table, text)?;
+        let (moved, _) = fib::source::relocate::relocate(&set);
+        let entries = moved.v4_entries(NEXT_HOPS);
+        let name = format!("sw{}", std::process::id() % 10_000);
+        let pool = dataplane::pool::Pool::new(65_536);
+        for n in 1..=self.p.max_routers {
+            let _ = lab::down(&name);
+            lab::up(&UpArgs {
+                name: name.clone(),
+                routers: n,
+                table: Some(table.clone()),
+                lenient: false,
+                router: kind,
+                mode: if mode == Placement::Busy {
+                    "busy"
+                } else {
+                    "adaptive"
+                }
+                .into(),
+                topology: Topology::Parallel,
+            })?;
+            let guard = LabDown(name.clone());
+            let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));
+            let mut lanes = Vec::new();
+            for k in 1..=n {
+                let (inl, outl) = lab::router_links(Topology::Parallel, k);
+                let spec = dataplane::traffic::FrameSpec {
+                    src_mac: lab::mac(inl, 1),
+                    dst_mac: lab::mac(inl, 2),
+                    src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
+                    size: self.p.frame - 4,
+                };
+                let tx = crate::benchlab::open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
+                let rx = crate::benchlab::open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
+                let dests = crate::testbed::destinations(&entries, 8192, k as u64);
+                let mut lane = crate::testbed::Lane::new(
+                    Box::new(tx),
+                    Box::new(rx),
+                    crate::testbed::heads(&spec, &dests),
+                );
+                lane.batch = 16;
+                lanes.push(lane);
+            }
+            // Warm-up: neighbours resolve on the first frames.
+            let (_, back, _) = crate::testbed::external_trial(
+                lanes,
+                &pool,
+                &self.load(Some(1_000.0), self.p.frame, 0.3),
+            )?;
+            lanes = back;
+            let pids = lab::router_pids(&name);
+            let point = format!("{n} routers");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &point,
+                    x: n as f64,
+                    trial: t,
+                };
+                let c0: Vec<u64> = pids.iter().map(|&p| proc_cpu_ns(p)).collect();
+                let (mut rs, back, _) = crate::testbed::external_trial(
+                    lanes,
+                    &pool,
+                    &self.load(Some(self.p.rate), self.p.frame, self.p.seconds),
+                )?;
+                lanes = back;
+                for (i, r) in rs.iter_mut().enumerate() {
+                    if let (Some(&p), Some(&c)) = (pids.get(i), c0.get(i)) {
+                        r.cpu = proc_cpu_ns(p).saturating_sub(c) as f64 / 1e9 / self.p.seconds;
+                    }
+                }
+                self.record(&at, &rs);
+                self.tick(&format!(
+                    "routers ({:?}): {point}, trial {}",
+                    self.p.backend,
+                    t + 1
+                ));
+            }
+            drop(lanes);
+            drop(guard);
+        }
+        let _ = std::fs::remove_file(&table);
+        Ok(())
     }
 
     fn routers(&mut self, mode: Placement) -> Result<()> {
@@ -676,6 +798,28 @@ impl Run {
             })
             .collect()
     }
+}
+
+/// Tears a lab down when dropped (also when an experiment fails).
+struct LabDown(String);
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        if let Err(e) = crate::lab::down(&self.0) {
+            eprintln!("sweep: tearing down lab {}: {e:#}", self.0);
+        }
+    }
+}
+
+/// CPU time (user + system) of a process, in ns (10 ms ticks).
+fn proc_cpu_ns(pid: u32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    (t(11) + t(12)) * 10_000_000
 }
 
 fn csv_field(s: &str) -> String {
@@ -993,8 +1137,8 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nmean ± 95% CI over {} trials ({} cores, memory backend)",
-        p.trials, p.cores
+        "\nmean ± 95% CI over {} trials ({} cores, {:?} backend)",
+        p.trials, p.cores, p.backend
     );
     let _ = writeln!(
         out,
@@ -1026,9 +1170,10 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<11} {:<26} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
             e,
             pt,
+            fmt(get(e, pt, "offered_kpps"), 1),
             fmt(get(e, pt, "forwarded_kpps"), 1),
             fmt(get(e, pt, "loss_pct"), 4),
             get(e, pt, "jain").map_or("-".into(), |s| format!("{:.4}", s.mean)),
