@@ -409,6 +409,7 @@ impl Run {
         let sum = |f: fn(&RouterResult) -> u64| rs.iter().map(f).sum::<u64>() as f64;
         self.push(at, None, "received", sum(|r| r.received));
         self.push(at, None, "duplicates", sum(|r| r.duplicates));
+        self.push(at, None, "received_bytes", sum(|r| r.bytes));
         self.push(at, None, "reordered", sum(|r| r.reordered));
         for (m, v) in agg {
             self.push(at, None, m, v);
