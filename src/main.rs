@@ -5,6 +5,7 @@ mod bench;
 mod benchlab;
 mod config;
 mod ctl;
+mod gensink;
 mod lab;
 mod plot;
 mod progress;
@@ -42,6 +43,11 @@ enum Command {
     /// The paper's experiments on an external generator and sink: routers, table-size,
     /// fairness, rfc2544, polling modes; CSV, JSON and SVG under results/<timestamp>/.
     Sweep(sweep::SweepArgs),
+    /// Paced generator of stamped UDP frames on an interface (AF_PACKET; 240.0.0.0/4 only).
+    Gen(gensink::GenArgs),
+    /// Counts stamped frames on an interface: per flow received, lost, reordered, duplicated,
+    /// one-way latency.
+    Sink(gensink::SinkArgs),
     /// Network-namespace test topologies: generator, routers (vrouter or kernel), sink.
     #[command(subcommand)]
     Lab(lab::LabCmd),
@@ -77,6 +83,8 @@ fn main() -> ExitCode {
         Command::Ctl(a) => ctl::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Lab(c) => lab::cmd(c),
+        Command::Gen(a) => gensink::gen(&a),
+        Command::Sink(a) => gensink::sink(&a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,287 @@
+//! `vrouter gen` and `vrouter sink`: the measurement engines as standalone commands on a Linux
+//! interface (AF_PACKET), for labs and guests: a paced generator of stamped UDP frames and a
+//! sink that accounts for them per flow. Stamps carry CLOCK_MONOTONIC time, so a generator and
+//! a sink on one host (any namespaces) measure one-way latency on one clock.
+//!
+//! Network safety is enforced here: frames go to 240.0.0.0/4 destinations only (tables are
+//! relocated with `--relocate`) from a 198.18.0.0/15 source.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use dataplane::pipeline::PacketBuf;
+use dataplane::pool::Pool;
+use dataplane::port::Port;
+use dataplane::traffic::{self, FrameSpec, Pacer, Sink, Stamp};
+use serde_json::json;
+
+#[derive(clap::Args)]
+pub struct GenArgs {
+    /// Interface to send on.
+    #[arg(long)]
+    iface: String,
+    /// Network namespace of the interface (default: the current one).
+    #[arg(long)]
+    netns: Option<String>,
+    /// The router's MAC on this link.
+    #[arg(long)]
+    dst_mac: String,
+    /// Source MAC (default: 02:00:00:00:00:09).
+    #[arg(long, default_value = "02:00:00:00:00:09")]
+    src_mac: String,
+    /// Source address, in 198.18.0.0/15.
+    #[arg(long)]
+    src_ip: Ipv4Addr,
+    /// Destinations are drawn from this table's routes (default: all of 240.0.0.0/4).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Relocate the table into 240.0.0.0/4 first (required for real tables).
+    #[arg(long)]
+    relocate: bool,
+    /// Frames per second.
+    #[arg(long, default_value_t = 130_000.0)]
+    rate: f64,
+    /// Frame size in bytes with FCS (64..=1518).
+    #[arg(long, default_value_t = 64)]
+    frame: usize,
+    /// Seconds to send.
+    #[arg(long, default_value_t = 1.0)]
+    duration: f64,
+    /// Stop after this many frames.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Flow id in the stamps.
+    #[arg(long, default_value_t = 0)]
+    flow: u16,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SinkArgs {
+    /// Interface to receive on.
+    #[arg(long)]
+    iface: String,
+    /// Network namespace of the interface (default: the current one).
+    #[arg(long)]
+    netns: Option<String>,
+    /// Seconds to receive.
+    #[arg(long, default_value_t = 2.0)]
+    duration: f64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// CLOCK_MONOTONIC in ns: the clock stamps carry, shared by every process on the host.
+fn mono_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
+}
+
+fn open(netns: Option<&str>, iface: &str, pool: &Pool) -> Result<Box<dyn Port>> {
+    let p = match netns {
+        Some(ns) => crate::benchlab::open_in(ns, iface, pool)?,
+        None => {
+            let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
+            dataplane::port::afpacket::AfPacket::open(&cfg, pool)?
+        }
+    };
+    Ok(Box::new(p))
+}
+
+fn reserved(d: u32) -> bool {
+    d >> 28 == 0xf && d != u32::MAX
+}
+
+pub fn gen(a: &GenArgs) -> Result<()> {
+    if !(64..=1518).contains(&a.frame) {
+        bail!("--frame: {} is not a frame size (64..=1518 bytes)", a.frame);
+    }
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        bail!("--rate: must be a positive number of frames per second");
+    }
+    if !(a.duration > 0.0 && a.duration <= 3600.0) {
+        bail!("--duration: {} must be in (0, 3600] seconds", a.duration);
+    }
+    let src = u32::from(a.src_ip);
+    if src >> 17 != u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17 {
+        bail!(
+            "--src-ip: {} is not in 198.18.0.0/15 (RFC 2544 benchmarking space)",
+            a.src_ip
+        );
+    }
+    let mac = |s: &str, what: &str| {
+        dataplane::wire::ethernet::parse_mac(s)
+            .with_context(|| format!("{what}: `{s}` is not a MAC address"))
+    };
+    let spec = FrameSpec {
+        src_mac: mac(&a.src_mac, "--src-mac")?,
+        dst_mac: mac(&a.dst_mac, "--dst-mac")?,
+        src_ip: a.src_ip,
+        size: a.frame - 4,
+    };
+    let dests = match &a.table {
+        Some(t) => {
+            let set = crate::routes::load_set(
+                t,
+                &crate::routes::LoadArgs {
+                    lenient: false,
+                    peer: fib::source::PeerChoice::Best,
+                    nexthops: 16,
+                },
+            )?;
+            let set = if a.relocate {
+                fib::source::relocate::relocate(&set).0
+            } else {
+                set
+            };
+            let d = crate::testbed::destinations(&set.v4_entries(16), 65_536, 1);
+            if d.is_empty() {
+                bail!("{}: no IPv4 routes", t.display());
+            }
+            if let Some(x) = d.iter().find(|&&x| !reserved(x)) {
+                bail!(
+                    "{}: destination {} is outside 240.0.0.0/4; frames on interfaces go to reserved space only (use --relocate)",
+                    t.display(),
+                    Ipv4Addr::from(*x)
+                );
+            }
+            d
+        }
+        None => crate::testbed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
+    };
+    let heads = crate::testbed::heads(&spec, &dests);
+    let pool = Pool::new(8192);
+    let mut port = open(a.netns.as_deref(), &a.iface, &pool)?;
+    let mut cache = pool.cache();
+    let mut pacer = Pacer::new(a.rate);
+    let limit = a.count.unwrap_or(u64::MAX);
+    let start = Instant::now();
+    let end = Duration::from_secs_f64(a.duration);
+    let (mut seq, mut sent, mut full) = (0u64, 0u64, 0u64);
+    let mut next = 0usize;
+    let mut out: Vec<PacketBuf> = Vec::with_capacity(32);
+    let mut last_tx = Duration::ZERO;
+    while start.elapsed() < end && seq < limit {
+        let now = start.elapsed();
+        let due = pacer.due(now.as_nanos() as u64).min(limit - seq);
+        // Gather 16 frames per system call, or wait at most 50 µs.
+        if due == 0 || (due < 16 && now - last_tx < Duration::from_micros(50)) {
+            std::hint::spin_loop();
+            continue;
+        }
+        last_tx = now;
+        let n = due.min(32);
+        let stamp_ns = mono_ns();
+        for _ in 0..n {
+            let Some(mut b) = cache.get() else { break };
+            let mut h = heads[next];
+            next = (next + 1) % heads.len();
+            traffic::stamp(
+                &mut h,
+                Stamp {
+                    flow: a.flow,
+                    seq: seq as u32,
+                    sent_ns: stamp_ns,
+                },
+            );
+            seq += 1;
+            b.set_head(&h, spec.size);
+            out.push(b);
+        }
+        pacer.sent(n);
+        sent += port.tx_burst(&mut out) as u64;
+        full += out.len() as u64;
+        for b in out.drain(..) {
+            cache.put(b);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    if a.json {
+        println!(
+            "{}",
+            json!({"offered": seq, "sent": sent, "tx_ring_full": full, "seconds": secs,
+                   "rate_pps": sent as f64 / secs, "flow": a.flow, "frame_bytes": a.frame})
+        );
+    } else {
+        println!(
+            "sent {sent} of {seq} frames ({full} found the TX ring full) in {secs:.3} s: {:.1} kp/s, flow {}",
+            sent as f64 / secs / 1e3,
+            a.flow
+        );
+    }
+    Ok(())
+}
+
+pub fn sink(a: &SinkArgs) -> Result<()> {
+    if !(a.duration > 0.0 && a.duration <= 3600.0) {
+        bail!("--duration: {} must be in (0, 3600] seconds", a.duration);
+    }
+    let pool = Pool::new(8192);
+    let mut port = open(a.netns.as_deref(), &a.iface, &pool)?;
+    let mut cache = pool.cache();
+    let mut sink = Sink::new();
+    let mut rx = Vec::with_capacity(64);
+    let start = Instant::now();
+    let end = Duration::from_secs_f64(a.duration);
+    while start.elapsed() < end {
+        rx.clear();
+        if port.rx_burst(&mut rx, 64) == 0 {
+            std::thread::sleep(Duration::from_micros(50));
+            continue;
+        }
+        let now = mono_ns();
+        for b in rx.drain(..) {
+            sink.record(b.bytes(), now);
+            cache.put(b);
+        }
+    }
+    let r = sink.report();
+    let flows: Vec<_> = sink
+        .flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.received > 0 || f.duplicates > 0)
+        .map(|(i, f)| {
+            json!({"flow": i, "received": f.received, "lost_below_highest": f.lost(None),
+                   "reordered": f.reordered, "duplicates": f.duplicates, "highest_seq": f.max_seq})
+        })
+        .collect();
+    let lat = r
+        .latency_ns
+        .map(|l| json!({"min": l.min, "p50": l.p50, "p99": l.p99, "p999": l.p999, "max": l.max}));
+    if a.json {
+        println!(
+            "{}",
+            json!({"received": r.received, "duplicates": r.duplicates, "reordered": r.reordered,
+                   "foreign": r.foreign, "bytes": r.bytes, "rate_pps": r.rate_pps,
+                   "latency_ns": lat, "flows": flows})
+        );
+    } else {
+        println!(
+            "received {} stamped frames ({} other) at {:.1} kp/s on the sink's clock; {} reordered, {} duplicates",
+            r.received,
+            r.foreign,
+            r.rate_pps / 1e3,
+            r.reordered,
+            r.duplicates
+        );
+        for f in &flows {
+            println!("  {f}");
+        }
+        if let Some(l) = r.latency_ns {
+            println!(
+                "  one-way latency: min {:.1} µs, p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}",
+                l.min as f64 / 1e3,
+                l.p50 as f64 / 1e3,
+                l.p99 as f64 / 1e3,
+                l.p999 as f64 / 1e3,
+                l.max as f64 / 1e3
+            );
+        }
+    }
+    Ok(())
+}
