@@ -22,8 +22,8 @@ pub struct LabBenchArgs {
     #[arg(long)]
     table: Option<PathBuf>,
     /// What to measure, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter", "kernel"])]
-    routers: Vec<RouterKind>,
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter-afxdp", "vrouter-afpacket", "kernel"])]
+    routers: Vec<Subject>,
     /// vrouter's polling mode.
     #[arg(long, default_value = "busy")]
     mode: String,
@@ -36,6 +36,36 @@ pub struct LabBenchArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A router under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Subject {
+    VrouterAfxdp,
+    VrouterAfpacket,
+    Kernel,
+}
+
+impl Subject {
+    fn kind(self) -> RouterKind {
+        match self {
+            Subject::Kernel => RouterKind::Kernel,
+            _ => RouterKind::Vrouter,
+        }
+    }
+    fn io(self) -> lab::PortIo {
+        match self {
+            Subject::VrouterAfxdp => lab::PortIo::Afxdp,
+            _ => lab::PortIo::Afpacket,
+        }
+    }
+    fn tag(self) -> &'static str {
+        match self {
+            Subject::VrouterAfxdp => "x",
+            Subject::VrouterAfpacket => "p",
+            Subject::Kernel => "k",
+        }
+    }
 }
 
 /// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
@@ -74,7 +104,7 @@ fn system_busy_ns() -> u64 {
 }
 
 struct Row {
-    kind: RouterKind,
+    kind: Subject,
     max_pps: f64,
     max_offered_pps: f64,
     max_loss: f64,
@@ -84,12 +114,9 @@ struct Row {
     gen_cores: f64,
 }
 
-fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
-    let name = format!(
-        "bl{}{}",
-        if kind == RouterKind::Kernel { "k" } else { "v" },
-        std::process::id() % 10_000
-    );
+fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
+    let kind = subject.kind();
+    let name = format!("bl{}{}", subject.tag(), std::process::id() % 10_000);
     let up = UpArgs {
         name: name.clone(),
         routers: 1,
@@ -98,6 +125,9 @@ fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
         router: kind,
         mode: a.mode.clone(),
         topology: lab::Topology::Chain,
+        io: subject.io(),
+        // The router on core 1, the generator and sink on core 0 (when there are two).
+        core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
     };
     let _ = lab::down(&name);
     lab::up(&up)?;
@@ -187,7 +217,7 @@ fn measure(a: &LabBenchArgs, kind: RouterKind, table: &Path) -> Result<Row> {
     }
     drop(guard);
     Ok(Row {
-        kind,
+        kind: subject,
         max_pps: hi,
         max_offered_pps: max.offered_pps,
         max_loss: max.loss(),
@@ -216,14 +246,14 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
         rows.push(measure(a, k, &table)?);
         std::thread::sleep(Duration::from_millis(200));
     }
-    let name = |k: RouterKind| match k {
-        RouterKind::Vrouter => format!("vrouter-afpacket ({})", a.mode),
-        RouterKind::Kernel => "linux kernel".to_string(),
+    let name = |k: Subject| match k {
+        Subject::VrouterAfxdp => format!("vrouter-afxdp ({})", a.mode),
+        Subject::VrouterAfpacket => format!("vrouter-afpacket ({})", a.mode),
+        Subject::Kernel => "linux kernel".to_string(),
     };
-    let kernel = rows
-        .iter()
-        .find(|r| r.kind == RouterKind::Kernel)
-        .map(|r| r.zero_loss_pps);
+    let kernel = rows.iter().find(|r| r.kind == Subject::Kernel);
+    let kernel_pps = kernel.map(|r| r.zero_loss_pps);
+    let kernel_cpu = kernel.map(|r| r.cpu_ns_per_packet);
     if a.json {
         let v: Vec<_> = rows
             .iter()
@@ -237,7 +267,8 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
                     "cpu_ns_per_packet": r.cpu_ns_per_packet,
                     "total_cores": r.cores,
                     "generator_cores": r.gen_cores,
-                    "ratio_vs_kernel": kernel.map(|k| r.zero_loss_pps / k.max(1.0)),
+                    "ratio_vs_kernel": kernel_pps.map(|k| r.zero_loss_pps / k.max(1.0)),
+                    "cpu_ratio_vs_kernel": kernel_cpu.map(|k| r.cpu_ns_per_packet / k),
                 })
             })
             .collect();
@@ -281,16 +312,15 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
             r.gen_cores
         );
     }
-    if let (Some(k), Some(v)) = (kernel, rows.iter().find(|r| r.kind == RouterKind::Vrouter)) {
-        println!(
-            "zero-loss ratio vrouter/kernel: {:.2}x; CPU per packet ratio: {:.2}x",
-            v.zero_loss_pps / k.max(1.0),
-            v.cpu_ns_per_packet
-                / rows
-                    .iter()
-                    .find(|r| r.kind == RouterKind::Kernel)
-                    .map_or(f64::NAN, |r| r.cpu_ns_per_packet)
-        );
+    if let (Some(k), Some(kc)) = (kernel_pps, kernel_cpu) {
+        for r in rows.iter().filter(|r| r.kind != Subject::Kernel) {
+            println!(
+                "{}: {:.2}x the kernel's zero-loss rate, {:.2}x its CPU per packet",
+                name(r.kind),
+                r.zero_loss_pps / k.max(1.0),
+                r.cpu_ns_per_packet / kc
+            );
+        }
     }
     Ok(())
 }

@@ -67,6 +67,7 @@ struct PortToml {
     link: Option<Spanned<String>>,
     iface: Option<Spanned<String>>,
     fanout: Option<Spanned<u16>>,
+    xdp_mode: Option<Spanned<String>>,
     mac: Spanned<String>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
@@ -115,6 +116,11 @@ pub enum Backend {
     AfPacket {
         iface: String,
         fanout: Option<u16>,
+    },
+    /// A Linux interface through an AF_XDP socket (queue 0); `xdp_mode` auto|native|generic.
+    AfXdp {
+        iface: String,
+        xdp_mode: String,
     },
 }
 
@@ -242,12 +248,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                         link: link.get_ref().clone(),
                     }
                 }
-                "afpacket" => {
+                b @ ("afpacket" | "afxdp") => {
                     let Some(iface) = &p.iface else {
                         return Err(cx.err(
                             p.backend.span(),
                             "iface",
-                            "afpacket ports need `iface = \"NAME\"` (a Linux interface)",
+                            format!("{b} ports need `iface = \"NAME\"` (a Linux interface)"),
                         ));
                     };
                     let name = iface.get_ref();
@@ -258,16 +264,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                             format!("`{name}` is not an interface name (1-15 characters, no `/` or spaces)"),
                         ));
                     }
-                    Backend::AfPacket {
-                        iface: name.clone(),
-                        fanout: p.fanout.as_ref().map(|f| *f.get_ref()),
+                    if b == "afpacket" {
+                        Backend::AfPacket {
+                            iface: name.clone(),
+                            fanout: p.fanout.as_ref().map(|f| *f.get_ref()),
+                        }
+                    } else {
+                        let mode = p
+                            .xdp_mode
+                            .as_ref()
+                            .map_or("auto".to_string(), |m| m.get_ref().clone());
+                        if !["auto", "native", "generic"].contains(&mode.as_str()) {
+                            let span = p.xdp_mode.as_ref().map_or(p.backend.span(), |m| m.span());
+                            return Err(cx.err(
+                                span,
+                                "xdp_mode",
+                                format!("`{mode}`: must be auto, native or generic"),
+                            ));
+                        }
+                        Backend::AfXdp {
+                            iface: name.clone(),
+                            xdp_mode: mode,
+                        }
                     }
                 }
-                b @ ("afxdp" | "dpdk") => {
+                b @ "dpdk" => {
                     return Err(cx.err(
                         p.backend.span(),
                         "backend",
-                        format!("`{b}` is not built yet (memory and afpacket are)"),
+                        format!("`{b}` is not built yet (memory, afpacket and afxdp are)"),
                     ))
                 }
                 other => {
@@ -458,8 +483,8 @@ mac = "02:00:00:00:01:02"
             ),
             (
                 "backend = \"memory\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
-                "backend = \"afxdp\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
-                "vr.toml:8: backend: `afxdp` is not built yet",
+                "backend = \"dpdk\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
+                "vr.toml:8: backend: `dpdk` is not built yet",
             ),
             (
                 "port = 1\n",

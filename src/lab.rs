@@ -68,10 +68,32 @@ pub struct UpArgs {
     /// vrouter's polling mode (busy, adaptive, interrupt).
     #[arg(long, default_value = "adaptive")]
     pub mode: String,
+    /// Pin each vrouter's worker to this core.
+    #[arg(long)]
+    pub core: Option<usize>,
+    /// vrouter's packet I/O on the veths.
+    #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
+    pub io: PortIo,
     /// `chain`: gen - r1 - ... - rN - sink; `parallel`: N routers side by side, each on its own
     /// pair of links from the generator and to the sink (router k on links 2k and 2k+1).
     #[arg(long, value_enum, default_value_t = Topology::Chain)]
     pub topology: Topology,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortIo {
+    Afpacket,
+    Afxdp,
+}
+
+impl PortIo {
+    fn name(self) -> &'static str {
+        match self {
+            PortIo::Afpacket => "afpacket",
+            PortIo::Afxdp => "afxdp",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -517,14 +539,16 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                 std::fs::write(&rf, routes)?;
                 let cfg = format!(
                     "# vrouter lab `{lab}`, router {k}\n\
-                     [[router]]\nname = \"r{k}\"\nroutes = \"{rf}\"\nnexthops = 2\nmode = \"{mode}\"\nclass_e_unicast = true\n\n\
-                     [[router.port]]\nbackend = \"afpacket\"\niface = \"{indev}\"\nmac = \"{min}\"\n\
+                     [[router]]\nname = \"r{k}\"\nroutes = \"{rf}\"\nnexthops = 2\nmode = \"{mode}\"\nclass_e_unicast = true\n{core}\n\
+                     [[router.port]]\nbackend = \"{io}\"\niface = \"{indev}\"\nmac = \"{min}\"\n\
                      addresses = [\"{a_in4}/24\", \"{a_in6}/64\"]\n\n\
-                     [[router.port]]\nbackend = \"afpacket\"\niface = \"{outdev}\"\nmac = \"{mout}\"\n\
+                     [[router.port]]\nbackend = \"{io}\"\niface = \"{outdev}\"\nmac = \"{mout}\"\n\
                      addresses = [\"{a_out4}/24\", \"{a_out6}/64\"]\n\n\
                      [[router.neighbour]]\nnexthop = 0\nport = 1\ngateway = \"{right}\"\n\n\
                      [[router.neighbour]]\nnexthop = 1\nport = 0\ngateway = \"{left}\"\n",
                     lab = a.name,
+                    io = a.io.name(),
+                    core = a.core.map_or(String::new(), |c| format!("core = {c}\n")),
                     rf = rf.display(),
                     mode = a.mode,
                     min = mac_text(mac(inl, 2)),

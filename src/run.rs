@@ -144,6 +144,15 @@ pub fn run(a: RunArgs) -> Result<()> {
                         .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
                     ports.push(Box::new(end));
                 }
+                Backend::AfXdp { iface, xdp_mode } => {
+                    let mode = xdp_mode
+                        .parse()
+                        .map_err(|e: String| anyhow!("router `{}`: {e}", r.name))?;
+                    let port = dataplane::port::afxdp::AfXdp::open(iface, mode, &pool)
+                        .with_context(|| format!("router `{}`: afxdp port", r.name))?;
+                    eprintln!("vrouter: {iface}: AF_XDP in {:?} mode", port.mode);
+                    ports.push(Box::new(port));
+                }
                 Backend::AfPacket { iface, fanout } => {
                     let mut c = AfPacketConfig::new(iface);
                     c.fanout = *fanout;

@@ -55,6 +55,8 @@ pub enum Backend {
     Memory,
     /// vrouter processes on AF_PACKET in a parallel namespace lab (root; `routers` only).
     Afpacket,
+    /// vrouter processes on AF_XDP in the same lab (root; `routers` only).
+    Afxdp,
     /// The Linux kernel forwarding in the same lab (root; `routers` only).
     Kernel,
 }
@@ -494,6 +496,12 @@ impl Run {
                 }
                 .into(),
                 topology: Topology::Parallel,
+                io: if self.p.backend == Backend::Afxdp {
+                    lab::PortIo::Afxdp
+                } else {
+                    lab::PortIo::Afpacket
+                },
+                core: None,
             })?;
             let guard = LabDown(name.clone());
             let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));

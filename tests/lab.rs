@@ -366,3 +366,22 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
     assert_eq!(f["duplicates"], 0);
     assert!(s["latency_ns"]["p50"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn tools_through_a_vrouter_on_af_xdp() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up("xd", &["--routers", "1", "--io", "afxdp"]);
+    ping(&lab, false, "240.0.0.1");
+    ping(&lab, true, "3fff::1");
+    assert_eq!(lab.hops(false, "240.1.2.3"), ["198.18.0.2", "240.1.2.3"]);
+    let (udp, loss) = iperf(&lab, true);
+    let (tcp, _) = iperf(&lab, false);
+    eprintln!("vrouter-afxdp: UDP {udp:.0} Mb/s, {loss:.2}% lost; TCP {tcp:.0} Mb/s");
+    assert!(udp > 100.0 && loss < 20.0, "UDP {udp} Mb/s, {loss}% lost");
+    assert!(tcp > 50.0, "TCP {tcp} Mb/s");
+    // The router really runs on AF_XDP (its log says in which XDP mode).
+    let log = std::fs::read_to_string(format!("/run/vrouter-lab/{}/r1.log", lab.name)).unwrap();
+    assert!(log.contains("AF_XDP in"), "{log}");
+}

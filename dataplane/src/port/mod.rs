@@ -3,6 +3,8 @@
 //! pointer move), never copied or allocated per packet.
 
 pub mod afpacket;
+#[cfg(feature = "afxdp")]
+pub mod afxdp;
 pub mod memory;
 
 use crate::pipeline::PacketBuf;

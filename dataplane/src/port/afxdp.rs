@@ -1,0 +1,512 @@
+//! The AF_XDP backend: an XDP socket per port with its own UMEM, through the system libxdp
+//! (`xsk_umem__create`, `xsk_socket__create`). libxdp loads and attaches its default XDP
+//! program, which redirects the interface's frames to the socket; no BPF is built or loaded by
+//! vrouter itself. The four rings (fill, completion, RX, TX) are shared memory with the kernel
+//! and are driven here with the same acquire/release protocol as libxdp's inline helpers.
+//!
+//! Modes: `native` (the driver runs XDP; veth supports it), `generic` (XDP on the socket-buffer
+//! path, works everywhere, slower), or `auto`: native, falling back to generic with a message.
+//! Frames are copied between UMEM frames and pool buffers (veth has no zero-copy mode).
+//!
+//! All `unsafe` of this backend is here: the FFI calls, the UMEM mapping, and ring memory.
+
+use std::ffi::{c_int, c_void, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::Port;
+use crate::pipeline::PacketBuf;
+use crate::pool::{Pool, PoolCache};
+
+/// libxdp's ring handle (`DEFINE_XSK_RING` in `xdp/xsk.h`), the same layout for producer and
+/// consumer rings.
+#[repr(C)]
+struct XskRing {
+    cached_prod: u32,
+    cached_cons: u32,
+    mask: u32,
+    size: u32,
+    producer: *mut u32,
+    consumer: *mut u32,
+    ring: *mut c_void,
+    flags: *mut u32,
+}
+
+impl XskRing {
+    const fn empty() -> Self {
+        XskRing {
+            cached_prod: 0,
+            cached_cons: 0,
+            mask: 0,
+            size: 0,
+            producer: ptr::null_mut(),
+            consumer: ptr::null_mut(),
+            ring: ptr::null_mut(),
+            flags: ptr::null_mut(),
+        }
+    }
+
+    fn atomic(p: *mut u32) -> &'static AtomicU32 {
+        // SAFETY: `p` points at a ring index word in the socket's mapping, 4-aligned, valid for
+        // the socket's lifetime (the ring is dropped with it); the kernel updates it
+        // concurrently, so it is only accessed atomically.
+        unsafe { &*p.cast::<AtomicU32>() }
+    }
+
+    /// Producer: free slots (refreshing the consumer index when fewer than `nb`).
+    fn prod_free(&mut self, nb: u32) -> u32 {
+        let free = self.cached_cons.wrapping_sub(self.cached_prod);
+        if free >= nb {
+            return free;
+        }
+        self.cached_cons = Self::atomic(self.consumer)
+            .load(Ordering::Acquire)
+            .wrapping_add(self.size);
+        self.cached_cons.wrapping_sub(self.cached_prod)
+    }
+
+    fn reserve(&mut self, nb: u32) -> Option<u32> {
+        if self.prod_free(nb) < nb {
+            return None;
+        }
+        let idx = self.cached_prod;
+        self.cached_prod = self.cached_prod.wrapping_add(nb);
+        Some(idx)
+    }
+
+    fn submit(&mut self, nb: u32) {
+        let p = Self::atomic(self.producer);
+        p.store(
+            p.load(Ordering::Relaxed).wrapping_add(nb),
+            Ordering::Release,
+        );
+    }
+
+    /// Consumer: entries available, at most `nb`; returns (first index, count).
+    fn peek(&mut self, nb: u32) -> (u32, u32) {
+        let mut avail = self.cached_prod.wrapping_sub(self.cached_cons);
+        if avail == 0 {
+            self.cached_prod = Self::atomic(self.producer).load(Ordering::Acquire);
+            avail = self.cached_prod.wrapping_sub(self.cached_cons);
+        }
+        let n = avail.min(nb);
+        let idx = self.cached_cons;
+        self.cached_cons = self.cached_cons.wrapping_add(n);
+        (idx, n)
+    }
+
+    fn release(&mut self, nb: u32) {
+        let c = Self::atomic(self.consumer);
+        c.store(
+            c.load(Ordering::Relaxed).wrapping_add(nb),
+            Ordering::Release,
+        );
+    }
+
+    /// The `idx`-th 64-bit address slot (fill and completion rings).
+    fn addr(&self, idx: u32) -> *mut u64 {
+        // SAFETY: masked index inside the ring array the kernel mapped for this ring.
+        unsafe { self.ring.cast::<u64>().add((idx & self.mask) as usize) }
+    }
+
+    /// The `idx`-th descriptor slot (RX and TX rings).
+    fn desc(&self, idx: u32) -> *mut XdpDesc {
+        // SAFETY: as above, for descriptor rings.
+        unsafe { self.ring.cast::<XdpDesc>().add((idx & self.mask) as usize) }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct XdpDesc {
+    addr: u64,
+    len: u32,
+    options: u32,
+}
+
+#[repr(C)]
+struct UmemConfig {
+    fill_size: u32,
+    comp_size: u32,
+    frame_size: u32,
+    frame_headroom: u32,
+    flags: u32,
+}
+
+#[repr(C)]
+struct SocketConfig {
+    rx_size: u32,
+    tx_size: u32,
+    libxdp_flags: u32,
+    xdp_flags: u32,
+    bind_flags: u16,
+}
+
+enum XskUmem {}
+enum XskSocket {}
+
+#[link(name = "xdp")]
+extern "C" {
+    fn xsk_umem__create(
+        umem: *mut *mut XskUmem,
+        area: *mut c_void,
+        size: u64,
+        fill: *mut XskRing,
+        comp: *mut XskRing,
+        config: *const UmemConfig,
+    ) -> c_int;
+    fn xsk_socket__create(
+        xsk: *mut *mut XskSocket,
+        ifname: *const std::ffi::c_char,
+        queue_id: u32,
+        umem: *mut XskUmem,
+        rx: *mut XskRing,
+        tx: *mut XskRing,
+        config: *const SocketConfig,
+    ) -> c_int;
+    fn xsk_socket__fd(xsk: *const XskSocket) -> c_int;
+    fn xsk_umem__delete(umem: *mut XskUmem) -> c_int;
+    fn xsk_socket__delete(xsk: *mut XskSocket);
+}
+
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_COPY: u16 = 1 << 1;
+const FRAME: usize = 2048;
+const RING: u32 = 4096;
+const FRAMES: usize = 8192;
+
+/// How XDP runs on the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Native, else generic (with a message saying so).
+    Auto,
+    Native,
+    Generic,
+}
+
+impl std::str::FromStr for XdpMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(XdpMode::Auto),
+            "native" => Ok(XdpMode::Native),
+            "generic" => Ok(XdpMode::Generic),
+            o => Err(format!(
+                "xdp mode must be auto, native or generic, not `{o}`"
+            )),
+        }
+    }
+}
+
+/// One AF_XDP port (queue 0 of an interface).
+pub struct AfXdp {
+    name: String,
+    xsk: NonNull<XskSocket>,
+    umem: NonNull<XskUmem>,
+    area: NonNull<u8>,
+    fill: Box<XskRing>,
+    comp: Box<XskRing>,
+    rx: Box<XskRing>,
+    tx: Box<XskRing>,
+    /// UMEM frames free for transmission.
+    free: Vec<u64>,
+    cache: PoolCache,
+    /// The mode XDP ended up in.
+    pub mode: XdpMode,
+}
+
+// SAFETY: the socket, UMEM and rings belong to this port alone; moving the port moves that
+// exclusive ownership to another thread (libxdp handles carry no thread affinity).
+unsafe impl Send for AfXdp {}
+
+fn area_alloc(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: anonymous private mapping; the result is checked and unmapped in Drop.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("null UMEM mapping"))
+}
+
+impl AfXdp {
+    /// Opens queue 0 of `iface` (needs CAP_NET_ADMIN and CAP_BPF/CAP_SYS_ADMIN). Buffers for
+    /// received frames come from `pool`.
+    pub fn open(iface: &str, mode: XdpMode, pool: &Pool) -> io::Result<Self> {
+        let err = |what: &str, code: c_int| {
+            let e = io::Error::from_raw_os_error(-code);
+            io::Error::new(e.kind(), format!("{iface}: {what}: {e}"))
+        };
+        let len = FRAMES * FRAME;
+        let area =
+            area_alloc(len).map_err(|e| io::Error::new(e.kind(), format!("{iface}: UMEM: {e}")))?;
+        let mut fill = Box::new(XskRing::empty());
+        let mut comp = Box::new(XskRing::empty());
+        let ucfg = UmemConfig {
+            fill_size: RING,
+            comp_size: RING,
+            frame_size: FRAME as u32,
+            frame_headroom: 0,
+            flags: 0,
+        };
+        let mut umem: *mut XskUmem = ptr::null_mut();
+        // SAFETY: `area` is a live mapping of `len` bytes; the ring structs are boxed (stable
+        // addresses) and outlive the UMEM, which Drop deletes before unmapping.
+        let r = unsafe {
+            xsk_umem__create(
+                &mut umem,
+                area.as_ptr().cast::<c_void>(),
+                len as u64,
+                &mut *fill,
+                &mut *comp,
+                &ucfg,
+            )
+        };
+        if r != 0 {
+            // SAFETY: unmapping the area allocated above, not shared with anything.
+            unsafe { libc::munmap(area.as_ptr().cast::<c_void>(), len) };
+            return Err(err("xsk_umem__create", r));
+        }
+        let umem = NonNull::new(umem).ok_or_else(|| io::Error::other("null UMEM"))?;
+        let name = CString::new(iface)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name has NUL"))?;
+        let mut rx = Box::new(XskRing::empty());
+        let mut tx = Box::new(XskRing::empty());
+        let tries: &[(XdpMode, u32)] = match mode {
+            XdpMode::Native => &[(XdpMode::Native, XDP_FLAGS_DRV_MODE)],
+            XdpMode::Generic => &[(XdpMode::Generic, XDP_FLAGS_SKB_MODE)],
+            XdpMode::Auto => &[
+                (XdpMode::Native, XDP_FLAGS_DRV_MODE),
+                (XdpMode::Generic, XDP_FLAGS_SKB_MODE),
+            ],
+        };
+        let mut last = 0;
+        let mut got = None;
+        for &(m, flags) in tries {
+            let scfg = SocketConfig {
+                rx_size: RING,
+                tx_size: RING,
+                libxdp_flags: 0,
+                xdp_flags: flags,
+                bind_flags: XDP_COPY,
+            };
+            let mut xsk: *mut XskSocket = ptr::null_mut();
+            // SAFETY: valid C string, UMEM and boxed rings as above; on failure libxdp leaves
+            // nothing attached to `xsk`.
+            let r = unsafe {
+                xsk_socket__create(
+                    &mut xsk,
+                    name.as_ptr(),
+                    0,
+                    umem.as_ptr(),
+                    &mut *rx,
+                    &mut *tx,
+                    &scfg,
+                )
+            };
+            if r == 0 {
+                got = NonNull::new(xsk).map(|x| (x, m));
+                break;
+            }
+            last = r;
+            if mode == XdpMode::Auto && m == XdpMode::Native {
+                eprintln!(
+                    "afxdp: {iface}: native XDP mode refused ({}); falling back to generic (copy) mode",
+                    io::Error::from_raw_os_error(-r)
+                );
+            }
+        }
+        let Some((xsk, mode)) = got else {
+            // SAFETY: the UMEM has no socket; delete it, then unmap its area.
+            unsafe {
+                xsk_umem__delete(umem.as_ptr());
+                libc::munmap(area.as_ptr().cast::<c_void>(), len);
+            }
+            return Err(err("xsk_socket__create (XDP program attach or bind)", last));
+        };
+        let mut port = AfXdp {
+            name: iface.to_string(),
+            xsk,
+            umem,
+            area,
+            fill,
+            comp,
+            rx,
+            tx,
+            free: Vec::with_capacity(FRAMES),
+            cache: pool.cache(),
+            mode,
+        };
+        // Half the frames wait in the fill ring for the kernel; half are for transmission.
+        let half = (FRAMES / 2) as u32;
+        let n = half.min(RING);
+        if let Some(idx) = port.fill.reserve(n) {
+            for k in 0..n {
+                // SAFETY: slot reserved above, inside the fill ring.
+                unsafe { *port.fill.addr(idx.wrapping_add(k)) = u64::from(k) * FRAME as u64 };
+            }
+            port.fill.submit(n);
+        }
+        port.free = (n as usize..FRAMES).map(|k| (k * FRAME) as u64).collect();
+        Ok(port)
+    }
+
+    fn frame(&self, addr: u64, len: usize) -> &[u8] {
+        // SAFETY: `addr` came from the kernel's RX descriptor for our UMEM, and `addr + len`
+        // stays inside one frame of the area (checked by the caller).
+        unsafe { std::slice::from_raw_parts(self.area.as_ptr().add(addr as usize), len) }
+    }
+
+    /// Takes back frames the kernel has sent.
+    fn reclaim(&mut self) {
+        let (idx, n) = self.comp.peek(RING);
+        for k in 0..n {
+            // SAFETY: entry `idx + k` was made available by the kernel (peek).
+            self.free
+                .push(unsafe { *self.comp.addr(idx.wrapping_add(k)) });
+        }
+        if n > 0 {
+            self.comp.release(n);
+        }
+    }
+}
+
+impl Port for AfXdp {
+    fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
+        let (idx, n) = self.rx.peek(max as u32);
+        if n == 0 {
+            return 0;
+        }
+        let mut got = 0;
+        let mut addrs = [0u64; 64];
+        let mut m = 0usize;
+        for k in 0..n {
+            // SAFETY: descriptor `idx + k` was made available by the kernel (peek).
+            let d = unsafe { *self.rx.desc(idx.wrapping_add(k)) };
+            let len = d.len as usize;
+            if (d.addr as usize % FRAME) + len <= FRAME && (d.addr as usize) < FRAMES * FRAME {
+                if let Some(mut b) = self.cache.get() {
+                    if b.set(self.frame(d.addr, len)) {
+                        out.push(b);
+                        got += 1;
+                    } else {
+                        self.cache.put(b);
+                    }
+                }
+            }
+            // Frames go back to the fill ring (aligned to their frame start).
+            if m < addrs.len() {
+                addrs[m] = d.addr - d.addr % FRAME as u64;
+                m += 1;
+            } else {
+                self.free.push(d.addr - d.addr % FRAME as u64);
+            }
+        }
+        self.rx.release(n);
+        if let Some(fidx) = self.fill.reserve(m as u32) {
+            for (k, a) in addrs[..m].iter().enumerate() {
+                // SAFETY: slot reserved above, inside the fill ring.
+                unsafe { *self.fill.addr(fidx.wrapping_add(k as u32)) = *a };
+            }
+            self.fill.submit(m as u32);
+        } else {
+            self.free.extend_from_slice(&addrs[..m]);
+        }
+        got
+    }
+
+    fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize {
+        self.reclaim();
+        let n = bufs.len().min(self.free.len()) as u32;
+        if n == 0 {
+            return 0;
+        }
+        let Some(idx) = self.tx.reserve(n) else {
+            return 0;
+        };
+        for (k, b) in bufs.iter().take(n as usize).enumerate() {
+            let addr = self.free.pop().unwrap_or(0);
+            let len = b.len().min(FRAME);
+            // SAFETY: `addr` is a frame of our UMEM not owned by the kernel (free list), and
+            // the copy stays inside it; the TX slot was reserved above.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    b.bytes().as_ptr(),
+                    self.area.as_ptr().add(addr as usize),
+                    len,
+                );
+                *self.tx.desc(idx.wrapping_add(k as u32)) = XdpDesc {
+                    addr,
+                    len: len as u32,
+                    options: 0,
+                };
+            }
+        }
+        self.tx.submit(n);
+        // Copy mode transmits from the system call.
+        // SAFETY: a zero-length send on our socket, no buffer.
+        unsafe {
+            libc::sendto(
+                self.raw_fd(),
+                ptr::null(),
+                0,
+                libc::MSG_DONTWAIT,
+                ptr::null(),
+                0,
+            );
+        }
+        for b in bufs.drain(..n as usize) {
+            self.cache.put(b);
+        }
+        n as usize
+    }
+
+    fn rx_capacity(&self) -> usize {
+        RING as usize
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        // SAFETY: the descriptor belongs to the socket, which lives as long as `self`.
+        Some(unsafe { BorrowedFd::borrow_raw(self.raw_fd()) })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl AfXdp {
+    fn raw_fd(&self) -> RawFd {
+        // SAFETY: a live socket handle.
+        unsafe { xsk_socket__fd(self.xsk.as_ptr()) }
+    }
+}
+
+impl AsRawFd for AfXdp {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw_fd()
+    }
+}
+
+impl Drop for AfXdp {
+    fn drop(&mut self) {
+        // SAFETY: socket first (it detaches the XDP program), then the UMEM, then its memory;
+        // each handle is deleted once.
+        unsafe {
+            xsk_socket__delete(self.xsk.as_ptr());
+            xsk_umem__delete(self.umem.as_ptr());
+            libc::munmap(self.area.as_ptr().cast::<c_void>(), FRAMES * FRAME);
+        }
+    }
+}
