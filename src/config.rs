@@ -6,13 +6,16 @@
 //! name = "vr0"
 //! routes = "data/routeviews-2014-05-13.ipv4.ipasn.gz"  # any route format; relative to this file
 //! nexthops = 16          # routes map onto next hops 0..16
-//! mode = "adaptive"      # busy | adaptive | interrupt
+//! class_e_unicast = false  # true: 240.0.0.0/4 sources are not martians (labs relocated there)
+//! mode = "adaptive"      # busy | adaptive | interrupt (interrupt: afpacket/afxdp ports only)
 //! worker = "w0"          # routers naming the same worker share one thread (shared-core mode)
 //! core = 1               # pin that worker
 //!
 //! [[router.port]]
 //! backend = "memory"     # memory: two ports with the same `link` are connected
 //! link = "uplink"
+//! # backend = "afpacket", iface = "eth1", fanout = 7        (a PACKET_FANOUT group, optional)
+//! # backend = "afxdp", iface = "eth1", xdp_mode = "auto"    (auto | native | generic)
 //! mac = "02:00:00:00:00:01"
 //! addresses = ["198.18.0.1/24", "2001:2::1/64"]
 //! mtu = 1500

@@ -147,6 +147,12 @@ struct SocketConfig {
 enum XskUmem {}
 enum XskSocket {}
 
+#[link(name = "bpf")]
+extern "C" {
+    /// Replaces libbpf's log callback; NULL silences it.
+    fn libbpf_set_print(f: *const c_void) -> *const c_void;
+}
+
 #[link(name = "xdp")]
 extern "C" {
     fn xsk_umem__create(
@@ -248,6 +254,13 @@ impl AfXdp {
             let e = io::Error::from_raw_os_error(-code);
             io::Error::new(e.kind(), format!("{iface}: {what}: {e}"))
         };
+        // libbpf's notes while libxdp loads its program (e.g. "skipping unrecognized data
+        // section") are noise for operators; failures come back as error codes, reported here.
+        // SAFETY: sets a process-wide callback pointer to NULL (no callback), which libbpf
+        // documents as silencing its output.
+        unsafe {
+            libbpf_set_print(ptr::null());
+        }
         let len = FRAMES * FRAME;
         let area =
             area_alloc(len).map_err(|e| io::Error::new(e.kind(), format!("{iface}: UMEM: {e}")))?;
