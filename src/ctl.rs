@@ -120,8 +120,13 @@ fn print_stats(v: &Value) {
         );
         for (i, p) in r["ports"].as_array().into_iter().flatten().enumerate() {
             println!(
-                "  port {i}: rx {} pkts {} B, tx {} pkts {} B, tx dropped {}",
-                p["rx_packets"], p["rx_bytes"], p["tx_packets"], p["tx_bytes"], p["tx_dropped"]
+                "  port {i}: rx {} pkts {} B, rx dropped {}, tx {} pkts {} B, tx dropped {}",
+                p["rx_packets"],
+                p["rx_bytes"],
+                p["rx_dropped"],
+                p["tx_packets"],
+                p["tx_bytes"],
+                p["tx_dropped"]
             );
         }
         for (reason, n) in r["dropped"].as_object().into_iter().flatten() {

@@ -258,6 +258,7 @@ fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) -> Val
                         "rx_packets": p.rx_packets.load(Relaxed), "rx_bytes": p.rx_bytes.load(Relaxed),
                         "tx_packets": p.tx_packets.load(Relaxed), "tx_bytes": p.tx_bytes.load(Relaxed),
                         "tx_dropped": p.tx_dropped.load(Relaxed),
+                        "rx_dropped": p.rx_dropped.load(Relaxed),
                     })
                 })
                 .collect();

@@ -365,6 +365,15 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
     );
     assert_eq!(f["duplicates"], 0);
     assert!(s["latency_ns"]["p50"].as_u64().unwrap() > 0);
+    // The router accounts for every frame the generator sent: received or dropped by its
+    // receive ring (plus the hosts' own ARP/ND frames).
+    let sock = format!("/run/vrouter-lab/{}/r1.sock", lab.name);
+    let stats = vrouter(&["ctl", "--socket", &sock, "stats", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let p0 = &j["routers"][0]["ports"][0];
+    let seen = p0["rx_packets"].as_u64().unwrap() + p0["rx_dropped"].as_u64().unwrap();
+    let sent = g["sent"].as_u64().unwrap();
+    assert!(seen >= sent && seen <= sent + 50, "{p0} vs {sent} sent");
 }
 
 #[test]

@@ -156,6 +156,8 @@ pub struct PortCounters {
     pub tx_bytes: AtomicU64,
     /// Frames the port could not take (ring or NIC queue full).
     pub tx_dropped: AtomicU64,
+    /// Frames the backend dropped on receive before the router saw them (ring full).
+    pub rx_dropped: AtomicU64,
 }
 
 /// A router's counters, shared with whoever reads stats.
@@ -241,6 +243,17 @@ impl VirtualRouter {
             .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         let _ = poll(&mut fds, timeout_ms);
+    }
+
+    /// Collects the ports' receive drops into the counters (a system call per port on kernel
+    /// backends, so workers call it every few milliseconds, not per burst).
+    pub fn collect_rx_drops(&mut self) {
+        for (p, port) in self.ports.iter_mut().enumerate() {
+            let n = port.rx_dropped();
+            if n > 0 {
+                bump(&self.counters.ports[p].rx_dropped, n);
+            }
+        }
     }
 
     /// Frames the router's smallest input ring holds (traffic may all come in on one port).
@@ -434,8 +447,15 @@ impl Worker {
         // One clock read per round: it dates the round for the pipeline (ICMP rate limiting) and
         // closes the previous round's busy time.
         let mut last: Option<u64> = None;
+        let mut drops_at = 0u64;
         while !self.stop.load(Relaxed) {
             let start = t0.elapsed().as_nanos() as u64;
+            if start >= drops_at {
+                drops_at = start + 10_000_000;
+                for r in &mut self.routers {
+                    r.collect_rx_drops();
+                }
+            }
             if let Some(prev) = last.take() {
                 bump(&c.busy_ns, start - prev);
             }
@@ -478,6 +498,9 @@ impl Worker {
             } else {
                 std::hint::spin_loop();
             }
+        }
+        for r in &mut self.routers {
+            r.collect_rx_drops();
         }
         c.wall_ns.store(t0.elapsed().as_nanos() as u64, Relaxed);
         if let (Some(a), Some(b)) = (sched0, thread_sched()) {

@@ -291,8 +291,8 @@ impl AfPacket {
         self.word(at).load(Ordering::Relaxed)
     }
 
-    /// Frames and bytes the kernel dropped because the receive ring was full, since the last
-    /// call (`PACKET_STATISTICS`).
+    /// Frames the kernel dropped because the receive ring was full, since the last call
+    /// (`PACKET_STATISTICS` resets on read).
     pub fn ring_drops(&self) -> u64 {
         let mut st = [0u32; 3];
         let mut len = std::mem::size_of_val(&st) as libc::socklen_t;
@@ -415,6 +415,11 @@ impl Port for AfPacket {
             }
         }
         sent
+    }
+
+    fn rx_dropped(&mut self) -> u64 {
+        let cut = std::mem::take(&mut self.rx_truncated);
+        self.ring_drops() + cut
     }
 
     fn rx_capacity(&self) -> usize {

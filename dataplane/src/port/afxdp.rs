@@ -222,6 +222,20 @@ pub struct AfXdp {
     cache: PoolCache,
     /// The mode XDP ended up in.
     pub mode: XdpMode,
+    /// Receive drops reported so far (the kernel's counters are cumulative).
+    reported: u64,
+}
+
+/// `struct xdp_statistics` (the first three fields are in every kernel with AF_XDP).
+#[repr(C)]
+#[derive(Default)]
+struct XdpStatistics {
+    rx_dropped: u64,
+    rx_invalid_descs: u64,
+    tx_invalid_descs: u64,
+    rx_ring_full: u64,
+    rx_fill_ring_empty_descs: u64,
+    tx_ring_empty_descs: u64,
 }
 
 // SAFETY: the socket, UMEM and rings belong to this port alone; moving the port moves that
@@ -360,6 +374,7 @@ impl AfXdp {
             free: Vec::with_capacity(FRAMES),
             cache: pool.cache(),
             mode,
+            reported: 0,
         };
         // Half the frames wait in the fill ring for the kernel; half are for transmission.
         let half = (FRAMES / 2) as u32;
@@ -483,6 +498,29 @@ impl Port for AfXdp {
             self.cache.put(b);
         }
         n as usize
+    }
+
+    fn rx_dropped(&mut self) -> u64 {
+        let mut st = XdpStatistics::default();
+        let mut len = std::mem::size_of::<XdpStatistics>() as libc::socklen_t;
+        // SAFETY: `st` is a writable xdp_statistics of the size passed in `len`; the kernel
+        // writes at most that many bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                self.raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_STATISTICS,
+                (&mut st as *mut XdpStatistics).cast::<c_void>(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return 0;
+        }
+        let total = st.rx_dropped + st.rx_ring_full + st.rx_invalid_descs;
+        let new = total.saturating_sub(self.reported);
+        self.reported = total;
+        new
     }
 
     fn rx_capacity(&self) -> usize {

@@ -16,6 +16,11 @@ pub trait Port: Send {
     /// Sends frames from the front of `bufs`, removing the ones sent; returns how many. Frames
     /// left in `bufs` did not fit (the caller frees and counts them).
     fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize;
+    /// Frames the backend dropped on receive since the last call (its ring was full, or a
+    /// frame did not fit), before the router could see them.
+    fn rx_dropped(&mut self) -> u64 {
+        0
+    }
     /// Frames the receive ring holds (adaptive workers size their sleeps by it).
     fn rx_capacity(&self) -> usize {
         1024
