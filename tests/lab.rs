@@ -394,3 +394,61 @@ fn tools_through_a_vrouter_on_af_xdp() {
     let log = std::fs::read_to_string(format!("/run/vrouter-lab/{}/r1.log", lab.name)).unwrap();
     assert!(log.contains("AF_XDP in"), "{log}");
 }
+
+#[test]
+fn sweep_runs_on_the_lab_backends() {
+    if !can_run() {
+        return;
+    }
+    for backend in ["afxdp", "afpacket", "kernel"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("r");
+        let o = vrouter(&[
+            "sweep",
+            "--backend",
+            backend,
+            "--quick",
+            "--max-routers",
+            "2",
+            "--routes",
+            "10000",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let summary = std::fs::read_to_string(out.join("latest").join("summary.csv")).unwrap();
+        // Both points measured; at 2 x 130 kp/s every backend forwards (nearly) all.
+        for point in ["1 routers", "2 routers"] {
+            let fwd: f64 = summary
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!("routers,{point},"))
+                        && l.contains(",all,forwarded_kpps,")
+                })
+                .unwrap_or_else(|| panic!("{backend}: no {point} row:\n{summary}"))
+                .split(',')
+                .nth(7)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let n: f64 = point[..1].parse().unwrap();
+            assert!(fwd > 100.0 * n, "{backend} {point}: {fwd} kp/s");
+        }
+        // The experiments that need the memory backend say so.
+        let o = vrouter(&["sweep", "--backend", backend, "--experiments", "fairness"]);
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("only `routers`"));
+    }
+    // Nothing is left behind (sweep labs are named vrl-sw<pid>; no other test makes them).
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left: Vec<String> = String::from_utf8_lossy(&ns.stdout)
+        .lines()
+        .filter(|l| l.starts_with("vrl-sw"))
+        .map(str::to_string)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
