@@ -126,6 +126,7 @@ fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
         mode: a.mode.clone(),
         topology: lab::Topology::Chain,
         io: subject.io(),
+        queues: 1,
         // The router on core 1, the generator and sink on core 0 (when there are two).
         core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
     };

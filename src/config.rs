@@ -9,6 +9,8 @@
 //! class_e_unicast = false  # true: 240.0.0.0/4 sources are not martians (labs relocated there)
 //! mode = "adaptive"      # busy | adaptive | interrupt (interrupt: afpacket/afxdp ports only)
 //! worker = "w0"          # routers naming the same worker share one thread (shared-core mode)
+//! queues = 1             # >1: the router spreads over that many workers (w0#q0, w0#q1, ...),
+//!                        # each with its own queue of every port (afpacket: a fanout group)
 //! core = 1               # pin that worker
 //!
 //! [[router.port]]
@@ -54,6 +56,7 @@ struct RouterToml {
     lenient: bool,
     #[serde(default)]
     class_e_unicast: bool,
+    queues: Option<Spanned<usize>>,
     mode: Option<Spanned<String>>,
     worker: Option<String>,
     core: Option<Spanned<usize>>,
@@ -95,6 +98,8 @@ pub struct RouterConfig {
     pub lenient: bool,
     /// 240.0.0.0/4 sources are unicast, not martians (labs relocated there).
     pub class_e_unicast: bool,
+    /// The router spreads over this many workers, each with its own queue of every port.
+    pub queues: usize,
     pub mode: PollMode,
     pub worker: String,
     pub core: Option<usize>,
@@ -224,6 +229,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                 "port",
                 format!("router `{name}` has no [[router.port]]"),
             ));
+        }
+        let queues = match &r.queues {
+            None => 1,
+            Some(q) if (1..=16).contains(q.get_ref()) => *q.get_ref(),
+            Some(q) => return Err(cx.err(q.span(), "queues", "must be 1..=16")),
+        };
+        if queues > 1 {
+            if let Some(p) = r.port.iter().find(|p| p.backend.get_ref() == "afxdp") {
+                return Err(cx.err(
+                    p.backend.span(),
+                    "queues",
+                    "afxdp ports have one queue so far; use queues = 1 or afpacket/memory ports",
+                ));
+            }
         }
         let mut ports = Vec::new();
         for p in &r.port {
@@ -362,6 +381,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                         cx.err(m.span(), "mac", format!("`{}` is not a MAC", m.get_ref()))
                     })?)
                 }
+                (None, Some(g)) if queues > 1 => {
+                    return Err(cx.err(
+                        g.span(),
+                        "gateway",
+                        "a router with queues > 1 needs static neighbours (`mac = ...`): \
+                         ARP/ND answers reach only one of its queues",
+                    ))
+                }
                 (None, Some(g)) => NeighbourTarget::Gateway(g.get_ref().parse().map_err(|_| {
                     cx.err(
                         g.span(),
@@ -389,6 +416,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
             nexthops,
             lenient: r.lenient,
             class_e_unicast: r.class_e_unicast,
+            queues,
             mode,
             worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),
             core: r.core.as_ref().map(|c| *c.get_ref()),
@@ -463,7 +491,7 @@ mac = "02:00:00:00:01:02"
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let cases: [(&str, &str, &str); 8] = [
+        let cases: [(&str, &str, &str); 10] = [
             (
                 "mac = \"02:00:00:00:00:01\"",
                 "mac = \"zz\"",
@@ -503,6 +531,16 @@ mac = "02:00:00:00:01:02"
                 "nexthops = 4",
                 "nexthops = 4\ncolour = \"red\"",
                 "vr.toml:6: unknown field `colour`",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\nqueues = 2",
+                "vr.toml:22: gateway: a router with queues > 1 needs static neighbours",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\nqueues = 40",
+                "vr.toml:6: queues: must be 1..=16",
             ),
         ];
         for (from, to, want) in cases {

@@ -109,12 +109,17 @@ pub fn run(a: CtlArgs) -> Result<()> {
 fn print_stats(v: &Value) {
     for r in v["routers"].as_array().into_iter().flatten() {
         println!(
-            "router {}: {} in, {} forwarded, {} answered, {} ICMP errors; {} IPv4 + {} IPv6 routes",
+            "router {} ({} queue(s)): {} in, {} forwarded, {} answered, {} ICMP errors; \
+             {} held for a neighbour ({} released, {} dropped there); {} IPv4 + {} IPv6 routes",
             r["name"].as_str().unwrap_or("?"),
+            r["queues"],
             r["frames_in"],
             r["forwarded"],
             r["answered"],
             r["icmp_errors"],
+            r["held"],
+            r["released"],
+            r["hold_dropped"],
             r["routes_v4"],
             r["routes_v6"]
         );

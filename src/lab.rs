@@ -68,6 +68,9 @@ pub struct UpArgs {
     /// vrouter's polling mode (busy, adaptive, interrupt).
     #[arg(long, default_value = "adaptive")]
     pub mode: String,
+    /// Queues per vrouter: the router spreads over this many workers (AF_PACKET fanout).
+    #[arg(long, default_value_t = 1)]
+    pub queues: usize,
     /// Pin each vrouter's worker to this core.
     #[arg(long)]
     pub core: Option<usize>,
@@ -539,15 +542,16 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                 std::fs::write(&rf, routes)?;
                 let cfg = format!(
                     "# vrouter lab `{lab}`, router {k}\n\
-                     [[router]]\nname = \"r{k}\"\nroutes = \"{rf}\"\nnexthops = 2\nmode = \"{mode}\"\nclass_e_unicast = true\n{core}\n\
+                     [[router]]\nname = \"r{k}\"\nroutes = \"{rf}\"\nnexthops = 2\nmode = \"{mode}\"\nclass_e_unicast = true\nqueues = {queues}\n{core}\n\
                      [[router.port]]\nbackend = \"{io}\"\niface = \"{indev}\"\nmac = \"{min}\"\n\
                      addresses = [\"{a_in4}/24\", \"{a_in6}/64\"]\n\n\
                      [[router.port]]\nbackend = \"{io}\"\niface = \"{outdev}\"\nmac = \"{mout}\"\n\
                      addresses = [\"{a_out4}/24\", \"{a_out6}/64\"]\n\n\
-                     [[router.neighbour]]\nnexthop = 0\nport = 1\ngateway = \"{right}\"\n\n\
-                     [[router.neighbour]]\nnexthop = 1\nport = 0\ngateway = \"{left}\"\n",
+                     [[router.neighbour]]\nnexthop = 0\nport = 1\n{right}\n\n\
+                     [[router.neighbour]]\nnexthop = 1\nport = 0\n{left}\n",
                     lab = a.name,
                     io = a.io.name(),
+                    queues = a.queues,
                     core = a.core.map_or(String::new(), |c| format!("core = {c}\n")),
                     rf = rf.display(),
                     mode = a.mode,
@@ -557,8 +561,18 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                     a_in6 = v6(inl, 2),
                     a_out4 = v4(outl, 1),
                     a_out6 = v6(outl, 1),
-                    right = v4(outl, 2),
-                    left = v4(inl, 1),
+                    // Resolved by ARP at run time; static with several queues (answers would
+                    // reach one queue only).
+                    right = if a.queues > 1 {
+                        format!("mac = \"{}\"", mac_text(mac(outl, 2)))
+                    } else {
+                        format!("gateway = \"{}\"", v4(outl, 2))
+                    },
+                    left = if a.queues > 1 {
+                        format!("mac = \"{}\"", mac_text(mac(inl, 1)))
+                    } else {
+                        format!("gateway = \"{}\"", v4(inl, 1))
+                    },
                 );
                 let cf = dir.join(format!("r{k}.toml"));
                 std::fs::write(&cf, cfg)?;

@@ -25,7 +25,7 @@ use dataplane::pool::Pool;
 use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
 use dataplane::port::memory::{link, MemPort};
 use dataplane::port::Port;
-use dataplane::worker::{RouterCounters, VirtualRouter, Worker, WorkerCounters};
+use dataplane::worker::{PollMode, RouterCounters, VirtualRouter, Worker, WorkerCounters};
 use fib::source::{LoadOptions, RouteSet};
 use fib::{share, FibWriter, Key, Lpm, Update};
 use ipnet::IpNet;
@@ -60,7 +60,17 @@ struct Control {
     nexthops: u32,
     v4: FibWriter<u32>,
     v6: FibWriter<u128>,
-    counters: Arc<RouterCounters>,
+    /// One set per queue (shard) of the router; stats add them up.
+    counters: Vec<Arc<RouterCounters>>,
+}
+
+/// A PACKET_FANOUT group id for a router's port (stable, distinct per router and port).
+fn fanout_group(router: &str, port: usize) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in router.bytes().chain([0, port as u8]) {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as u16
 }
 
 fn tables(r: &RouterConfig) -> Result<(Lpm<u32>, Lpm<u128>)> {
@@ -114,71 +124,98 @@ pub fn pipeline(r: &RouterConfig) -> Pipeline {
 pub fn run(a: RunArgs) -> Result<()> {
     let routers = config::load(&a.config)?;
     // Memory links: the first port naming a link gets one end, the second the other.
-    let mut ends: HashMap<String, Vec<MemPort>> = HashMap::new();
+    // With queues, link `L` is one ring pair per queue (`L.q0`, `L.q1`, ...): both ends must
+    // have the same number of queues.
+    let mut ends: HashMap<(String, usize), Vec<MemPort>> = HashMap::new();
+    let mut link_queues: HashMap<&str, (usize, &str)> = HashMap::new();
     for r in &routers {
         for p in &r.ports {
             let Backend::Memory { link: name } = &p.backend else {
                 continue;
             };
-            if !ends.contains_key(name) {
-                let (x, y) = link(name, 4096);
-                ends.insert(name.clone(), vec![y, x]);
+            if let Some((q, other)) = link_queues.insert(name, (r.queues, &r.name)) {
+                if q != r.queues {
+                    bail!(
+                        "memory link `{name}`: router `{other}` has {q} queue(s), router `{}` {}; both ends need the same",
+                        r.name,
+                        r.queues
+                    );
+                }
+            }
+            for k in 0..r.queues {
+                ends.entry((name.clone(), k)).or_insert_with(|| {
+                    let (x, y) = link(&format!("{name}.q{k}"), 4096);
+                    vec![y, x]
+                });
             }
         }
     }
     let pool = Pool::new(16_384 * routers.len().max(1));
     let stop = Arc::new(AtomicBool::new(false));
     let mut controls = Vec::new();
-    let mut groups: Vec<(String, Vec<VirtualRouter>, &RouterConfig)> = Vec::new();
+    let mut groups: Vec<(String, Vec<VirtualRouter>, PollMode, Option<usize>)> = Vec::new();
     for r in &routers {
         let (t4, t6) = tables(r)?;
         let (w4, r4) = share(t4);
         let (w6, r6) = share(t6);
-        let mut ports: Vec<Box<dyn Port>> = Vec::new();
-        for p in &r.ports {
-            match &p.backend {
-                Backend::Memory { link: name } => {
-                    let end = ends
-                        .get_mut(name)
-                        .and_then(Vec::pop)
-                        .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
-                    ports.push(Box::new(end));
-                }
-                Backend::AfXdp { iface, xdp_mode } => {
-                    let mode = xdp_mode
-                        .parse()
-                        .map_err(|e: String| anyhow!("router `{}`: {e}", r.name))?;
-                    let port = dataplane::port::afxdp::AfXdp::open(iface, mode, &pool)
-                        .with_context(|| format!("router `{}`: afxdp port", r.name))?;
-                    eprintln!("vrouter: {iface}: AF_XDP in {:?} mode", port.mode);
-                    ports.push(Box::new(port));
-                }
-                Backend::AfPacket { iface, fanout } => {
-                    let mut c = AfPacketConfig::new(iface);
-                    c.fanout = *fanout;
-                    let port = AfPacket::open(&c, &pool)
-                        .with_context(|| format!("router `{}`: afpacket port", r.name))?;
-                    ports.push(Box::new(port));
+        let mut shards = Vec::new();
+        for k in 0..r.queues {
+            let mut ports: Vec<Box<dyn Port>> = Vec::new();
+            for (pi, p) in r.ports.iter().enumerate() {
+                match &p.backend {
+                    Backend::Memory { link: name } => {
+                        let end = ends
+                            .get_mut(&(name.clone(), k))
+                            .and_then(Vec::pop)
+                            .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
+                        ports.push(Box::new(end));
+                    }
+                    Backend::AfXdp { iface, xdp_mode } => {
+                        let mode = xdp_mode
+                            .parse()
+                            .map_err(|e: String| anyhow!("router `{}`: {e}", r.name))?;
+                        let port = dataplane::port::afxdp::AfXdp::open(iface, mode, &pool)
+                            .with_context(|| format!("router `{}`: afxdp port", r.name))?;
+                        eprintln!("vrouter: {iface}: AF_XDP in {:?} mode", port.mode);
+                        ports.push(Box::new(port));
+                    }
+                    Backend::AfPacket { iface, fanout } => {
+                        let mut c = AfPacketConfig::new(iface);
+                        // Several queues: one socket each, in a fanout group (the configured
+                        // one, else one derived from the router and port).
+                        c.fanout =
+                            fanout.or_else(|| (r.queues > 1).then(|| fanout_group(&r.name, pi)));
+                        let port = AfPacket::open(&c, &pool)
+                            .with_context(|| format!("router `{}`: afpacket port", r.name))?;
+                        ports.push(Box::new(port));
+                    }
                 }
             }
+            let vr = VirtualRouter::new(&r.name, pipeline(r), ports, r4.clone(), r6.clone());
+            shards.push(Arc::clone(&vr.counters));
+            let worker = if r.queues > 1 {
+                format!("{}#q{k}", r.worker)
+            } else {
+                r.worker.clone()
+            };
+            let core = r.core.map(|c| c + k);
+            match groups.iter_mut().find(|g| g.0 == worker) {
+                Some(g) => g.1.push(vr),
+                None => groups.push((worker, vec![vr], r.mode, core)),
+            }
         }
-        let vr = VirtualRouter::new(&r.name, pipeline(r), ports, r4, r6);
         controls.push(Control {
             name: r.name.clone(),
             nexthops: r.nexthops,
             v4: w4,
             v6: w6,
-            counters: Arc::clone(&vr.counters),
+            counters: shards,
         });
-        match groups.iter_mut().find(|g| g.0 == r.worker) {
-            Some(g) => g.1.push(vr),
-            None => groups.push((r.worker.clone(), vec![vr], r)),
-        }
     }
     let mut handles = Vec::new();
     let mut workers: Vec<(String, Arc<WorkerCounters>)> = Vec::new();
-    for (name, vrs, first) in groups {
-        let w = Worker::new(vrs, first.mode, first.core, &pool, Arc::clone(&stop))
+    for (name, vrs, mode, core) in groups {
+        let w = Worker::new(vrs, mode, core, &pool, Arc::clone(&stop))
             .map_err(|e| anyhow!("worker `{name}`: {e}"))?;
         workers.push((name, Arc::clone(&w.counters)));
         handles.push(w.spawn());
@@ -243,28 +280,42 @@ fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) -> Val
     let routers: Vec<Value> = controls
         .iter()
         .map(|c| {
-            let k = &c.counters;
+            // Counters of all the router's queues, added up.
+            let sum = |f: &dyn Fn(&RouterCounters) -> u64| -> u64 {
+                c.counters.iter().map(|k| f(k)).sum()
+            };
             let drops: serde_json::Map<String, Value> = DropReason::ALL
                 .iter()
-                .zip(&k.drops)
-                .filter(|(_, n)| n.load(Relaxed) > 0)
-                .map(|(r, n)| (r.name().to_string(), json!(n.load(Relaxed))))
+                .enumerate()
+                .map(|(i, r)| (r, sum(&|k: &RouterCounters| k.drops[i].load(Relaxed))))
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (r.name().to_string(), json!(n)))
                 .collect();
-            let ports: Vec<Value> = k
-                .ports
-                .iter()
+            let nports = c.counters.first().map_or(0, |k| k.ports.len());
+            let ports: Vec<Value> = (0..nports)
                 .map(|p| {
+                    let f = |g: fn(
+                        &dataplane::worker::PortCounters,
+                    ) -> &std::sync::atomic::AtomicU64| {
+                        sum(&|k: &RouterCounters| g(&k.ports[p]).load(Relaxed))
+                    };
                     json!({
-                        "rx_packets": p.rx_packets.load(Relaxed), "rx_bytes": p.rx_bytes.load(Relaxed),
-                        "tx_packets": p.tx_packets.load(Relaxed), "tx_bytes": p.tx_bytes.load(Relaxed),
-                        "tx_dropped": p.tx_dropped.load(Relaxed),
-                        "rx_dropped": p.rx_dropped.load(Relaxed),
+                        "rx_packets": f(|p| &p.rx_packets), "rx_bytes": f(|p| &p.rx_bytes),
+                        "tx_packets": f(|p| &p.tx_packets), "tx_bytes": f(|p| &p.tx_bytes),
+                        "tx_dropped": f(|p| &p.tx_dropped), "rx_dropped": f(|p| &p.rx_dropped),
                     })
                 })
                 .collect();
             json!({
-                "name": c.name, "frames_in": k.frames_in.load(Relaxed), "forwarded": k.forwarded.load(Relaxed),
-                "answered": k.answered.load(Relaxed), "icmp_errors": k.icmp_errors.load(Relaxed),
+                "name": c.name,
+                "queues": c.counters.len(),
+                "frames_in": sum(&|k: &RouterCounters| k.frames_in.load(Relaxed)),
+                "forwarded": sum(&|k: &RouterCounters| k.forwarded.load(Relaxed)),
+                "answered": sum(&|k: &RouterCounters| k.answered.load(Relaxed)),
+                "icmp_errors": sum(&|k: &RouterCounters| k.icmp_errors.load(Relaxed)),
+                "held": sum(&|k: &RouterCounters| k.held.load(Relaxed)),
+                "released": sum(&|k: &RouterCounters| k.released.load(Relaxed)),
+                "hold_dropped": sum(&|k: &RouterCounters| k.hold_dropped.load(Relaxed)),
                 "dropped": drops, "ports": ports,
                 "routes_v4": c.v4.load().len(), "routes_v6": c.v6.load().len(),
             })

@@ -502,6 +502,7 @@ impl Run {
                     lab::PortIo::Afpacket
                 },
                 core: None,
+                queues: 1,
             })?;
             let guard = LabDown(name.clone());
             let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));

@@ -452,3 +452,50 @@ fn sweep_runs_on_the_lab_backends() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn one_router_spread_over_two_workers() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up("mq", &["--routers", "1", "--queues", "2"]);
+    let gen_ns = lab.ns("gen");
+    let o = vrouter(&[
+        "gen",
+        "--netns",
+        &gen_ns,
+        "--iface",
+        "e0l",
+        "--dst-mac",
+        "02:76:72:00:00:02",
+        "--src-ip",
+        "198.18.0.1",
+        "--rate",
+        "50000",
+        "--count",
+        "20000",
+        "--duration",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sent = g["sent"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sock = format!("/run/vrouter-lab/{}/r1.sock", lab.name);
+    let stats = vrouter(&["ctl", "--socket", &sock, "stats", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let r = &j["routers"][0];
+    assert_eq!(r["queues"], 2, "{r}");
+    // Every generated frame was forwarded (destinations all over 240/4, next hops static).
+    let fwd = r["forwarded"].as_u64().unwrap();
+    assert!(fwd >= sent, "{fwd} forwarded of {sent}: {r}");
+    // Both workers carried a share (the fanout hashes flows over the two sockets).
+    let ws = j["workers"].as_array().unwrap();
+    assert_eq!(ws.len(), 2, "{ws:?}");
+    for w in ws {
+        let p = w["packets"].as_u64().unwrap();
+        assert!(p > sent / 5, "{w}");
+    }
+    ping(&lab, false, "240.0.0.1");
+}

@@ -168,6 +168,11 @@ pub struct RouterCounters {
     pub forwarded: AtomicU64,
     pub answered: AtomicU64,
     pub icmp_errors: AtomicU64,
+    /// Frames taken into neighbour hold queues, sent from them once resolved, and dropped from
+    /// them (full queue or unanswered request).
+    pub held: AtomicU64,
+    pub released: AtomicU64,
+    pub hold_dropped: AtomicU64,
     pub drops: Vec<AtomicU64>,
 }
 
@@ -179,6 +184,9 @@ impl RouterCounters {
             forwarded: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             icmp_errors: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            hold_dropped: AtomicU64::new(0),
             drops: DropReason::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -369,6 +377,10 @@ impl VirtualRouter {
         c.forwarded.store(s.forwarded, Relaxed);
         c.answered.store(s.answered, Relaxed);
         c.icmp_errors.store(s.icmp_errors, Relaxed);
+        c.held.store(s.held, Relaxed);
+        c.released.store(s.released, Relaxed);
+        c.hold_dropped
+            .store(self.pipeline.neighbours.stats.hold_dropped, Relaxed);
         for (d, &v) in c.drops.iter().zip(&s.drops) {
             d.store(v, Relaxed);
         }
