@@ -109,10 +109,10 @@ pub fn run(a: CtlArgs) -> Result<()> {
 fn print_stats(v: &Value) {
     for r in v["routers"].as_array().into_iter().flatten() {
         println!(
-            "router {} ({} queue(s)): {} in, {} forwarded, {} answered, {} ICMP errors; \
-             {} held for a neighbour ({} released, {} dropped there); {} IPv4 + {} IPv6 routes",
+            "router {}: {} in, {} forwarded, {} answered, {} ICMP errors; \
+             {} held for a neighbour ({} released, {} dropped there); {} IPv4 + {} IPv6 routes; \
+             {} queue(s)",
             r["name"].as_str().unwrap_or("?"),
-            r["queues"],
             r["frames_in"],
             r["forwarded"],
             r["answered"],
@@ -121,7 +121,8 @@ fn print_stats(v: &Value) {
             r["released"],
             r["hold_dropped"],
             r["routes_v4"],
-            r["routes_v6"]
+            r["routes_v6"],
+            r["queues"]
         );
         for (i, p) in r["ports"].as_array().into_iter().flatten().enumerate() {
             println!(
