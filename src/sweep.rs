@@ -53,11 +53,11 @@ impl Experiment {
 pub enum Backend {
     /// In-process memory links (no privileges, no kernel interfaces).
     Memory,
-    /// vrouter processes on AF_PACKET in a parallel namespace lab (root; `routers` only).
+    /// vrouter processes on AF_PACKET in a parallel namespace lab (root).
     Afpacket,
-    /// vrouter processes on AF_XDP in the same lab (root; `routers` only).
+    /// vrouter processes on AF_XDP in the same lab (root).
     Afxdp,
-    /// The Linux kernel forwarding in the same lab (root; `routers` only).
+    /// The Linux kernel forwarding in the same lab (root; its `modes` rows are the kernel too).
     Kernel,
 }
 
@@ -213,15 +213,14 @@ pub fn run(a: SweepArgs) -> Result<()> {
         bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
     }
     if a.backend != Backend::Memory {
-        if let Some(e) = a.experiments.iter().find(|e| **e != Experiment::Routers) {
-            bail!(
-                "--experiments {}: on the {:?} backend only `routers` runs so far (the others need the memory backend)",
-                e.name(),
-                a.backend
-            );
-        }
         if a.mode == Placement::SharedCore {
             bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
+        }
+        if !nix_root() {
+            bail!(
+                "--backend {:?}: the lab needs root (network namespaces)",
+                a.backend
+            );
         }
     }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
@@ -229,9 +228,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
         bail!("--trials must be at least 1 and --seconds in (0, 3600]");
     }
-    let mut experiments = if a.experiments.is_empty() && a.backend != Backend::Memory {
-        vec![Experiment::Routers]
-    } else if a.experiments.is_empty() {
+    let mut experiments = if a.experiments.is_empty() {
         vec![
             Experiment::Routers,
             Experiment::TableSize,
@@ -293,7 +290,6 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let full_path = table;
     for e in run.p.experiments.clone() {
         match e {
-            Experiment::Routers if run.p.backend != Backend::Memory => run.routers_lab(a.mode)?,
             Experiment::Routers => run.routers(a.mode)?,
             Experiment::TableSize => run.table_size(&full_path, a.mode)?,
             Experiment::Fairness => run.fairness(a.mode)?,
@@ -335,13 +331,18 @@ fn total_trials(p: &Params) -> u64 {
 }
 
 impl Run {
-    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Bed {
-        Bed {
-            routers,
-            placement,
-            ring: self.p.ring,
-            sleep: Duration::from_micros(self.p.sleep_us),
+    /// A test bed for `routers` with `placement`: in process on memory ports, or a parallel
+    /// namespace lab (one router namespace per router; they all load router 0's table).
+    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Result<TestBed> {
+        if self.p.backend == Backend::Memory {
+            return Ok(TestBed::Memory(Bed {
+                routers,
+                placement,
+                ring: self.p.ring,
+                sleep: Duration::from_micros(self.p.sleep_us),
+            }));
         }
+        LabBed::up(&self.p, &routers, placement).map(TestBed::Lab)
     }
 
     fn tick(&self, what: &str) {
@@ -458,121 +459,11 @@ impl Run {
         }
     }
 
-    /// The routers experiment on a parallel namespace lab: vrouter processes (AF_PACKET) or the
-    /// kernel forward; the generator and sink are AF_PACKET ports in their namespaces.
-    fn routers_lab(&mut self, mode: Placement) -> Result<()> {
-        use crate::lab::{self, RouterKind, Topology, UpArgs};
-        let e = Experiment::Routers;
-        let kind = if self.p.backend == Backend::Kernel {
-            RouterKind::Kernel
-        } else {
-            RouterKind::Vrouter
-        };
-        // One synthetic table for every router (the lab loads one), relocated by the lab.
-        let set = fib::source::synth::ipv4(self.p.routes, 1000);
-        let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
-        for r in &set.routes {
-            let _ = writeln!(text, "{}\t0", r.prefix);
-        }
-        let table =
-            std::env::temp_dir().join(format!("vrouter-sweep-{}.routes", std::process::id()));
-        std::fs::write(&table, text)?;
-        let (moved, _) = fib::source::relocate::relocate(&set);
-        let entries = moved.v4_entries(NEXT_HOPS);
-        let name = format!("sw{}", std::process::id() % 10_000);
-        let pool = dataplane::pool::Pool::new(65_536);
-        for n in 1..=self.p.max_routers {
-            let _ = lab::down(&name);
-            lab::up(&UpArgs {
-                name: name.clone(),
-                routers: n,
-                table: Some(table.clone()),
-                lenient: false,
-                router: kind,
-                mode: if mode == Placement::Busy {
-                    "busy"
-                } else {
-                    "adaptive"
-                }
-                .into(),
-                topology: Topology::Parallel,
-                io: if self.p.backend == Backend::Afxdp {
-                    lab::PortIo::Afxdp
-                } else {
-                    lab::PortIo::Afpacket
-                },
-                core: None,
-                queues: 1,
-            })?;
-            let guard = LabDown(name.clone());
-            let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));
-            let mut lanes = Vec::new();
-            for k in 1..=n {
-                let (inl, outl) = lab::router_links(Topology::Parallel, k);
-                let spec = dataplane::traffic::FrameSpec {
-                    src_mac: lab::mac(inl, 1),
-                    dst_mac: lab::mac(inl, 2),
-                    src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
-                    size: self.p.frame - 4,
-                };
-                let tx = crate::benchlab::open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
-                let rx = crate::benchlab::open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
-                let dests = crate::testbed::destinations(&entries, 8192, k as u64);
-                let mut lane = crate::testbed::Lane::new(
-                    Box::new(tx),
-                    Box::new(rx),
-                    crate::testbed::heads(&spec, &dests),
-                );
-                lane.batch = 16;
-                lanes.push(lane);
-            }
-            // Warm-up: neighbours resolve on the first frames.
-            let (_, back, _) = crate::testbed::external_trial(
-                lanes,
-                &pool,
-                &self.load(Some(1_000.0), self.p.frame, 0.3),
-            )?;
-            lanes = back;
-            let pids = lab::router_pids(&name);
-            let point = format!("{n} routers");
-            for t in 0..self.p.trials {
-                let at = At {
-                    e,
-                    point: &point,
-                    x: n as f64,
-                    trial: t,
-                };
-                let c0: Vec<u64> = pids.iter().map(|&p| proc_cpu_ns(p)).collect();
-                let (mut rs, back, _) = crate::testbed::external_trial(
-                    lanes,
-                    &pool,
-                    &self.load(Some(self.p.rate), self.p.frame, self.p.seconds),
-                )?;
-                lanes = back;
-                for (i, r) in rs.iter_mut().enumerate() {
-                    if let (Some(&p), Some(&c)) = (pids.get(i), c0.get(i)) {
-                        r.cpu = proc_cpu_ns(p).saturating_sub(c) as f64 / 1e9 / self.p.seconds;
-                    }
-                }
-                self.record(&at, &rs);
-                self.tick(&format!(
-                    "routers ({:?}): {point}, trial {}",
-                    self.p.backend,
-                    t + 1
-                ));
-            }
-            drop(lanes);
-            drop(guard);
-        }
-        let _ = std::fs::remove_file(&table);
-        Ok(())
-    }
-
     fn routers(&mut self, mode: Placement) -> Result<()> {
         let e = Experiment::Routers;
         let all = self.synth_routers(self.p.max_routers)?;
         for n in 1..=self.p.max_routers {
-            let bed = self.bed(all[..n].to_vec(), mode);
+            let mut bed = self.bed(all[..n].to_vec(), mode)?;
             let point = format!("{n} routers");
             for t in 0..self.p.trials {
                 let at = At {
@@ -603,7 +494,7 @@ impl Run {
             .collect();
         sizes.push((format!("full {}", entries.len()), entries));
         for (i, (name, routes)) in sizes.into_iter().enumerate() {
-            let bed = self.bed(vec![RouterSetup::new(&routes, 65_536, 1)?], mode);
+            let mut bed = self.bed(vec![RouterSetup::new(&routes, 65_536, 1)?], mode)?;
             let point = format!("{name} routes");
             for t in 0..self.p.trials {
                 let at = At {
@@ -620,7 +511,7 @@ impl Run {
                     self.p.rate / 1e3,
                     t + 1
                 ));
-                let (max, _) = self.search(&bed, 0.0)?;
+                let (max, _) = self.search(&mut bed, 0.0)?;
                 self.push(&at, None, "zero_loss_mpps", max / 1e6);
                 self.tick(&format!(
                     "table-size: {point} zero-loss search, trial {}",
@@ -637,7 +528,7 @@ impl Run {
         let frame = 1518;
         let payload_bits = (1472 * 8) as f64;
         for n in 1..=self.p.max_routers {
-            let bed = self.bed(all[..n].to_vec(), mode);
+            let mut bed = self.bed(all[..n].to_vec(), mode)?;
             let point = format!("{n} routers");
             for t in 0..self.p.trials {
                 let at = At {
@@ -668,7 +559,7 @@ impl Run {
     /// RFC 2544 throughput search on one bed: the highest per-router rate whose loss is at most
     /// `tolerance` (a fraction). Starts from the rate the routers reach unpaced, then bisects
     /// `search_steps` times. Returns (rate, loss at that rate).
-    fn search(&self, bed: &Bed, tolerance: f64) -> Result<(f64, f64)> {
+    fn search(&self, bed: &mut TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let secs = self.p.search_seconds;
         let frame = self.p.frame;
         let top = bed.trial(&self.load(None, frame, secs))?;
@@ -679,7 +570,7 @@ impl Run {
         if !(hi0.is_finite() && hi0 > 0.0) {
             return Ok((0.0, 1.0));
         }
-        let loss_at = |rate: f64| -> Result<f64> {
+        let mut loss_at = |rate: f64| -> Result<f64> {
             let rs = bed.trial(&self.load(Some(rate), frame, secs))?;
             let offered: u64 = rs.iter().map(|r| r.offered).sum();
             let lost: u64 = rs.iter().map(|r| r.lost).sum();
@@ -705,7 +596,7 @@ impl Run {
     fn rfc2544(&mut self, full: &Path, mode: Placement) -> Result<()> {
         let e = Experiment::Rfc2544;
         let entries = self.full_entries(full)?;
-        let bed = self.bed(vec![RouterSetup::new(&entries, 65_536, 1)?], mode);
+        let mut bed = self.bed(vec![RouterSetup::new(&entries, 65_536, 1)?], mode)?;
         let tol = self.p.loss_tolerance_pct / 100.0;
         let mut zero = Vec::new();
         for t in 0..self.p.trials {
@@ -715,10 +606,10 @@ impl Run {
                 x: 0.0,
                 trial: t,
             };
-            let (r0, _) = self.search(&bed, 0.0)?;
+            let (r0, _) = self.search(&mut bed, 0.0)?;
             self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
             self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1));
-            let (rt, lt) = self.search(&bed, tol)?;
+            let (rt, lt) = self.search(&mut bed, tol)?;
             self.push(&at, None, "tolerant_mpps", rt / 1e6);
             self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
             self.tick(&format!(
@@ -754,8 +645,12 @@ impl Run {
         let e = Experiment::Modes;
         let all = self.synth_routers(self.p.max_routers)?;
         for mode in Placement::ALL {
+            if mode == Placement::SharedCore && self.p.backend != Backend::Memory {
+                // Lab routers are one process each; there is no shared worker to compare.
+                continue;
+            }
             for n in 1..=self.p.max_routers {
-                let bed = self.bed(all[..n].to_vec(), mode);
+                let mut bed = self.bed(all[..n].to_vec(), mode)?;
                 let point = format!("{mode}, {n} routers");
                 for t in 0..self.p.trials {
                     let at = At {
@@ -810,6 +705,154 @@ impl Run {
     }
 }
 
+fn nix_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// Where trials run.
+enum TestBed {
+    Memory(Bed),
+    Lab(LabBed),
+}
+
+impl TestBed {
+    fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
+        match self {
+            TestBed::Memory(b) => b.trial(load),
+            TestBed::Lab(l) => l.trial(load),
+        }
+    }
+}
+
+/// A parallel namespace lab driven by the generator and sink on AF_PACKET ports in their
+/// namespaces; torn down when dropped.
+struct LabBed {
+    lanes: Vec<crate::testbed::Lane>,
+    /// Each lane's frame template and destinations, and the frame size its headers are for.
+    specs: Vec<(dataplane::traffic::FrameSpec, Vec<u32>)>,
+    frame: usize,
+    pool: dataplane::pool::Pool,
+    pids: Vec<u32>,
+    _guard: LabDown,
+}
+
+impl LabBed {
+    fn up(p: &Params, routers: &[RouterSetup], placement: Placement) -> Result<LabBed> {
+        use crate::lab::{self, PortIo, RouterKind, Topology, UpArgs};
+        let n = routers.len();
+        let first = routers
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no routers"))?;
+        // The lab loads one table: router 0's, in vrouter's text format.
+        let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
+        for (k, l, _) in first.fib4.routes() {
+            let _ = writeln!(text, "{}/{l}\t0", std::net::Ipv4Addr::from(k));
+        }
+        let table =
+            std::env::temp_dir().join(format!("vrouter-sweep-{}.routes", std::process::id()));
+        std::fs::write(&table, text)?;
+        let name = format!("sw{}", std::process::id() % 10_000);
+        let _ = lab::down(&name);
+        let res = lab::up(&UpArgs {
+            name: name.clone(),
+            routers: n,
+            table: Some(table.clone()),
+            lenient: false,
+            router: if p.backend == Backend::Kernel {
+                RouterKind::Kernel
+            } else {
+                RouterKind::Vrouter
+            },
+            mode: if placement == Placement::Busy {
+                "busy"
+            } else {
+                "adaptive"
+            }
+            .into(),
+            topology: Topology::Parallel,
+            io: if p.backend == Backend::Afxdp {
+                PortIo::Afxdp
+            } else {
+                PortIo::Afpacket
+            },
+            core: None,
+            queues: 1,
+        });
+        let _ = std::fs::remove_file(&table);
+        res?;
+        let guard = LabDown(name.clone());
+        let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));
+        let pool = dataplane::pool::Pool::new(65_536);
+        let mut lanes = Vec::new();
+        let mut specs = Vec::new();
+        for (k, r) in (1..=n).zip(routers) {
+            let (inl, outl) = lab::router_links(Topology::Parallel, k);
+            let spec = dataplane::traffic::FrameSpec {
+                src_mac: lab::mac(inl, 1),
+                dst_mac: lab::mac(inl, 2),
+                src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
+                size: p.frame - 4,
+            };
+            let tx = crate::benchlab::open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
+            let rx = crate::benchlab::open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
+            // Router k's destinations, moved into 240/4 like the table it forwards by (the
+            // relocation keeps every address inside its relocated prefix).
+            let dests: Vec<u32> = r
+                .dests
+                .iter()
+                .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
+                .collect();
+            let mut lane = crate::testbed::Lane::new(
+                Box::new(tx),
+                Box::new(rx),
+                crate::testbed::heads(&spec, &dests),
+            );
+            lane.batch = 16;
+            lanes.push(lane);
+            specs.push((spec, dests));
+        }
+        let mut bed = LabBed {
+            lanes,
+            specs,
+            frame: p.frame - 4,
+            pool,
+            pids: lab::router_pids(&name),
+            _guard: guard,
+        };
+        // Warm-up: neighbours resolve on the first frames.
+        bed.trial(&Load {
+            rate_per_router: Some(1_000.0),
+            frame: 60,
+            seconds: 0.3,
+        })?;
+        Ok(bed)
+    }
+
+    fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
+        let c0: Vec<u64> = self.pids.iter().map(|&p| proc_cpu_ns(p)).collect();
+        if load.frame != self.frame {
+            // Headers carry the IP and UDP lengths: rebuild them for this frame size.
+            for (lane, (spec, dests)) in self.lanes.iter_mut().zip(&self.specs) {
+                let spec = dataplane::traffic::FrameSpec {
+                    size: load.frame,
+                    ..spec.clone()
+                };
+                lane.set_heads(crate::testbed::heads(&spec, dests));
+            }
+            self.frame = load.frame;
+        }
+        let lanes = std::mem::take(&mut self.lanes);
+        let (mut rs, back, _) = crate::testbed::external_trial(lanes, &self.pool, load)?;
+        self.lanes = back;
+        for (i, r) in rs.iter_mut().enumerate() {
+            if let (Some(&p), Some(&c)) = (self.pids.get(i), c0.get(i)) {
+                r.cpu = proc_cpu_ns(p).saturating_sub(c) as f64 / 1e9 / load.seconds;
+            }
+        }
+        Ok(rs)
+    }
+}
+
 /// Tears a lab down when dropped (also when an experiment fails).
 struct LabDown(String);
 
@@ -821,8 +864,28 @@ impl Drop for LabDown {
     }
 }
 
-/// CPU time (user + system) of a process, in ns (10 ms ticks).
+/// CPU time of a process (all its threads), in ns: from each thread's schedstat (ns), else
+/// from /proc/PID/stat (10 ms ticks).
 fn proc_cpu_ns(pid: u32) -> u64 {
+    let mut total = 0u64;
+    let mut found = false;
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                if let Some(ns) = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse::<u64>().ok())
+                {
+                    total += ns;
+                    found = true;
+                }
+            }
+        }
+    }
+    if found && total > 0 {
+        return total;
+    }
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0;
     };

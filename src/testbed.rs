@@ -227,6 +227,12 @@ impl Lane {
         }
     }
 
+    /// Replaces the frame headers (for another frame size).
+    pub fn set_heads(&mut self, heads: Vec<[u8; HEAD]>) {
+        self.heads = heads;
+        self.next = 0;
+    }
+
     /// The lane ready for a new trial at `rate` (frames/s; `None`: as fast as it goes).
     fn reset(&mut self, rate: Option<f64>) {
         self.next = 0;

@@ -400,14 +400,23 @@ fn sweep_runs_on_the_lab_backends() {
     if !can_run() {
         return;
     }
-    for backend in ["afxdp", "afpacket", "kernel"] {
+    // Every experiment on AF_XDP; the routers experiment on AF_PACKET and the kernel.
+    for (backend, experiments) in [
+        ("afxdp", "routers,table-size,fairness,rfc2544,modes"),
+        ("afpacket", "routers"),
+        ("kernel", "routers"),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("r");
         let o = vrouter(&[
             "sweep",
             "--backend",
             backend,
+            "--experiments",
+            experiments,
             "--quick",
+            "--trials",
+            "1",
             "--max-routers",
             "2",
             "--routes",
@@ -421,7 +430,13 @@ fn sweep_runs_on_the_lab_backends() {
             String::from_utf8_lossy(&o.stderr)
         );
         let summary = std::fs::read_to_string(out.join("latest").join("summary.csv")).unwrap();
-        // Both points measured; at 2 x 130 kp/s every backend forwards (nearly) all.
+        for e in experiments.split(',') {
+            assert!(
+                summary.lines().any(|l| l.starts_with(&format!("{e},"))),
+                "{backend}: no {e} rows"
+            );
+        }
+        // At 2 x 130 kp/s every backend forwards (nearly) all.
         for point in ["1 routers", "2 routers"] {
             let fwd: f64 = summary
                 .lines()
@@ -438,11 +453,11 @@ fn sweep_runs_on_the_lab_backends() {
             let n: f64 = point[..1].parse().unwrap();
             assert!(fwd > 100.0 * n, "{backend} {point}: {fwd} kp/s");
         }
-        // The experiments that need the memory backend say so.
-        let o = vrouter(&["sweep", "--backend", backend, "--experiments", "fairness"]);
-        assert!(!o.status.success());
-        assert!(String::from_utf8_lossy(&o.stderr).contains("only `routers`"));
     }
+    // Lab routers are one process each: no shared-core placement there.
+    let o = vrouter(&["sweep", "--backend", "afxdp", "--mode", "shared-core"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shared-core"));
     // Nothing is left behind (sweep labs are named vrl-sw<pid>; no other test makes them).
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let left: Vec<String> = String::from_utf8_lossy(&ns.stdout)
