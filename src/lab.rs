@@ -509,6 +509,10 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                 }
                 let f = dir.join(format!("r{k}.batch"));
                 std::fs::write(&f, batch)?;
+                eprintln!(
+                    "lab: r{k}: loading {} routes into the kernel (ip -batch; ~30k routes/s)",
+                    table.len() + 2 + 2 * links.len()
+                );
                 ip(&["-n", r, "-batch", &f.to_string_lossy()])
                     .context("loading the routes into the kernel")?;
             }
@@ -593,6 +597,11 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                     .context("starting vrouter in the router namespace")?;
                 st.pids.push(child.id());
                 save(dir, st)?;
+                eprintln!(
+                    "lab: r{k}: vrouter ({} routes, {} on {indev}/{outdev}) starting",
+                    table.len() + 2 + 2 * links.len(),
+                    a.io.name()
+                );
                 wait_ready(&sock, child.id(), &dir.join(format!("r{k}.log")))?;
             }
         }
