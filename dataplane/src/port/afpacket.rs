@@ -352,10 +352,10 @@ impl Port for AfPacket {
                 let Some(mut b) = self.cache.get() else {
                     break; // pool exhausted: the frame waits for the next burst
                 };
+                let base_ptr = self.map.ptr.as_ptr();
                 // SAFETY: the frame lies inside this block (checked above), which the kernel
                 // handed to us (TP_STATUS_USER) and does not write until it is released.
-                let data =
-                    unsafe { std::slice::from_raw_parts(self.map.ptr.as_ptr().add(start), snap) };
+                let data = unsafe { std::slice::from_raw_parts(base_ptr.add(start), snap) };
                 if b.set(data) {
                     out.push(b);
                     n += 1;

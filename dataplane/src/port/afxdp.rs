@@ -401,8 +401,8 @@ impl AfXdp {
         let (idx, n) = self.comp.peek(RING);
         for k in 0..n {
             // SAFETY: entry `idx + k` was made available by the kernel (peek).
-            self.free
-                .push(unsafe { *self.comp.addr(idx.wrapping_add(k)) });
+            let addr = unsafe { *self.comp.addr(idx.wrapping_add(k)) };
+            self.free.push(addr);
         }
         if n > 0 {
             self.comp.release(n);
