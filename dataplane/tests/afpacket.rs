@@ -77,6 +77,18 @@ fn frames_cross_a_veth_pair_whole_and_in_order() {
     let _ = Command::new("ip").args(["netns", "del", &name]).status();
     ip(&["netns", "add", &name]);
     let _guard = Netns(name.clone());
+    // The namespace's kernel must send nothing of its own on the pair (IPv6 router
+    // solicitations, MLD reports): the idle wait below expects silence.
+    for knob in ["all", "default"] {
+        ip(&[
+            "netns",
+            "exec",
+            &name,
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{knob}.disable_ipv6=1"),
+        ]);
+    }
     ip(&[
         "-n", &name, "link", "add", "name", "pa", "type", "veth", "peer", "name", "pb",
     ]);
