@@ -1,20 +1,17 @@
-//! `vrouter bench lab`: one router on veth in a namespace lab, fed by vrouter's own generator
-//! and measured by its sink (AF_PACKET, in the generator and sink namespaces), for vrouter
-//! (AF_PACKET ports) and for the Linux kernel's forwarding, side by side in one run, with the
-//! full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate (binary
+//! `vrouter bench lab`: one router on veth in a namespace lab (`labbed`), fed by vrouter's own
+//! generator and measured by its sink, for vrouter on AF_XDP and on AF_PACKET and for the Linux
+//! kernel's forwarding, side by side in one run, with the full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate (binary
 //! search) of 64-byte frames, and the CPU spent per forwarded packet.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
-use dataplane::pool::Pool;
-use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
-use dataplane::traffic::FrameSpec;
+use anyhow::{anyhow, Result};
 use serde_json::json;
 
-use crate::lab::{self, RouterKind, UpArgs};
-use crate::testbed::{self, external_trial, Lane, Load};
+use crate::lab::{self, RouterKind};
+use crate::labbed::{LabBed, LabOptions};
+use crate::testbed::{self, Load, RouterSetup};
 
 #[derive(clap::Args)]
 pub struct LabBenchArgs {
@@ -68,24 +65,6 @@ impl Subject {
     }
 }
 
-/// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
-/// namespace it was made in, whichever thread uses it later).
-pub fn open_in(ns: &str, iface: &str, pool: &Pool) -> Result<AfPacket> {
-    let path = format!("/run/netns/{ns}");
-    let iface = iface.to_string();
-    let pool = pool.clone();
-    std::thread::spawn(move || -> Result<AfPacket> {
-        let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-            .with_context(|| format!("entering {path}"))?;
-        let mut cfg = AfPacketConfig::new(&iface);
-        cfg.rx_blocks = 128;
-        Ok(AfPacket::open(&cfg, &pool)?)
-    })
-    .join()
-    .map_err(|_| anyhow!("the namespace thread failed"))?
-}
-
 /// Busy time of all CPUs (user, nice, system, irq, softirq), in ns, from /proc/stat.
 fn system_busy_ns() -> u64 {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -115,42 +94,6 @@ struct Row {
 }
 
 fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
-    let kind = subject.kind();
-    let name = format!("bl{}{}", subject.tag(), std::process::id() % 10_000);
-    let up = UpArgs {
-        name: name.clone(),
-        routers: 1,
-        table: Some(table.to_path_buf()),
-        lenient: false,
-        router: kind,
-        mode: a.mode.clone(),
-        topology: lab::Topology::Chain,
-        io: subject.io(),
-        queues: 1,
-        // The router on core 1, the generator and sink on core 0 (when there are two).
-        core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
-    };
-    let _ = lab::down(&name);
-    lab::up(&up)?;
-    let guard = LabGuard(name.clone());
-    let gen_ns = format!("vrl-{name}-gen");
-    let sink_ns = format!("vrl-{name}-sink");
-    // Resolve neighbours both ways before measuring.
-    let _ = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &gen_ns,
-            "ping",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            "240.0.0.1",
-        ])
-        .output();
     let set = crate::routes::load_set(
         table,
         &crate::routes::LoadArgs {
@@ -159,84 +102,57 @@ fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
             nexthops: 16,
         },
     )?;
-    let (moved, _) = fib::source::relocate::relocate(&set);
-    let dests = testbed::destinations(&moved.v4_entries(16), 65_536, 1);
-    let pool = Pool::new(65_536);
-    let spec = FrameSpec {
-        src_mac: lab::mac(0, 1),
-        dst_mac: lab::mac(0, 2),
-        src_ip: "198.18.0.1".parse()?,
-        size: 60,
+    let router = RouterSetup::new(&set.v4_entries(16), 65_536, 1)?;
+    let mut bed = LabBed::up(
+        &LabOptions {
+            name: format!("bl{}{}", subject.tag(), std::process::id() % 10_000),
+            kind: subject.kind(),
+            io: subject.io(),
+            mode: a.mode.clone(),
+            // The router on core 1, the generator and sink on core 0 (when there are two).
+            core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
+            frame: 60,
+        },
+        &[router],
+    )?;
+    let mut trial = |rate: Option<f64>| {
+        bed.trial(&Load {
+            rate_per_router: rate,
+            frame: 60,
+            seconds: a.seconds,
+        })
     };
-    let tx = open_in(&gen_ns, "e0l", &pool)?;
-    let rx = open_in(&sink_ns, "e1r", &pool)?;
-    let mut lane = Lane::new(Box::new(tx), Box::new(rx), testbed::heads(&spec, &dests));
-    lane.batch = 16;
-    let mut lanes = vec![lane];
-    let mut trial = |rate: Option<f64>, secs: f64| -> Result<(testbed::RouterResult, u64, u64)> {
-        let l = std::mem::take(&mut lanes);
-        let b0 = system_busy_ns();
-        let (rs, back, gen_cpu) = external_trial(
-            l,
-            &pool,
-            &Load {
+    // The unpaced run: rate, and all CPU time (generator, router, sink, and the kernel's work
+    // for each): on veth the kernel forwards inside the sender's system call, so no finer
+    // split is fair.
+    let b0 = system_busy_ns();
+    let max = trial(None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no result"))?;
+    let all_cpu = system_busy_ns().saturating_sub(b0) as f64;
+    let gen_cpu = bed.gen_cpu_ns as f64;
+    let (zero, _) = testbed::search(
+        &mut |rate| {
+            bed.trial(&Load {
                 rate_per_router: rate,
                 frame: 60,
-                seconds: secs,
-            },
-        )?;
-        let busy = system_busy_ns().saturating_sub(b0);
-        lanes = back;
-        let r = rs.into_iter().next().ok_or_else(|| anyhow!("no result"))?;
-        Ok((r, busy, gen_cpu))
-    };
-    // Warm-up.
-    trial(Some(10_000.0), 0.2)?;
-    let (max, busy, gen_cpu) = trial(None, a.seconds)?;
-    // All CPU time of the run (generator, router, sink, and the kernel's work for each): on
-    // veth the kernel forwards inside the sender's system call, so no finer split is fair.
-    let all_cpu = busy as f64;
-    let hi = max.forwarded_pps;
-    let mut zero = 0.0;
-    if hi > 0.0 {
-        let (r, _, _) = trial(Some(hi), a.seconds)?;
-        if r.lost == 0 {
-            zero = hi;
-        } else {
-            let (mut lo, mut top) = (0.0, hi);
-            for _ in 0..a.steps {
-                let mid = (lo + top) / 2.0;
-                let (r, _, _) = trial(Some(mid), a.seconds)?;
-                if r.lost == 0 {
-                    lo = mid;
-                } else {
-                    top = mid;
-                }
-            }
-            zero = lo;
-        }
-    }
-    drop(guard);
+                seconds: a.seconds,
+            })
+        },
+        a.steps,
+        0.0,
+    )?;
     Ok(Row {
         kind: subject,
-        max_pps: hi,
+        max_pps: max.forwarded_pps,
         max_offered_pps: max.offered_pps,
         max_loss: max.loss(),
         zero_loss_pps: zero,
         cpu_ns_per_packet: all_cpu / max.received.max(1) as f64,
         cores: all_cpu / 1e9 / a.seconds,
-        gen_cores: gen_cpu as f64 / 1e9 / a.seconds,
+        gen_cores: gen_cpu / 1e9 / a.seconds,
     })
-}
-
-struct LabGuard(String);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if let Err(e) = lab::down(&self.0) {
-            eprintln!("bench lab: tearing down {}: {e:#}", self.0);
-        }
-    }
 }
 
 pub fn run(a: &LabBenchArgs) -> Result<()> {

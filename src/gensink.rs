@@ -83,7 +83,7 @@ fn mono_ns() -> u64 {
 
 fn open(netns: Option<&str>, iface: &str, pool: &Pool) -> Result<Box<dyn Port>> {
     let p = match netns {
-        Some(ns) => crate::benchlab::open_in(ns, iface, pool)?,
+        Some(ns) => crate::labbed::open_in(ns, iface, pool)?,
         None => {
             let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
             dataplane::port::afpacket::AfPacket::open(&cfg, pool)?

@@ -206,7 +206,7 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn need_root() -> Result<()> {
+pub fn need_root() -> Result<()> {
     if !nix::unistd::Uid::effective().is_root() {
         bail!("the lab creates network namespaces and needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
     }
@@ -311,7 +311,7 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
             ip(&["-n", nsn, "link", "set", dev, "up"])?;
         }
     }
-    // Generator and sink: hosts at the two ends.
+    // The IPv4 and IPv6 addresses of one end of a link (hosts, and kernel routers).
     let host = |nsn: &str, dev: &str, link: usize, side: u8| -> Result<()> {
         ip(&[
             "-n",
@@ -459,28 +459,8 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
         }
         match a.router {
             RouterKind::Kernel => {
-                for (dev, link, side) in [(&indev, inl, 2u8), (&outdev, outl, 1u8)] {
-                    ip(&[
-                        "-n",
-                        r,
-                        "addr",
-                        "add",
-                        &format!("{}/24", v4(link, side)),
-                        "dev",
-                        dev,
-                    ])?;
-                    ip(&[
-                        "-n",
-                        r,
-                        "-6",
-                        "addr",
-                        "add",
-                        &format!("{}/64", v6(link, side)),
-                        "dev",
-                        dev,
-                        "nodad",
-                    ])?;
-                }
+                host(r, &indev, inl, 2)?;
+                host(r, &outdev, outl, 1)?;
                 in_ns(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
                 in_ns(r, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])?;
                 let mut batch = String::new();

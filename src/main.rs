@@ -7,6 +7,7 @@ mod config;
 mod ctl;
 mod gensink;
 mod lab;
+mod labbed;
 mod plot;
 mod progress;
 mod replay;

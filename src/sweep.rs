@@ -216,12 +216,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         if a.mode == Placement::SharedCore {
             bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
         }
-        if !nix_root() {
-            bail!(
-                "--backend {:?}: the lab needs root (network namespaces)",
-                a.backend
-            );
-        }
+        crate::lab::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
     }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
     let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
@@ -342,7 +337,29 @@ impl Run {
                 sleep: Duration::from_micros(self.p.sleep_us),
             }));
         }
-        LabBed::up(&self.p, &routers, placement).map(TestBed::Lab)
+        use crate::lab::{PortIo, RouterKind};
+        let o = crate::labbed::LabOptions {
+            name: format!("sw{}", std::process::id() % 10_000),
+            kind: if self.p.backend == Backend::Kernel {
+                RouterKind::Kernel
+            } else {
+                RouterKind::Vrouter
+            },
+            io: if self.p.backend == Backend::Afxdp {
+                PortIo::Afxdp
+            } else {
+                PortIo::Afpacket
+            },
+            mode: if placement == Placement::Busy {
+                "busy"
+            } else {
+                "adaptive"
+            }
+            .into(),
+            core: None,
+            frame: self.p.frame - 4,
+        };
+        crate::labbed::LabBed::up(&o, &routers).map(TestBed::Lab)
     }
 
     fn tick(&self, what: &str) {
@@ -556,41 +573,15 @@ impl Run {
         Ok(())
     }
 
-    /// RFC 2544 throughput search on one bed: the highest per-router rate whose loss is at most
-    /// `tolerance` (a fraction). Starts from the rate the routers reach unpaced, then bisects
-    /// `search_steps` times. Returns (rate, loss at that rate).
+    /// RFC 2544 throughput search on one bed (see [`crate::testbed::search`]), with trials
+    /// of `search_seconds`.
     fn search(&self, bed: &mut TestBed, tolerance: f64) -> Result<(f64, f64)> {
-        let secs = self.p.search_seconds;
-        let frame = self.p.frame;
-        let top = bed.trial(&self.load(None, frame, secs))?;
-        let hi0 = top
-            .iter()
-            .map(|r| r.forwarded_pps)
-            .fold(f64::INFINITY, f64::min);
-        if !(hi0.is_finite() && hi0 > 0.0) {
-            return Ok((0.0, 1.0));
-        }
-        let mut loss_at = |rate: f64| -> Result<f64> {
-            let rs = bed.trial(&self.load(Some(rate), frame, secs))?;
-            let offered: u64 = rs.iter().map(|r| r.offered).sum();
-            let lost: u64 = rs.iter().map(|r| r.lost).sum();
-            Ok(lost as f64 / offered.max(1) as f64)
-        };
-        let first = loss_at(hi0)?;
-        if first <= tolerance {
-            return Ok((hi0, first));
-        }
-        let (mut lo, mut hi, mut lo_loss) = (0.0, hi0, 1.0);
-        for _ in 0..self.p.search_steps {
-            let mid = (lo + hi) / 2.0;
-            let l = loss_at(mid)?;
-            if l <= tolerance {
-                (lo, lo_loss) = (mid, l);
-            } else {
-                hi = mid;
-            }
-        }
-        Ok((lo, if lo > 0.0 { lo_loss } else { 1.0 }))
+        let (secs, frame) = (self.p.search_seconds, self.p.frame);
+        crate::testbed::search(
+            &mut |rate| bed.trial(&self.load(rate, frame, secs)),
+            self.p.search_steps,
+            tolerance,
+        )
     }
 
     fn rfc2544(&mut self, full: &Path, mode: Placement) -> Result<()> {
@@ -705,14 +696,10 @@ impl Run {
     }
 }
 
-fn nix_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
 /// Where trials run.
 enum TestBed {
     Memory(Bed),
-    Lab(LabBed),
+    Lab(crate::labbed::LabBed),
 }
 
 impl TestBed {
@@ -722,177 +709,6 @@ impl TestBed {
             TestBed::Lab(l) => l.trial(load),
         }
     }
-}
-
-/// A parallel namespace lab driven by the generator and sink on AF_PACKET ports in their
-/// namespaces; torn down when dropped.
-struct LabBed {
-    lanes: Vec<crate::testbed::Lane>,
-    /// Each lane's frame template and destinations, and the frame size its headers are for.
-    specs: Vec<(dataplane::traffic::FrameSpec, Vec<u32>)>,
-    frame: usize,
-    pool: dataplane::pool::Pool,
-    pids: Vec<u32>,
-    _guard: LabDown,
-}
-
-impl LabBed {
-    fn up(p: &Params, routers: &[RouterSetup], placement: Placement) -> Result<LabBed> {
-        use crate::lab::{self, PortIo, RouterKind, Topology, UpArgs};
-        let n = routers.len();
-        let first = routers
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("no routers"))?;
-        // The lab loads one table: router 0's, in vrouter's text format.
-        let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
-        for (k, l, _) in first.fib4.routes() {
-            let _ = writeln!(text, "{}/{l}\t0", std::net::Ipv4Addr::from(k));
-        }
-        let table =
-            std::env::temp_dir().join(format!("vrouter-sweep-{}.routes", std::process::id()));
-        std::fs::write(&table, text)?;
-        let name = format!("sw{}", std::process::id() % 10_000);
-        let _ = lab::down(&name);
-        let res = lab::up(&UpArgs {
-            name: name.clone(),
-            routers: n,
-            table: Some(table.clone()),
-            lenient: false,
-            router: if p.backend == Backend::Kernel {
-                RouterKind::Kernel
-            } else {
-                RouterKind::Vrouter
-            },
-            mode: if placement == Placement::Busy {
-                "busy"
-            } else {
-                "adaptive"
-            }
-            .into(),
-            topology: Topology::Parallel,
-            io: if p.backend == Backend::Afxdp {
-                PortIo::Afxdp
-            } else {
-                PortIo::Afpacket
-            },
-            core: None,
-            queues: 1,
-        });
-        let _ = std::fs::remove_file(&table);
-        res?;
-        let guard = LabDown(name.clone());
-        let (gen_ns, sink_ns) = (format!("vrl-{name}-gen"), format!("vrl-{name}-sink"));
-        let pool = dataplane::pool::Pool::new(65_536);
-        let mut lanes = Vec::new();
-        let mut specs = Vec::new();
-        for (k, r) in (1..=n).zip(routers) {
-            let (inl, outl) = lab::router_links(Topology::Parallel, k);
-            let spec = dataplane::traffic::FrameSpec {
-                src_mac: lab::mac(inl, 1),
-                dst_mac: lab::mac(inl, 2),
-                src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
-                size: p.frame - 4,
-            };
-            let tx = crate::benchlab::open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
-            let rx = crate::benchlab::open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
-            // Router k's destinations, moved into 240/4 like the table it forwards by (the
-            // relocation keeps every address inside its relocated prefix).
-            let dests: Vec<u32> = r
-                .dests
-                .iter()
-                .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
-                .collect();
-            let mut lane = crate::testbed::Lane::new(
-                Box::new(tx),
-                Box::new(rx),
-                crate::testbed::heads(&spec, &dests),
-            );
-            lane.batch = 16;
-            lanes.push(lane);
-            specs.push((spec, dests));
-        }
-        let mut bed = LabBed {
-            lanes,
-            specs,
-            frame: p.frame - 4,
-            pool,
-            pids: lab::router_pids(&name),
-            _guard: guard,
-        };
-        // Warm-up: neighbours resolve on the first frames.
-        bed.trial(&Load {
-            rate_per_router: Some(1_000.0),
-            frame: 60,
-            seconds: 0.3,
-        })?;
-        Ok(bed)
-    }
-
-    fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
-        let c0: Vec<u64> = self.pids.iter().map(|&p| proc_cpu_ns(p)).collect();
-        if load.frame != self.frame {
-            // Headers carry the IP and UDP lengths: rebuild them for this frame size.
-            for (lane, (spec, dests)) in self.lanes.iter_mut().zip(&self.specs) {
-                let spec = dataplane::traffic::FrameSpec {
-                    size: load.frame,
-                    ..spec.clone()
-                };
-                lane.set_heads(crate::testbed::heads(&spec, dests));
-            }
-            self.frame = load.frame;
-        }
-        let lanes = std::mem::take(&mut self.lanes);
-        let (mut rs, back, _) = crate::testbed::external_trial(lanes, &self.pool, load)?;
-        self.lanes = back;
-        for (i, r) in rs.iter_mut().enumerate() {
-            if let (Some(&p), Some(&c)) = (self.pids.get(i), c0.get(i)) {
-                r.cpu = proc_cpu_ns(p).saturating_sub(c) as f64 / 1e9 / load.seconds;
-            }
-        }
-        Ok(rs)
-    }
-}
-
-/// Tears a lab down when dropped (also when an experiment fails).
-struct LabDown(String);
-
-impl Drop for LabDown {
-    fn drop(&mut self) {
-        if let Err(e) = crate::lab::down(&self.0) {
-            eprintln!("sweep: tearing down lab {}: {e:#}", self.0);
-        }
-    }
-}
-
-/// CPU time of a process (all its threads), in ns: from each thread's schedstat (ns), else
-/// from /proc/PID/stat (10 ms ticks).
-fn proc_cpu_ns(pid: u32) -> u64 {
-    let mut total = 0u64;
-    let mut found = false;
-    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in rd.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                if let Some(ns) = s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|x| x.parse::<u64>().ok())
-                {
-                    total += ns;
-                    found = true;
-                }
-            }
-        }
-    }
-    if found && total > 0 {
-        return total;
-    }
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let rest = s.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    (t(11) + t(12)) * 10_000_000
 }
 
 fn csv_field(s: &str) -> String {

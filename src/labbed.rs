@@ -1,0 +1,199 @@
+//! A test bed on a namespace lab: routers in a parallel lab (vrouter on AF_XDP or AF_PACKET, or
+//! the kernel), driven by the generator and sink of `testbed` on AF_PACKET ports opened in the
+//! generator and sink namespaces. `vrouter sweep --backend ...` and `vrouter bench lab` run
+//! their trials here; the lab is torn down when the bed is dropped.
+
+use std::fmt::Write as _;
+
+use anyhow::{anyhow, Context, Result};
+use dataplane::pool::Pool;
+use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
+use dataplane::traffic::FrameSpec;
+
+use crate::lab::{self, PortIo, RouterKind, Topology, UpArgs};
+use crate::testbed::{self, Lane, Load, RouterResult, RouterSetup};
+
+/// How the lab's routers run.
+pub struct LabOptions {
+    /// Lab name (short: namespaces are vrl-<name>-...).
+    pub name: String,
+    pub kind: RouterKind,
+    pub io: PortIo,
+    /// vrouter's polling mode (busy or adaptive).
+    pub mode: String,
+    /// Pin router k's worker to core `core` (all routers on that core).
+    pub core: Option<usize>,
+    /// Frame size without FCS the headers are first built for.
+    pub frame: usize,
+}
+
+/// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
+/// namespace it was made in, whichever thread uses it later).
+pub fn open_in(ns: &str, iface: &str, pool: &Pool) -> Result<AfPacket> {
+    let path = format!("/run/netns/{ns}");
+    let iface = iface.to_string();
+    let pool = pool.clone();
+    std::thread::spawn(move || -> Result<AfPacket> {
+        let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+            .with_context(|| format!("entering {path}"))?;
+        let mut cfg = AfPacketConfig::new(&iface);
+        cfg.rx_blocks = 128;
+        Ok(AfPacket::open(&cfg, &pool)?)
+    })
+    .join()
+    .map_err(|_| anyhow!("the namespace thread failed"))?
+}
+
+/// Tears a lab down when dropped (also when the work using it fails).
+pub struct LabGuard(pub String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(e) = lab::down(&self.0) {
+            eprintln!("vrouter: tearing down lab {}: {e:#}", self.0);
+        }
+    }
+}
+
+/// A parallel lab with one lane (generator port, sink port) per router.
+pub struct LabBed {
+    lanes: Vec<Lane>,
+    /// Each lane's frame template and destinations, and the frame size its headers are for.
+    specs: Vec<(FrameSpec, Vec<u32>)>,
+    frame: usize,
+    pool: Pool,
+    pids: Vec<u32>,
+    /// CPU the generator/sink thread used in the last trial (ns).
+    pub gen_cpu_ns: u64,
+    _guard: LabGuard,
+}
+
+impl LabBed {
+    /// Builds the lab for `routers` (they all load router 0's table, relocated into 240/4;
+    /// each gets its own destinations, relocated alike) and warms it up.
+    pub fn up(o: &LabOptions, routers: &[RouterSetup]) -> Result<LabBed> {
+        let n = routers.len();
+        let first = routers.first().ok_or_else(|| anyhow!("no routers"))?;
+        let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
+        for (k, l, _) in first.fib4.routes() {
+            let _ = writeln!(text, "{}/{l}\t0", std::net::Ipv4Addr::from(k));
+        }
+        let table = std::env::temp_dir().join(format!("vrouter-{}.routes", o.name));
+        std::fs::write(&table, text)?;
+        let _ = lab::down(&o.name);
+        let res = lab::up(&UpArgs {
+            name: o.name.clone(),
+            routers: n,
+            table: Some(table.clone()),
+            lenient: false,
+            router: o.kind,
+            mode: o.mode.clone(),
+            topology: Topology::Parallel,
+            io: o.io,
+            core: o.core,
+            queues: 1,
+        });
+        let _ = std::fs::remove_file(&table);
+        res?;
+        let guard = LabGuard(o.name.clone());
+        let (gen_ns, sink_ns) = (
+            format!("vrl-{}-gen", o.name),
+            format!("vrl-{}-sink", o.name),
+        );
+        let pool = Pool::new(65_536);
+        let mut lanes = Vec::new();
+        let mut specs = Vec::new();
+        for (k, r) in (1..=n).zip(routers) {
+            let (inl, outl) = lab::router_links(Topology::Parallel, k);
+            let spec = FrameSpec {
+                src_mac: lab::mac(inl, 1),
+                dst_mac: lab::mac(inl, 2),
+                src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
+                size: o.frame,
+            };
+            let tx = open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
+            let rx = open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
+            // Relocation keeps every address inside its relocated prefix.
+            let dests: Vec<u32> = r
+                .dests
+                .iter()
+                .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
+                .collect();
+            let mut lane = Lane::new(Box::new(tx), Box::new(rx), testbed::heads(&spec, &dests));
+            // Kernel ports cost a system call per transmit: gather 16 paced frames per call.
+            lane.batch = 16;
+            lanes.push(lane);
+            specs.push((spec, dests));
+        }
+        let mut bed = LabBed {
+            lanes,
+            specs,
+            frame: o.frame,
+            pool,
+            pids: lab::router_pids(&o.name),
+            gen_cpu_ns: 0,
+            _guard: guard,
+        };
+        // Warm-up: neighbours resolve on the first frames.
+        bed.trial(&Load {
+            rate_per_router: Some(1_000.0),
+            frame: o.frame,
+            seconds: 0.3,
+        })?;
+        Ok(bed)
+    }
+
+    /// One trial; each router's CPU is its vrouter process's (NaN for kernel routers).
+    pub fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
+        let c0: Vec<u64> = self.pids.iter().map(|&p| proc_cpu_ns(p)).collect();
+        if load.frame != self.frame {
+            // Headers carry the IP and UDP lengths: rebuild them for this frame size.
+            for (lane, (spec, dests)) in self.lanes.iter_mut().zip(&self.specs) {
+                let spec = FrameSpec {
+                    size: load.frame,
+                    ..spec.clone()
+                };
+                lane.set_heads(testbed::heads(&spec, dests));
+            }
+            self.frame = load.frame;
+        }
+        let lanes = std::mem::take(&mut self.lanes);
+        let (mut rs, back, gen_cpu) = testbed::external_trial(lanes, &self.pool, load)?;
+        self.lanes = back;
+        self.gen_cpu_ns = gen_cpu;
+        for (i, r) in rs.iter_mut().enumerate() {
+            if let (Some(&p), Some(&c)) = (self.pids.get(i), c0.get(i)) {
+                r.cpu = proc_cpu_ns(p).saturating_sub(c) as f64 / 1e9 / load.seconds;
+            }
+        }
+        Ok(rs)
+    }
+}
+
+/// CPU time of a process (all its threads), in ns: from each thread's schedstat (ns), else
+/// from /proc/PID/stat (10 ms ticks).
+fn proc_cpu_ns(pid: u32) -> u64 {
+    let mut total = 0u64;
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                total += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    if total > 0 {
+        return total;
+    }
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    (t(11) + t(12)) * 10_000_000
+}
