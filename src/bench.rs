@@ -48,6 +48,9 @@ pub struct PipelineArgs {
     /// Adaptive mode's sleep between light polls, in microseconds.
     #[arg(long, default_value_t = 100)]
     adaptive_sleep_us: u64,
+    /// Maximum-rate runs on memory ports; the median is reported (the machine is shared).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+    rounds: u32,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -332,7 +335,13 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
         );
     }
     let us = a.adaptive_sleep_us;
-    let max = port_run(&fib4, &templates, PollMode::Busy, None, a.seconds, us)?;
+    let mut maxes = (0..a.rounds)
+        .map(|_| port_run(&fib4, &templates, PollMode::Busy, None, a.seconds, us))
+        .collect::<Result<Vec<_>>>()?;
+    let rate = |r: &PortRun| r.received as f64 / r.seconds;
+    maxes.sort_by(|x, y| rate(x).total_cmp(&rate(y)));
+    let max_runs: Vec<f64> = maxes.iter().map(|r| rate(r) / 1e6).collect();
+    let max = maxes.swap_remove(maxes.len() / 2);
     let busy = port_run(
         &fib4,
         &templates,
@@ -349,7 +358,6 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
         a.seconds,
         us,
     )?;
-    let rate = |r: &PortRun| r.received as f64 / r.seconds;
     let loss = |r: &PortRun| 1.0 - r.received as f64 / r.sent.max(1) as f64;
     let run_json = |r: &PortRun| {
         json!({
@@ -367,6 +375,9 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             "forwarded": s.forwarded, "dropped": s.dropped(), "routes": fib4.len(),
             "memory_ports": {
                 "max_rate": run_json(&max),
+                "max_rate_runs_mpps": max_runs,
+                "max_rate_cycles_per_packet": ghz.map(|g| max.ns_per_packet * g),
+                "rx_budget": dataplane::worker::RX_BUDGET,
                 "offered_130kpps_busy": run_json(&busy),
                 "offered_130kpps_adaptive": run_json(&adaptive),
                 "adaptive_sleep_us": us,
@@ -386,9 +397,19 @@ fn pipeline(a: &PipelineArgs) -> Result<()> {
             )),
         );
         println!(
-            "memory ports, router on one core: {:.2} Mpps forwarded ({:.1} ns/packet in the router, {:.1} frames per poll, {:.0}% of its core)",
+            "memory ports, router on one core: {:.2} Mpps forwarded, median of {} runs ({}) ({:.1} ns/packet in the router{}, {:.1} frames per poll, {:.0}% of its core)",
             rate(&max) / 1e6,
+            max_runs.len(),
+            max_runs
+                .iter()
+                .map(|m| format!("{m:.2}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             max.ns_per_packet,
+            ghz.map_or(String::new(), |g| format!(
+                ", ~{:.0} cycles",
+                max.ns_per_packet * g
+            )),
             max.avg_burst,
             100.0 * max.router_cpu
         );

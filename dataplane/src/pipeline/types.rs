@@ -83,6 +83,12 @@ impl PacketBuf {
     pub fn first_byte(&self) -> u8 {
         self.data[0]
     }
+    /// Where the frame's bytes start in memory: for backends that prefetch (the pointer is
+    /// never dereferenced outside this type).
+    #[inline(always)]
+    pub fn head_ptr(&self) -> *const u8 {
+        self.data.0.as_ptr()
+    }
     pub fn len(&self) -> usize {
         self.len
     }

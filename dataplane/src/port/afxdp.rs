@@ -410,14 +410,19 @@ impl AfXdp {
     }
 }
 
+/// Frames one `rx_burst` takes at most (a worker's poll budget).
+const RX_MAX: usize = 256;
+
 impl Port for AfXdp {
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
-        let (idx, n) = self.rx.peek(max as u32);
+        // Every frame taken from the RX ring goes straight back to the fill ring, so take no
+        // more than `addrs` holds.
+        let mut addrs = [0u64; RX_MAX];
+        let (idx, n) = self.rx.peek(max.min(RX_MAX) as u32);
         if n == 0 {
             return 0;
         }
         let mut got = 0;
-        let mut addrs = [0u64; 64];
         let mut m = 0usize;
         for k in 0..n {
             // SAFETY: descriptor `idx + k` was made available by the kernel (peek).

@@ -39,7 +39,15 @@ impl Port for MemPort {
         let n = self.rx.slots().min(max);
         match self.rx.read_chunk(n) {
             Ok(chunk) => {
+                let first = out.len();
                 out.extend(chunk);
+                // The frames were written on another core. Ask for each one's first line in
+                // exclusive state now, all at once: the pipeline reads and then rewrites that
+                // line, and a plain read would fetch it shared and pay a second transfer (an
+                // ownership upgrade) at the rewrite.
+                for b in &out[first..] {
+                    prefetch_for_write(b.head_ptr());
+                }
                 n
             }
             Err(_) => 0,
@@ -63,6 +71,18 @@ impl Port for MemPort {
     fn name(&self) -> &str {
         &self.name
     }
+}
+
+#[inline(always)]
+fn prefetch_for_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults and never changes memory, whatever the
+    // address; `p` points into a live buffer anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[cfg(test)]
