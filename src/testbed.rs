@@ -196,7 +196,7 @@ pub struct Lane {
 }
 
 /// Longest a paced lane waits to gather its batch.
-const BATCH_WAIT_NS: u64 = 50_000;
+const BATCH_WAIT_NS: u64 = 200_000;
 
 /// Frame headers (with stamp space) from `spec` to each destination.
 pub fn heads(spec: &FrameSpec, dests: &[u32]) -> Vec<[u8; HEAD]> {

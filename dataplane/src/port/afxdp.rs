@@ -84,6 +84,12 @@ impl XskRing {
         );
     }
 
+    /// Producer: entries submitted that the kernel has not consumed yet.
+    fn unconsumed(&self) -> u32 {
+        let prod = Self::atomic(self.producer).load(Ordering::Relaxed);
+        prod.wrapping_sub(Self::atomic(self.consumer).load(Ordering::Acquire))
+    }
+
     /// Consumer: entries available, at most `nb`; returns (first index, count).
     fn peek(&mut self, nb: u32) -> (u32, u32) {
         let mut avail = self.cached_prod.wrapping_sub(self.cached_cons);
@@ -487,17 +493,29 @@ impl Port for AfXdp {
             }
         }
         self.tx.submit(n);
-        // Copy mode transmits from the system call.
-        // SAFETY: a zero-length send on our socket, no buffer.
-        unsafe {
-            libc::sendto(
-                self.raw_fd(),
-                ptr::null(),
-                0,
-                libc::MSG_DONTWAIT,
-                ptr::null(),
-                0,
-            );
+        // Copy mode transmits from the system call, at most 32 frames per call (the kernel's
+        // TX_BATCH_SIZE, then EAGAIN): kick until the ring is drained, or frames would wait for the next
+        // burst (which may never come: TCP stalls waiting for them). Bounded, in case the
+        // kernel stops consuming (completion ring full).
+        for _ in 0..n.div_ceil(32) + 1 {
+            // SAFETY: a zero-length send on our socket, no buffer.
+            let r = unsafe {
+                libc::sendto(
+                    self.raw_fd(),
+                    ptr::null(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    ptr::null(),
+                    0,
+                )
+            };
+            // A full batch returns EAGAIN with more to send; other errors (EBUSY: completion
+            // ring full, ENOBUFS, ENETDOWN) stop the kicks until the next burst.
+            let again =
+                r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+            if (r < 0 && !again) || self.tx.unconsumed() == 0 {
+                break;
+            }
         }
         for b in bufs.drain(..n as usize) {
             self.cache.put(b);
