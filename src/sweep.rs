@@ -1031,9 +1031,10 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<26} {:>20} {:>16} {:>8} {:>14} {:>14} {:>16}",
+        "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
         "experiment",
         "point",
+        "offered kp/s",
         "forwarded kp/s",
         "loss %",
         "Jain",
