@@ -1031,7 +1031,7 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+        "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
         "experiment",
         "point",
         "offered kp/s",
@@ -1040,7 +1040,6 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         "Jain",
         "CPU/router %",
         "p99 µs",
-        "other"
     );
     for (e, pt) in points {
         let other = match e {
@@ -1060,7 +1059,7 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
             e,
             pt,
             fmt(get(e, pt, "offered_kpps"), 1),
