@@ -1059,7 +1059,7 @@ fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
+            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
             e,
             pt,
             fmt(get(e, pt, "offered_kpps"), 1),
