@@ -111,14 +111,14 @@ fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
             mode: a.mode.clone(),
             // The router on core 1, the generator and sink on core 0 (when there are two).
             core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
-            frame: 60,
+            frame: testbed::FrameSize::Fixed(60),
         },
         &[router],
     )?;
     let mut trial = |rate: Option<f64>| {
         bed.trial(&Load {
             rate_per_router: rate,
-            frame: 60,
+            frame: testbed::FrameSize::Fixed(60),
             seconds: a.seconds,
         })
     };
@@ -136,7 +136,7 @@ fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
         &mut |rate| {
             bed.trial(&Load {
                 rate_per_router: rate,
-                frame: 60,
+                frame: testbed::FrameSize::Fixed(60),
                 seconds: a.seconds,
             })
         },

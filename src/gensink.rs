@@ -1,5 +1,5 @@
 //! `vrouter gen` and `vrouter sink`: the measurement engines as standalone commands on a Linux
-//! interface (AF_PACKET), for labs and guests: a paced generator of stamped UDP frames and a
+//! interface (AF_PACKET, or AF_XDP with `--io afxdp`), for labs and guests: a paced generator of stamped UDP frames and a
 //! sink that accounts for them per flow. Stamps carry CLOCK_MONOTONIC time, so a generator and
 //! a sink on one host (any namespaces) measure one-way latency on one clock.
 //!
@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use dataplane::pipeline::PacketBuf;
 use dataplane::pool::Pool;
+use dataplane::port::afxdp::{AfXdp, XdpMode};
 use dataplane::port::Port;
 use dataplane::traffic::{self, FrameSpec, Pacer, Sink, Stamp};
+
+use crate::lab::PortIo;
 use serde_json::json;
 
 #[derive(clap::Args)]
@@ -25,6 +28,9 @@ pub struct GenArgs {
     /// Network namespace of the interface (default: the current one).
     #[arg(long)]
     netns: Option<String>,
+    /// Socket type on the interface.
+    #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
+    io: PortIo,
     /// The router's MAC on this link.
     #[arg(long)]
     dst_mac: String,
@@ -43,9 +49,9 @@ pub struct GenArgs {
     /// Frames per second.
     #[arg(long, default_value_t = 130_000.0)]
     rate: f64,
-    /// Frame size in bytes with FCS (64..=1518).
-    #[arg(long, default_value_t = 64)]
-    frame: usize,
+    /// Frame size in bytes with FCS (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1).
+    #[arg(long, default_value = "64")]
+    frame: crate::testbed::FrameSize,
     /// Seconds to send.
     #[arg(long, default_value_t = 1.0)]
     duration: f64,
@@ -67,6 +73,10 @@ pub struct SinkArgs {
     /// Network namespace of the interface (default: the current one).
     #[arg(long)]
     netns: Option<String>,
+    /// Socket type on the interface (an AF_XDP sink takes the interface's frames from the
+    /// kernel, which no longer sees them).
+    #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
+    io: PortIo,
     /// Seconds to receive.
     #[arg(long, default_value_t = 2.0)]
     duration: f64,
@@ -81,14 +91,30 @@ fn mono_ns() -> u64 {
     })
 }
 
-fn open(netns: Option<&str>, iface: &str, pool: &Pool) -> Result<Box<dyn Port>> {
-    let p = match netns {
-        Some(ns) => crate::labbed::open_in(ns, iface, pool)?,
-        None => {
-            let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
-            dataplane::port::afpacket::AfPacket::open(&cfg, pool)?
+fn open(netns: Option<&str>, iface: &str, io: PortIo, pool: &Pool) -> Result<Box<dyn Port>> {
+    if io == PortIo::Afpacket {
+        let p = match netns {
+            Some(ns) => crate::labbed::open_in(ns, iface, pool)?,
+            None => {
+                let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
+                dataplane::port::afpacket::AfPacket::open(&cfg, pool)?
+            }
+        };
+        return Ok(Box::new(p));
+    }
+    // AF_XDP: the socket (and libxdp's program) belong to the namespace they are made in.
+    let (iface, pool) = (iface.to_string(), pool.clone());
+    let path = netns.map(|ns| format!("/run/netns/{ns}"));
+    let p = std::thread::spawn(move || -> Result<AfXdp> {
+        if let Some(path) = path {
+            let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("entering {path}"))?;
         }
-    };
+        Ok(AfXdp::open(&iface, XdpMode::Auto, &pool)?)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the namespace thread failed"))??;
     Ok(Box::new(p))
 }
 
@@ -97,9 +123,6 @@ fn reserved(d: u32) -> bool {
 }
 
 pub fn gen(a: &GenArgs) -> Result<()> {
-    if !(64..=1518).contains(&a.frame) {
-        bail!("--frame: {} is not a frame size (64..=1518 bytes)", a.frame);
-    }
     if !(a.rate > 0.0 && a.rate.is_finite()) {
         bail!("--rate: must be a positive number of frames per second");
     }
@@ -121,7 +144,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         src_mac: mac(&a.src_mac, "--src-mac")?,
         dst_mac: mac(&a.dst_mac, "--dst-mac")?,
         src_ip: a.src_ip,
-        size: a.frame - 4,
+        size: a.frame.at(0),
     };
     let dests = match &a.table {
         Some(t) => {
@@ -153,9 +176,9 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         }
         None => crate::testbed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
     };
-    let heads = crate::testbed::heads(&spec, &dests);
+    let heads = crate::testbed::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
-    let mut port = open(a.netns.as_deref(), &a.iface, &pool)?;
+    let mut port = open(a.netns.as_deref(), &a.iface, a.io, &pool)?;
     let mut cache = pool.cache();
     let mut pacer = Pacer::new(a.rate);
     let limit = a.count.unwrap_or(u64::MAX);
@@ -178,7 +201,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         let stamp_ns = mono_ns();
         for _ in 0..n {
             let Some(mut b) = cache.get() else { break };
-            let mut h = heads[next];
+            let (mut h, len) = heads[next];
             next = (next + 1) % heads.len();
             traffic::stamp(
                 &mut h,
@@ -189,7 +212,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
                 },
             );
             seq += 1;
-            b.set_head(&h, spec.size);
+            b.set_head(&h, usize::from(len));
             out.push(b);
         }
         pacer.sent(n);
@@ -221,7 +244,7 @@ pub fn sink(a: &SinkArgs) -> Result<()> {
         bail!("--duration: {} must be in (0, 3600] seconds", a.duration);
     }
     let pool = Pool::new(8192);
-    let mut port = open(a.netns.as_deref(), &a.iface, &pool)?;
+    let mut port = open(a.netns.as_deref(), &a.iface, a.io, &pool)?;
     let mut cache = pool.cache();
     let mut sink = Sink::new();
     let mut rx = Vec::with_capacity(64);

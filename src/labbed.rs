@@ -23,8 +23,8 @@ pub struct LabOptions {
     pub mode: String,
     /// Pin router k's worker to core `core` (all routers on that core).
     pub core: Option<usize>,
-    /// Frame size without FCS the headers are first built for.
-    pub frame: usize,
+    /// Frame sizes the headers are first built for.
+    pub frame: testbed::FrameSize,
 }
 
 /// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
@@ -95,7 +95,7 @@ pub struct LabBed {
     lanes: Vec<Lane>,
     /// Each lane's frame template and destinations, and the frame size its headers are for.
     specs: Vec<(FrameSpec, Vec<u32>)>,
-    frame: usize,
+    frame: testbed::FrameSize,
     pool: Pool,
     pids: Vec<u32>,
     /// CPU the generator/sink thread used in the last trial (ns).
@@ -144,7 +144,7 @@ impl LabBed {
                 src_mac: lab::mac(inl, 1),
                 dst_mac: lab::mac(inl, 2),
                 src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
-                size: o.frame,
+                size: o.frame.at(0),
             };
             let tx = open_in(&gen_ns, &format!("e{inl}l"), &pool)?;
             let rx = open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
@@ -155,7 +155,11 @@ impl LabBed {
                 .iter()
                 .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
                 .collect();
-            let mut lane = Lane::new(Box::new(tx), Box::new(rx), testbed::heads(&spec, &dests));
+            let mut lane = Lane::new(
+                Box::new(tx),
+                Box::new(rx),
+                testbed::heads(&spec, &dests, o.frame),
+            );
             // Kernel ports cost a system call per transmit: gather 16 paced frames per call.
             lane.batch = 32;
             lanes.push(lane);
@@ -185,11 +189,7 @@ impl LabBed {
         if load.frame != self.frame {
             // Headers carry the IP and UDP lengths: rebuild them for this frame size.
             for (lane, (spec, dests)) in self.lanes.iter_mut().zip(&self.specs) {
-                let spec = FrameSpec {
-                    size: load.frame,
-                    ..spec.clone()
-                };
-                lane.set_heads(testbed::heads(&spec, dests));
+                lane.set_heads(testbed::heads(spec, dests, load.frame));
             }
             self.frame = load.frame;
         }

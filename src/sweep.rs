@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::plot::{self, Panel, Series};
 use crate::stats::{jain, Summary};
-use crate::testbed::{Bed, Load, Placement, RouterResult, RouterSetup, NEXT_HOPS};
+use crate::testbed::{Bed, FrameSize, Load, Placement, RouterResult, RouterSetup, NEXT_HOPS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -78,10 +78,11 @@ pub struct SweepArgs {
     /// Frames per second offered to each router (the paper: 130 kp/s).
     #[arg(long, default_value_t = 130_000.0)]
     rate: f64,
-    /// Frame size in bytes, FCS included (64..=1518), for all but the fairness experiment
-    /// (which always sends 1518-byte frames: 1472-byte UDP payloads).
-    #[arg(long, default_value_t = 64)]
-    frame: usize,
+    /// Frame size in bytes, FCS included (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1),
+    /// for all but the fairness experiment (which always sends 1518-byte frames: 1472-byte UDP
+    /// payloads).
+    #[arg(long, default_value = "64")]
+    frame: FrameSize,
     /// Most routers at once in routers, fairness and modes.
     #[arg(long, default_value_t = 4)]
     max_routers: usize,
@@ -123,7 +124,7 @@ struct Params {
     search_seconds: f64,
     search_steps: usize,
     rate: f64,
-    frame: usize,
+    frame: FrameSize,
     max_routers: usize,
     mode: String,
     routes: usize,
@@ -191,9 +192,6 @@ struct Run {
 }
 
 pub fn run(a: SweepArgs) -> Result<()> {
-    if !(64..=1518).contains(&a.frame) {
-        bail!("--frame: {} is not a frame size (64..=1518 bytes)", a.frame);
-    }
     if a.max_routers == 0 || a.max_routers > 64 {
         bail!("--max-routers: {} must be 1..=64", a.max_routers);
     }
@@ -357,7 +355,7 @@ impl Run {
             }
             .into(),
             core: None,
-            frame: self.p.frame - 4,
+            frame: self.p.frame,
         };
         crate::labbed::LabBed::up(&o, &routers).map(TestBed::Lab)
     }
@@ -468,10 +466,10 @@ impl Run {
         Ok(e)
     }
 
-    fn load(&self, rate: Option<f64>, frame: usize, seconds: f64) -> Load {
+    fn load(&self, rate: Option<f64>, frame: FrameSize, seconds: f64) -> Load {
         Load {
             rate_per_router: rate,
-            frame: frame - 4,
+            frame,
             seconds,
         }
     }
@@ -542,7 +540,7 @@ impl Run {
     fn fairness(&mut self, mode: Placement) -> Result<()> {
         let e = Experiment::Fairness;
         let all = self.synth_routers(self.p.max_routers)?;
-        let frame = 1518;
+        let frame = FrameSize::Fixed(1514);
         let payload_bits = (1472 * 8) as f64;
         for n in 1..=self.p.max_routers {
             let mut bed = self.bed(all[..n].to_vec(), mode)?;
@@ -844,7 +842,7 @@ fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()> {
         plot::render(
             &dir.join("routers.svg"),
             &format!(
-                "{kpps:.0} kp/s of {frame}-byte frames per router, {} placement, {} routes each",
+                "{kpps:.0} kp/s of {frame} frames per router, {} placement, {} routes each",
                 p.mode, p.routes
             ),
             &panels,
@@ -885,7 +883,7 @@ fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()> {
         plot::render(
             &dir.join("table_size.svg"),
             &format!(
-                "Forwarding rate vs table size ({frame}-byte frames, {} placement)",
+                "Forwarding rate vs table size ({frame} frames, {} placement)",
                 p.mode
             ),
             &panels,
@@ -951,7 +949,7 @@ fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()> {
         plot::render(
             &dir.join("rfc2544.svg"),
             &format!(
-                "RFC 2544 latency, {frame}-byte frames, full table ({} placement)",
+                "RFC 2544 latency, {frame} frames, full table ({} placement)",
                 p.mode
             ),
             &panels,

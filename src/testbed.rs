@@ -34,6 +34,66 @@ const BURST: usize = 32;
 /// Bytes of a test frame the generator writes: Ethernet + IPv4 + UDP headers and the stamp.
 const HEAD: usize = 14 + 20 + 8 + STAMP_LEN;
 
+/// The size of the frames a generator sends: one size, or the simple IMIX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameSize {
+    /// Bytes without FCS (60 = a 64-byte frame on the wire, 1514 = a 1518-byte one).
+    Fixed(usize),
+    /// Simple IMIX: 64-, 594- and 1518-byte frames (FCS included) in the ratio 7:4:1, mixed
+    /// within every 12 frames ([`IMIX_CYCLE`]).
+    Imix,
+}
+
+/// The simple IMIX as a generator cycles through it, sizes without FCS: 7 × 60, 4 × 590 and
+/// 1 × 1514 bytes (64, 594 and 1518 on the wire; 576- and 1500-byte IP packets).
+pub const IMIX_CYCLE: [usize; 12] = [60, 590, 60, 60, 590, 60, 60, 1514, 60, 590, 60, 590];
+
+impl FrameSize {
+    /// Size without FCS of the `i`-th frame.
+    pub fn at(self, i: usize) -> usize {
+        match self {
+            FrameSize::Fixed(n) => n,
+            FrameSize::Imix => IMIX_CYCLE[i % IMIX_CYCLE.len()],
+        }
+    }
+}
+
+/// `64`..`1518` (bytes on the wire, FCS included) or `imix`.
+impl std::str::FromStr for FrameSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("imix") {
+            return Ok(FrameSize::Imix);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if (64..=1518).contains(&n) => Ok(FrameSize::Fixed(n - 4)),
+            _ => Err(format!(
+                "`{s}` is not a frame size: 64..=1518 (bytes, FCS included) or imix"
+            )),
+        }
+    }
+}
+
+/// In JSON: the size on the wire (`64`), or `"imix"`.
+impl serde::Serialize for FrameSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FrameSize::Fixed(n) => s.serialize_u64((n + 4) as u64),
+            FrameSize::Imix => s.serialize_str("imix"),
+        }
+    }
+}
+
+/// `64-byte`, or `IMIX`: what plot titles and tables say.
+impl std::fmt::Display for FrameSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameSize::Fixed(n) => write!(f, "{}-byte", n + 4),
+            FrameSize::Imix => write!(f, "IMIX"),
+        }
+    }
+}
+
 /// How routers are placed on worker threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
@@ -119,8 +179,8 @@ pub struct Load {
     /// Frames per second offered to each router; `None`: as fast as each router's input ring
     /// takes them (the generator never outruns a router, like a sender with back-pressure).
     pub rate_per_router: Option<f64>,
-    /// Frame size without FCS (60 = a 64-byte frame, 1514 = 1472-byte UDP payload).
-    pub frame: usize,
+    /// Frame sizes (`Fixed(60)`: 64-byte frames; `Fixed(1514)`: 1472-byte UDP payloads).
+    pub frame: FrameSize,
     pub seconds: f64,
 }
 
@@ -184,7 +244,7 @@ fn cores() -> (Option<usize>, Vec<usize>) {
 pub struct Lane {
     pub tx: Box<dyn Port>,
     pub rx: Box<dyn Port>,
-    heads: Vec<[u8; HEAD]>,
+    heads: Vec<Head>,
     next: usize,
     pacer: Option<Pacer>,
     seq: u32,
@@ -198,21 +258,38 @@ pub struct Lane {
 /// Longest a paced lane waits to gather its batch.
 const BATCH_WAIT_NS: u64 = 200_000;
 
-/// Frame headers (with stamp space) from `spec` to each destination.
-pub fn heads(spec: &FrameSpec, dests: &[u32]) -> Vec<[u8; HEAD]> {
-    dests
+/// A frame's headers (with stamp space) and its length without FCS.
+pub type Head = ([u8; HEAD], u16);
+
+/// Frame headers from `spec` (its size is ignored) to each destination, the `i`-th sized
+/// `frame.at(i)`. For IMIX the list is cut to whole cycles, so that a generator walking it
+/// sends the exact mix.
+pub fn heads(spec: &FrameSpec, dests: &[u32], frame: FrameSize) -> Vec<Head> {
+    let n = match frame {
+        FrameSize::Imix if dests.len() >= IMIX_CYCLE.len() => {
+            dests.len() - dests.len() % IMIX_CYCLE.len()
+        }
+        _ => dests.len(),
+    };
+    dests[..n]
         .iter()
-        .map(|&d| {
+        .enumerate()
+        .map(|(i, &d)| {
+            let size = frame.at(i).clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
+            let spec = FrameSpec {
+                size,
+                ..spec.clone()
+            };
             let t = spec.template(std::net::Ipv4Addr::from(d));
             let mut h = [0u8; HEAD];
             h.copy_from_slice(&t[..HEAD]);
-            h
+            (h, size as u16)
         })
         .collect()
 }
 
 impl Lane {
-    pub fn new(tx: Box<dyn Port>, rx: Box<dyn Port>, heads: Vec<[u8; HEAD]>) -> Self {
+    pub fn new(tx: Box<dyn Port>, rx: Box<dyn Port>, heads: Vec<Head>) -> Self {
         Lane {
             tx,
             rx,
@@ -228,7 +305,7 @@ impl Lane {
     }
 
     /// Replaces the frame headers (for another frame size).
-    pub fn set_heads(&mut self, heads: Vec<[u8; HEAD]>) {
+    pub fn set_heads(&mut self, heads: Vec<Head>) {
         self.heads = heads;
         self.next = 0;
     }
@@ -269,7 +346,6 @@ pub fn external_trial(
     pool: &Pool,
     load: &Load,
 ) -> Result<(Vec<RouterResult>, Vec<Lane>, u64)> {
-    let frame = load.frame.clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
     for l in lanes.iter_mut() {
         l.reset(load.rate_per_router);
     }
@@ -280,7 +356,7 @@ pub fn external_trial(
         .name("vrouter-gen".into())
         .spawn(move || {
             let c0 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
-            let (lanes, secs) = generate(lanes, pool, core, frame, seconds);
+            let (lanes, secs) = generate(lanes, pool, core, seconds);
             let c1 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
             (lanes, secs, c1.saturating_sub(c0))
         })
@@ -303,9 +379,8 @@ impl Bed {
             src_mac: [2, 0, 0, 0, 0, 9],
             dst_mac: [2, 0, 0, 0, 0, 1],
             src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
-            size: load.frame,
+            size: 60,
         };
-        let frame = load.frame.clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
         let mut lanes = Vec::with_capacity(n);
         let mut vrs = Vec::with_capacity(n);
         for (i, r) in self.routers.iter().enumerate() {
@@ -321,7 +396,11 @@ impl Bed {
                 r4,
                 r6,
             ));
-            let mut lane = Lane::new(Box::new(gen), Box::new(sink), heads(&spec, &r.dests));
+            let mut lane = Lane::new(
+                Box::new(gen),
+                Box::new(sink),
+                heads(&spec, &r.dests, load.frame),
+            );
             lane.reset(load.rate_per_router);
             lanes.push(lane);
         }
@@ -349,7 +428,7 @@ impl Bed {
         let gen_pool = pool.clone();
         let traffic = std::thread::Builder::new()
             .name("vrouter-gen".into())
-            .spawn(move || generate(lanes, gen_pool, gen_core, frame, seconds))
+            .spawn(move || generate(lanes, gen_pool, gen_core, seconds))
             .map_err(|e| anyhow!("cannot start the generator thread: {e}"))?;
         let lanes = traffic.join();
         stop.store(true, Ordering::Relaxed);
@@ -423,7 +502,6 @@ fn generate(
     mut lanes: Vec<Lane>,
     pool: Pool,
     core: Option<usize>,
-    frame: usize,
     seconds: f64,
 ) -> (Vec<Lane>, f64) {
     if let Some(c) = core {
@@ -472,7 +550,7 @@ fn generate(
             };
             for _ in 0..want {
                 let Some(mut b) = cache.get() else { break };
-                let mut h = l.heads[l.next];
+                let (mut h, len) = l.heads[l.next];
                 l.next = (l.next + 1) % l.heads.len();
                 traffic::stamp(
                     &mut h,
@@ -483,7 +561,7 @@ fn generate(
                     },
                 );
                 l.seq = l.seq.wrapping_add(1);
-                b.set_head(&h, frame);
+                b.set_head(&h, usize::from(len));
                 l.out.push(b);
             }
             if let Some(p) = l.pacer.as_mut() {
@@ -550,7 +628,7 @@ mod tests {
         let rs = bed
             .trial(&Load {
                 rate_per_router: Some(130_000.0),
-                frame: 60,
+                frame: FrameSize::Fixed(60),
                 seconds: 1.0,
             })
             .unwrap();
@@ -580,7 +658,7 @@ mod tests {
         let rs = bed
             .trial(&Load {
                 rate_per_router: None,
-                frame: 1514,
+                frame: FrameSize::Fixed(1514),
                 seconds: 0.1,
             })
             .unwrap();
@@ -592,6 +670,77 @@ mod tests {
         assert_eq!(r.received + r.lost, r.offered, "{r:?}");
         assert_eq!(r.duplicates, 0);
         assert_eq!(r.bytes, r.received * 1514, "{r:?}");
+    }
+
+    #[test]
+    fn frame_sizes_parse_and_print() {
+        assert_eq!("64".parse::<FrameSize>(), Ok(FrameSize::Fixed(60)));
+        assert_eq!("1518".parse::<FrameSize>(), Ok(FrameSize::Fixed(1514)));
+        assert_eq!("IMIX".parse::<FrameSize>(), Ok(FrameSize::Imix));
+        for bad in ["63", "1519", "", "jumbo"] {
+            let e = bad.parse::<FrameSize>().unwrap_err();
+            assert!(e.contains("64..=1518") && e.contains("imix"), "{e}");
+        }
+        assert_eq!(FrameSize::Fixed(60).to_string(), "64-byte");
+        assert_eq!(
+            serde_json::json!(FrameSize::Imix),
+            serde_json::json!("imix")
+        );
+        assert_eq!(
+            serde_json::json!(FrameSize::Fixed(1514)),
+            serde_json::json!(1518)
+        );
+    }
+
+    #[test]
+    fn imix_heads_carry_the_7_4_1_mix_with_consistent_lengths() {
+        let spec = FrameSpec {
+            src_mac: [2, 0, 0, 0, 0, 9],
+            dst_mac: [2, 0, 0, 0, 0, 1],
+            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            size: 60,
+        };
+        let dests: Vec<u32> = (0..1000u32).map(|i| 0xf000_0000 | i).collect();
+        let hs = heads(&spec, &dests, FrameSize::Imix);
+        assert_eq!(hs.len(), 996, "whole cycles only");
+        let count = |n: u16| hs.iter().filter(|h| h.1 == n).count();
+        assert_eq!((count(60), count(590), count(1514)), (581, 332, 83));
+        for (h, len) in &hs {
+            let len = usize::from(*len);
+            let ip_total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+            let udp_len = usize::from(u16::from_be_bytes([h[38], h[39]]));
+            assert_eq!(ip_total, len - 14);
+            assert_eq!(udp_len, len - 34);
+        }
+    }
+
+    #[test]
+    fn an_imix_trial_delivers_the_exact_mix() {
+        let bed = Bed {
+            routers: vec![router(1_000, 5)],
+            placement: Placement::SharedCore,
+            ring: 4096,
+            sleep: Duration::from_micros(100),
+        };
+        // 2,000 frames at most: they fit the rings even if the router stalls throughout.
+        let rs = bed
+            .trial(&Load {
+                rate_per_router: Some(10_000.0),
+                frame: FrameSize::Imix,
+                seconds: 0.2,
+            })
+            .unwrap();
+        let r = &rs[0];
+        assert!(r.offered > 1000, "{r:?}");
+        assert_eq!(
+            (r.received, r.lost, r.duplicates),
+            (r.offered, 0, 0),
+            "{r:?}"
+        );
+        let want: u64 = (0..r.offered as usize)
+            .map(|i| FrameSize::Imix.at(i) as u64)
+            .sum();
+        assert_eq!(r.bytes, want, "{r:?}");
     }
 
     #[test]

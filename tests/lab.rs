@@ -377,6 +377,82 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
 }
 
 #[test]
+fn gen_and_sink_on_af_xdp_sockets_with_imix() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up("gx", &["--routers", "1"]);
+    // The router learns the sink's MAC now: once the AF_XDP sink holds the interface, the sink
+    // namespace's kernel no longer sees (or answers) anything on it.
+    ping(&lab, false, "240.0.0.1");
+    let bin = env!("CARGO_BIN_EXE_vrouter");
+    let sink_ns = lab.ns("sink");
+    let sink = Command::new(bin)
+        .args([
+            "sink",
+            "--netns",
+            &sink_ns,
+            "--iface",
+            "e1r",
+            "--io",
+            "afxdp",
+            "--duration",
+            "3",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let gen_ns = lab.ns("gen");
+    let o = vrouter(&[
+        "gen",
+        "--netns",
+        &gen_ns,
+        "--iface",
+        "e0l",
+        "--io",
+        "afxdp",
+        "--dst-mac",
+        "02:76:72:00:00:02",
+        "--src-ip",
+        "198.18.0.1",
+        "--frame",
+        "imix",
+        "--rate",
+        "20000",
+        "--count",
+        "12000",
+        "--duration",
+        "2",
+        "--flow",
+        "7",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(g["offered"], 12_000, "{g}");
+    assert_eq!(g["frame_bytes"], "imix", "{g}");
+    let out = sink.wait_with_output().unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &s["flows"][0];
+    assert_eq!(f["flow"], 7, "{s}");
+    let received = f["received"].as_u64().unwrap();
+    assert!(
+        received >= 11_900 && received <= g["sent"].as_u64().unwrap(),
+        "{s}"
+    );
+    assert_eq!(f["duplicates"], 0, "{s}");
+    // The simple IMIX: 7 x 60, 4 x 590, 1 x 1514 bytes (without FCS) in every 12 frames.
+    let mean = s["bytes"].as_f64().unwrap() / s["received"].as_f64().unwrap();
+    let want = (7.0 * 60.0 + 4.0 * 590.0 + 1514.0) / 12.0;
+    assert!(
+        (mean - want).abs() < 0.02 * want,
+        "mean {mean} bytes, want {want}: {s}"
+    );
+}
+
+#[test]
 fn tools_through_a_vrouter_on_af_xdp() {
     if !can_run() {
         return;
