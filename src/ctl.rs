@@ -141,13 +141,16 @@ fn print_stats(v: &Value) {
     }
     for w in v["workers"].as_array().into_iter().flatten() {
         println!(
-            "worker {}: {} packets, {} busy / {} idle polls, {} sleeps, {:.1} ns/packet, pinned {}",
+            "worker {}: {} packets, {} busy / {} idle polls, {} sleeps, {:.1} ns/packet{}, pinned {}",
             w["name"].as_str().unwrap_or("?"),
             w["packets"],
             w["busy_polls"],
             w["idle_polls"],
             w["sleeps"],
             w["ns_per_packet"].as_f64().unwrap_or(0.0),
+            w["cycles_per_packet"]
+                .as_f64()
+                .map_or(String::new(), |c| format!(" (~{c:.0} cycles)")),
             w["pinned"]
         );
     }

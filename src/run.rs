@@ -321,14 +321,17 @@ fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) -> Val
             })
         })
         .collect();
+    let ghz = crate::bench::cpu_ghz();
     let workers: Vec<Value> = workers
         .iter()
         .map(|(name, w)| {
             let packets = w.packets.load(Relaxed);
+            let ns = w.busy_ns.load(Relaxed) as f64 / packets.max(1) as f64;
             json!({
                 "name": name, "packets": packets, "busy_polls": w.busy_polls.load(Relaxed),
                 "idle_polls": w.idle_polls.load(Relaxed), "sleeps": w.sleeps.load(Relaxed),
-                "ns_per_packet": w.busy_ns.load(Relaxed) as f64 / packets.max(1) as f64,
+                "ns_per_packet": ns,
+                "cycles_per_packet": ghz.map(|g| ns * g),
                 "pinned": w.pinned.load(Relaxed),
             })
         })

@@ -119,6 +119,18 @@ fn run_serves_the_control_socket_and_stops_cleanly() {
         1,
         "both routers share one worker"
     );
+    // Per worker, live: busy vs idle polls and the cost of a packet (ns, and cycles where the
+    // kernel reports the clock).
+    let w = &v["workers"][0];
+    for k in [
+        "busy_polls",
+        "idle_polls",
+        "sleeps",
+        "ns_per_packet",
+        "cycles_per_packet",
+    ] {
+        assert!(w.get(k).is_some(), "no {k}: {w}");
+    }
     assert!(ok(&sock, &["stats"]).contains("router vr1:"));
 
     assert!(ok(&sock, &["lookup", "8.8.8.8"]).starts_with("8.8.8.8\t8.8.8.0/24\t"));
