@@ -198,7 +198,7 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "one router on veth, 64-byte frames, {} relocated into 240/4; generator and sink on AF_PACKET",
+        "one router on veth, 64-byte frames, {} relocated into 240/4; generator on AF_XDP, sink on AF_PACKET",
         table.display()
     );
     println!(
