@@ -281,9 +281,9 @@ impl AfPacket {
     /// A 32-bit field of ring memory shared with the kernel, read or written atomically.
     fn word(&self, at: usize) -> &AtomicU32 {
         debug_assert!(at + 4 <= self.map.len && at.is_multiple_of(4));
-        // SAFETY: `at` is 4-aligned and inside the mapping (ring offsets are built from the
-        // geometry the kernel accepted); the kernel writes these words concurrently, so they
-        // are only accessed through atomics.
+        // Ring offsets come from the geometry the kernel accepted.
+        // SAFETY: `at` is 4-aligned and inside the mapping; the kernel writes these words
+        // concurrently, so they are only accessed through atomics.
         unsafe { &*self.map.ptr.as_ptr().add(at).cast::<AtomicU32>() }
     }
 

@@ -49,9 +49,9 @@ impl XskRing {
     }
 
     fn atomic(p: *mut u32) -> &'static AtomicU32 {
-        // SAFETY: `p` points at a ring index word in the socket's mapping, 4-aligned, valid for
-        // the socket's lifetime (the ring is dropped with it); the kernel updates it
-        // concurrently, so it is only accessed atomically.
+        // The ring is dropped with the socket.
+        // SAFETY: `p` is a 4-aligned ring index word in the socket's mapping, valid for the
+        // socket's lifetime; the kernel updates it concurrently, so it is only accessed atomically.
         unsafe { &*p.cast::<AtomicU32>() }
     }
 
