@@ -107,8 +107,8 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
-/// The CPU's nominal frequency in GHz, from /proc/cpuinfo (for cycles per packet).
-/// The CPU clock the kernel reports (first core), in GHz: to turn ns into cycles.
+/// The CPU clock the kernel reports in /proc/cpuinfo (first core), in GHz: to turn ns into
+/// cycles.
 pub(crate) fn cpu_ghz() -> Option<f64> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let mhz = info

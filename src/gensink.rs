@@ -1,6 +1,6 @@
 //! `vrouter gen` and `vrouter sink`: the measurement engines as standalone commands on a Linux
-//! interface (AF_PACKET, or AF_XDP with `--io afxdp`), for labs and guests: a paced generator of stamped UDP frames and a
-//! sink that accounts for them per flow. Stamps carry CLOCK_MONOTONIC time, so a generator and
+//! interface (AF_PACKET, or AF_XDP with `--io afxdp`), for labs and guests: a paced generator
+//! of stamped UDP frames and a sink that accounts for them per flow. Stamps carry CLOCK_MONOTONIC time, so a generator and
 //! a sink on one host (any namespaces) measure one-way latency on one clock.
 //!
 //! Network safety is enforced here: frames go to 240.0.0.0/4 destinations only (tables are
@@ -13,24 +13,31 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use dataplane::pipeline::PacketBuf;
 use dataplane::pool::Pool;
-use dataplane::port::afxdp::{AfXdp, XdpMode};
 use dataplane::port::Port;
 use dataplane::traffic::{self, FrameSpec, Pacer, Sink, Stamp};
 
 use crate::lab::PortIo;
 use serde_json::json;
 
+/// Where a generator or sink sends or receives.
 #[derive(clap::Args)]
-pub struct GenArgs {
-    /// Interface to send on.
+pub struct IfaceArgs {
+    /// Interface to send on (gen) or receive on (sink).
     #[arg(long)]
     iface: String,
     /// Network namespace of the interface (default: the current one).
     #[arg(long)]
     netns: Option<String>,
-    /// Socket type on the interface.
+    /// Socket type on the interface (an AF_XDP sink takes the interface's frames from the
+    /// kernel, which no longer sees them).
     #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
     io: PortIo,
+}
+
+#[derive(clap::Args)]
+pub struct GenArgs {
+    #[command(flatten)]
+    at: IfaceArgs,
     /// The router's MAC on this link.
     #[arg(long)]
     dst_mac: String,
@@ -67,16 +74,8 @@ pub struct GenArgs {
 
 #[derive(clap::Args)]
 pub struct SinkArgs {
-    /// Interface to receive on.
-    #[arg(long)]
-    iface: String,
-    /// Network namespace of the interface (default: the current one).
-    #[arg(long)]
-    netns: Option<String>,
-    /// Socket type on the interface (an AF_XDP sink takes the interface's frames from the
-    /// kernel, which no longer sees them).
-    #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
-    io: PortIo,
+    #[command(flatten)]
+    at: IfaceArgs,
     /// Seconds to receive.
     #[arg(long, default_value_t = 2.0)]
     duration: f64,
@@ -91,31 +90,16 @@ fn mono_ns() -> u64 {
     })
 }
 
-fn open(netns: Option<&str>, iface: &str, io: PortIo, pool: &Pool) -> Result<Box<dyn Port>> {
-    if io == PortIo::Afpacket {
-        let p = match netns {
-            Some(ns) => crate::labbed::open_in(ns, iface, pool)?,
-            None => {
-                let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
-                dataplane::port::afpacket::AfPacket::open(&cfg, pool)?
-            }
-        };
-        return Ok(Box::new(p));
-    }
-    // AF_XDP: the socket (and libxdp's program) belong to the namespace they are made in.
-    let (iface, pool) = (iface.to_string(), pool.clone());
-    let path = netns.map(|ns| format!("/run/netns/{ns}"));
-    let p = std::thread::spawn(move || -> Result<AfXdp> {
-        if let Some(path) = path {
-            let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-                .with_context(|| format!("entering {path}"))?;
+fn open(at: &IfaceArgs, pool: &Pool) -> Result<Box<dyn Port>> {
+    let (ns, iface) = (at.netns.as_deref(), at.iface.as_str());
+    Ok(match (at.io, ns) {
+        (PortIo::Afxdp, _) => Box::new(crate::labbed::open_xdp_in(ns, iface, pool)?),
+        (PortIo::Afpacket, Some(ns)) => Box::new(crate::labbed::open_in(ns, iface, pool)?),
+        (PortIo::Afpacket, None) => {
+            let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
+            Box::new(dataplane::port::afpacket::AfPacket::open(&cfg, pool)?)
         }
-        Ok(AfXdp::open(&iface, XdpMode::Auto, &pool)?)
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the namespace thread failed"))??;
-    Ok(Box::new(p))
 }
 
 fn reserved(d: u32) -> bool {
@@ -178,7 +162,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     };
     let heads = crate::testbed::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
-    let mut port = open(a.netns.as_deref(), &a.iface, a.io, &pool)?;
+    let mut port = open(&a.at, &pool)?;
     let mut cache = pool.cache();
     let mut pacer = Pacer::new(a.rate);
     let limit = a.count.unwrap_or(u64::MAX);
@@ -244,7 +228,7 @@ pub fn sink(a: &SinkArgs) -> Result<()> {
         bail!("--duration: {} must be in (0, 3600] seconds", a.duration);
     }
     let pool = Pool::new(8192);
-    let mut port = open(a.netns.as_deref(), &a.iface, a.io, &pool)?;
+    let mut port = open(&a.at, &pool)?;
     let mut cache = pool.cache();
     let mut sink = Sink::new();
     let mut rx = Vec::with_capacity(64);

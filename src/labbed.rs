@@ -1,7 +1,6 @@
 //! A test bed on a namespace lab: routers in a parallel lab (vrouter on AF_XDP or AF_PACKET, or
 //! the kernel), driven by the generator and sink of `testbed` (generator on AF_XDP, sink on
-//! AF_PACKET) on ports opened in the
-//! generator and sink namespaces. `vrouter sweep --backend ...` and `vrouter bench lab` run
+//! AF_PACKET) on ports opened in the generator and sink namespaces. `vrouter sweep --backend ...` and `vrouter bench lab` run
 //! their trials here; the lab is torn down when the bed is dropped.
 
 use std::fmt::Write as _;
@@ -9,6 +8,8 @@ use std::fmt::Write as _;
 use anyhow::{anyhow, Context, Result};
 use dataplane::pool::Pool;
 use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
+use dataplane::port::afxdp::{AfXdp, XdpMode};
+use dataplane::port::Port;
 use dataplane::traffic::FrameSpec;
 
 use crate::lab::{self, PortIo, RouterKind, Topology, UpArgs};
@@ -28,22 +29,40 @@ pub struct LabOptions {
     pub frame: testbed::FrameSize,
 }
 
-/// Opens an AF_PACKET port on `iface` in network namespace `ns` (a socket stays in the
-/// namespace it was made in, whichever thread uses it later).
+/// Runs `f` on a thread inside network namespace `ns` (the current one if `None`): a socket
+/// stays in the namespace it was made in, whichever thread uses it later.
+pub fn in_netns<T: Send + 'static>(
+    ns: Option<&str>,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let path = ns.map(|ns| format!("/run/netns/{ns}"));
+    std::thread::spawn(move || -> Result<T> {
+        if let Some(path) = path {
+            let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("entering {path}"))?;
+        }
+        f()
+    })
+    .join()
+    .map_err(|_| anyhow!("the namespace thread failed"))?
+}
+
+/// Opens an AF_PACKET port on `iface` in network namespace `ns`.
 pub fn open_in(ns: &str, iface: &str, pool: &Pool) -> Result<AfPacket> {
-    let path = format!("/run/netns/{ns}");
-    let iface = iface.to_string();
-    let pool = pool.clone();
-    std::thread::spawn(move || -> Result<AfPacket> {
-        let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-            .with_context(|| format!("entering {path}"))?;
+    let (iface, pool) = (iface.to_string(), pool.clone());
+    in_netns(Some(ns), move || {
         let mut cfg = AfPacketConfig::new(&iface);
         cfg.rx_blocks = 128;
         Ok(AfPacket::open(&cfg, &pool)?)
     })
-    .join()
-    .map_err(|_| anyhow!("the namespace thread failed"))?
+}
+
+/// Opens an AF_XDP port on `iface` in network namespace `ns` (libxdp's program is loaded
+/// there too).
+pub fn open_xdp_in(ns: Option<&str>, iface: &str, pool: &Pool) -> Result<AfXdp> {
+    let (iface, pool) = (iface.to_string(), pool.clone());
+    in_netns(ns, move || Ok(AfXdp::open(&iface, XdpMode::Auto, &pool)?))
 }
 
 /// The generator's port: an AF_XDP socket in `ns` (in copy mode its transmit path costs the
@@ -51,21 +70,8 @@ pub fn open_in(ns: &str, iface: &str, pool: &Pool) -> Result<AfPacket> {
 /// lab`, kernel router 0.43 -> 0.54 Mp/s, vrouter-afxdp 0.75 -> 1.0+ Mp/s), else AF_PACKET, saying
 /// why. Frames arriving on the generator's interface (ARP, ICMP errors) go to the socket and
 /// are not read; the generator needs none of them.
-fn open_gen(ns: &str, iface: &str, pool: &Pool) -> Result<Box<dyn dataplane::port::Port>> {
-    let (path, ifc, pl) = (format!("/run/netns/{ns}"), iface.to_string(), pool.clone());
-    let xdp = std::thread::spawn(move || -> Result<dataplane::port::afxdp::AfXdp> {
-        let f = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-            .with_context(|| format!("entering {path}"))?;
-        Ok(dataplane::port::afxdp::AfXdp::open(
-            &ifc,
-            dataplane::port::afxdp::XdpMode::Auto,
-            &pl,
-        )?)
-    })
-    .join()
-    .map_err(|_| anyhow!("the namespace thread failed"))?;
-    match xdp {
+fn open_gen(ns: &str, iface: &str, pool: &Pool) -> Result<Box<dyn Port>> {
+    match open_xdp_in(Some(ns), iface, pool) {
         Ok(p) => Ok(Box::new(p)),
         Err(e) => {
             eprintln!("lab: generator on AF_PACKET: AF_XDP on {iface} failed: {e:#}");
@@ -185,7 +191,8 @@ impl LabBed {
                 .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
                 .collect();
             let mut lane = Lane::new(tx, Box::new(rx), testbed::heads(&spec, &dests, o.frame));
-            // Kernel ports cost a system call per transmit: gather 16 paced frames per call.
+            // Kernel ports cost a system call per transmit: gather up to 32 paced frames per
+            // call (see `testbed::BATCH_WAIT_NS` for how long a lane waits for them).
             lane.batch = 32;
             lanes.push(lane);
             specs.push((spec, dests));

@@ -10,7 +10,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn vrouter(args: &[&str]) -> Output {
+fn vrouter<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vrouter"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -294,67 +294,86 @@ fn lab_up_down_and_cleanup_on_failure() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--routers"));
 }
 
+/// Starts `vrouter sink` (3 s, JSON) on the lab's sink link, on `io` sockets, and lets it
+/// settle.
+fn start_sink(lab: &Lab, io: &str) -> std::process::Child {
+    let sink = Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .args([
+            "sink",
+            "--netns",
+            &lab.ns("sink"),
+            "--iface",
+            "e1r",
+            "--io",
+            io,
+        ])
+        .args(["--duration", "3", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    sink
+}
+
+/// The sink's JSON report, once it has finished.
+fn sink_report(sink: std::process::Child) -> serde_json::Value {
+    let out = sink.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `vrouter gen` on the lab's generator link, towards router 1, on `io` sockets.
+fn gen_command(lab: &Lab, io: &str) -> Vec<String> {
+    [
+        "gen",
+        "--netns",
+        &lab.ns("gen"),
+        "--iface",
+        "e0l",
+        "--io",
+        io,
+        "--dst-mac",
+        "02:76:72:00:00:02",
+        "--src-ip",
+        "198.18.0.1",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn gen_and_sink_commands_measure_through_a_vrouter() {
     if !can_run() {
         return;
     }
     let lab = Lab::up("gs", &["--routers", "1"]);
-    let bin = env!("CARGO_BIN_EXE_vrouter");
-    let sink_ns = lab.ns("sink");
-    let sink = Command::new(bin)
-        .args([
-            "sink",
-            "--netns",
-            &sink_ns,
-            "--iface",
-            "e1r",
-            "--duration",
-            "3",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let gen_ns = lab.ns("gen");
-    let table = "data/routeviews-2014-05-13.ipv4.ipasn.gz";
-    let common = [
-        "gen",
-        "--netns",
-        &gen_ns,
-        "--iface",
-        "e0l",
-        "--dst-mac",
-        "02:76:72:00:00:02",
-        "--src-ip",
-        "198.18.0.1",
-        "--table",
-        table,
-    ];
+    let sink = start_sink(&lab, "afpacket");
+    let mut common = gen_command(&lab, "afpacket");
+    common.extend(["--table", "data/routeviews-2014-05-13.ipv4.ipasn.gz"].map(String::from));
     // A real table without relocation is refused: frames go to reserved space only.
     let o = vrouter(&common);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("outside 240.0.0.0/4"));
-    let mut args = common.to_vec();
-    args.extend_from_slice(&[
-        "--relocate",
-        "--rate",
-        "20000",
-        "--count",
-        "20000",
-        "--duration",
-        "2",
-        "--flow",
-        "5",
-        "--json",
-    ]);
+    let mut args = common;
+    args.extend(
+        [
+            "--relocate",
+            "--rate",
+            "20000",
+            "--count",
+            "20000",
+            "--duration",
+            "2",
+            "--flow",
+            "5",
+            "--json",
+        ]
+        .map(String::from),
+    );
     let o = vrouter(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(g["offered"], 20_000);
-    let out = sink.wait_with_output().unwrap();
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = sink_report(sink);
     let f = &s["flows"][0];
     assert_eq!(f["flow"], 5, "{s}");
     let received = f["received"].as_u64().unwrap();
@@ -385,56 +404,30 @@ fn gen_and_sink_on_af_xdp_sockets_with_imix() {
     // The router learns the sink's MAC now: once the AF_XDP sink holds the interface, the sink
     // namespace's kernel no longer sees (or answers) anything on it.
     ping(&lab, false, "240.0.0.1");
-    let bin = env!("CARGO_BIN_EXE_vrouter");
-    let sink_ns = lab.ns("sink");
-    let sink = Command::new(bin)
-        .args([
-            "sink",
-            "--netns",
-            &sink_ns,
-            "--iface",
-            "e1r",
-            "--io",
-            "afxdp",
+    let sink = start_sink(&lab, "afxdp");
+    let mut args = gen_command(&lab, "afxdp");
+    args.extend(
+        [
+            "--frame",
+            "imix",
+            "--rate",
+            "20000",
+            "--count",
+            "12000",
             "--duration",
-            "3",
+            "2",
+            "--flow",
+            "7",
             "--json",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let gen_ns = lab.ns("gen");
-    let o = vrouter(&[
-        "gen",
-        "--netns",
-        &gen_ns,
-        "--iface",
-        "e0l",
-        "--io",
-        "afxdp",
-        "--dst-mac",
-        "02:76:72:00:00:02",
-        "--src-ip",
-        "198.18.0.1",
-        "--frame",
-        "imix",
-        "--rate",
-        "20000",
-        "--count",
-        "12000",
-        "--duration",
-        "2",
-        "--flow",
-        "7",
-        "--json",
-    ]);
+        ]
+        .map(String::from),
+    );
+    let o = vrouter(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(g["offered"], 12_000, "{g}");
     assert_eq!(g["frame_bytes"], "imix", "{g}");
-    let out = sink.wait_with_output().unwrap();
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = sink_report(sink);
     let f = &s["flows"][0];
     assert_eq!(f["flow"], 7, "{s}");
     let received = f["received"].as_u64().unwrap();

@@ -49,9 +49,9 @@ impl XskRing {
     }
 
     fn atomic(p: *mut u32) -> &'static AtomicU32 {
-        // The ring is dropped with the socket.
+        // The ring is dropped with the socket; the kernel updates the word concurrently.
         // SAFETY: `p` is a 4-aligned ring index word in the socket's mapping, valid for the
-        // socket's lifetime; the kernel updates it concurrently, so it is only accessed atomically.
+        // socket's lifetime, and only accessed atomically.
         unsafe { &*p.cast::<AtomicU32>() }
     }
 
@@ -416,20 +416,16 @@ impl AfXdp {
     }
 }
 
-/// Frames one `rx_burst` takes at most (a worker's poll budget).
-const RX_MAX: usize = 256;
-
 impl Port for AfXdp {
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
-        // Every frame taken from the RX ring goes straight back to the fill ring, so take no
-        // more than `addrs` holds.
-        let mut addrs = [0u64; RX_MAX];
-        let (idx, n) = self.rx.peek(max.min(RX_MAX) as u32);
+        let (idx, n) = self.rx.peek(max as u32);
         if n == 0 {
             return 0;
         }
+        // Every frame taken from the RX ring goes straight back to the fill ring, which it
+        // came from (so the room is there; if not, it joins the transmit frames).
+        let fill = self.fill.reserve(n);
         let mut got = 0;
-        let mut m = 0usize;
         for k in 0..n {
             // SAFETY: descriptor `idx + k` was made available by the kernel (peek).
             let d = unsafe { *self.rx.desc(idx.wrapping_add(k)) };
@@ -444,23 +440,17 @@ impl Port for AfXdp {
                     }
                 }
             }
-            // Frames go back to the fill ring (aligned to their frame start).
-            if m < addrs.len() {
-                addrs[m] = d.addr - d.addr % FRAME as u64;
-                m += 1;
-            } else {
-                self.free.push(d.addr - d.addr % FRAME as u64);
+            // Back to the fill ring, aligned to the frame's start.
+            let frame = d.addr - d.addr % FRAME as u64;
+            match fill {
+                // SAFETY: slot `k` of the `n` reserved above, inside the fill ring.
+                Some(f) => unsafe { *self.fill.addr(f.wrapping_add(k)) = frame },
+                None => self.free.push(frame),
             }
         }
         self.rx.release(n);
-        if let Some(fidx) = self.fill.reserve(m as u32) {
-            for (k, a) in addrs[..m].iter().enumerate() {
-                // SAFETY: slot reserved above, inside the fill ring.
-                unsafe { *self.fill.addr(fidx.wrapping_add(k as u32)) = *a };
-            }
-            self.fill.submit(m as u32);
-        } else {
-            self.free.extend_from_slice(&addrs[..m]);
+        if fill.is_some() {
+            self.fill.submit(n);
         }
         got
     }
@@ -494,9 +484,9 @@ impl Port for AfXdp {
         }
         self.tx.submit(n);
         // Copy mode transmits from the system call, at most 32 frames per call (the kernel's
-        // TX_BATCH_SIZE, then EAGAIN): kick until the ring is drained, or frames would wait for the next
-        // burst (which may never come: TCP stalls waiting for them). Bounded, in case the
-        // kernel stops consuming (completion ring full).
+        // TX_BATCH_SIZE, then EAGAIN): kick until the ring is drained, or frames would wait
+        // for the next burst (which may never come: TCP stalls waiting for them). Bounded, in
+        // case the kernel stops consuming (completion ring full).
         for _ in 0..n.div_ceil(32) + 1 {
             // SAFETY: a zero-length send on our socket, no buffer.
             let r = unsafe {
