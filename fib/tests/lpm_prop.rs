@@ -127,11 +127,14 @@ fn run<K: Key>(ops: &[Op<K>], batched: bool) -> Result<(), TestCaseError> {
     }
     t.apply(&batch).unwrap();
     prop_assert_eq!(t.len(), n.len());
-    // Every probed address, plus its neighbours, single and batched.
+    // Every probed address, plus addresses sharing only its first bits (they leave compressed
+    // paths at every depth), single and batched.
     let mut addrs = Vec::new();
     for &p in &probes {
         addrs.push(p);
-        addrs.push(p.mask(24));
+        for len in [20, 24, 28, 30, 36, 44, 52, 64, 100] {
+            addrs.push(p.mask(len));
+        }
     }
     let mut out = vec![0; addrs.len()];
     t.lookup_batch(&addrs, &mut out);

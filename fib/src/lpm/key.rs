@@ -47,6 +47,9 @@ pub trait Key: Copy + Ord + Eq + Hash + Debug + Send + Sync + 'static {
     /// The `STRIDE` bits starting `off` bits from the top, zero-padded past the end of the key.
     /// `off` must be `< BITS`.
     fn slot(self, off: u32) -> usize;
+    /// The 64 bits starting `off` bits from the top, zero-padded past the end of the key.
+    /// `off` must be `< BITS`.
+    fn window(self, off: u32) -> u64;
     /// The first address after the block `self/len`, or `None` if the block ends the space.
     fn block_end(self, len: u8) -> Option<Self>;
 }
@@ -95,6 +98,10 @@ impl Key for u32 {
     #[inline(always)]
     fn slot(self, off: u32) -> usize {
         ((self << off) >> (32 - STRIDE)) as usize
+    }
+    #[inline(always)]
+    fn window(self, off: u32) -> u64 {
+        u64::from(self << off) << 32
     }
     #[inline]
     fn block_end(self, len: u8) -> Option<Self> {
@@ -149,6 +156,10 @@ impl Key for u128 {
     fn slot(self, off: u32) -> usize {
         ((self << off) >> (128 - STRIDE)) as usize
     }
+    #[inline(always)]
+    fn window(self, off: u32) -> u64 {
+        ((self << off) >> 64) as u64
+    }
     #[inline]
     fn block_end(self, len: u8) -> Option<Self> {
         if len == 0 {
@@ -170,6 +181,10 @@ mod tests {
         // Past the end: the two remaining bits of a u32 at offset 30, padded with zeros.
         assert_eq!(0b11u32.slot(30), 0b110000);
         assert_eq!(1u128.slot(126), 0b010000);
+        assert_eq!(k.window(6), 0b110011 << 58);
+        assert_eq!(0b11u32.window(30), 0b11 << 62);
+        assert_eq!((0xabu128 << 60).window(64), 0xb << 60);
+        assert_eq!(3u128.window(126), 0b11 << 62);
     }
 
     #[test]
