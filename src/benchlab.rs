@@ -21,8 +21,8 @@ pub struct LabBenchArgs {
     /// What to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter-afxdp", "vrouter-afpacket", "kernel"])]
     routers: Vec<Subject>,
-    /// vrouter's polling mode.
-    #[arg(long, default_value = "busy")]
+    /// vrouter's polling mode (default: adaptive, as `vrouter run` and the lab default to).
+    #[arg(long, default_value = "adaptive")]
     mode: String,
     /// Seconds per trial (the search runs `--steps` of them).
     #[arg(long, default_value_t = 1.0)]
@@ -88,12 +88,48 @@ struct Row {
     max_offered_pps: f64,
     max_loss: f64,
     zero_loss_pps: f64,
+    /// Loss of a second run at the zero-loss rate (how repeatable the search's answer is).
+    recheck_loss: f64,
     cpu_ns_per_packet: f64,
+    /// CPU per packet at the kernel's zero-loss rate (vrouter rows, when the kernel ran).
+    cpu_same_load: Option<f64>,
     cores: f64,
     gen_cores: f64,
+    /// Frames the router's ports dropped during the runs (`None`: a kernel router).
+    router_drops: Option<u64>,
+    /// Frames the sink's receive ring dropped during the runs.
+    sink_drops: u64,
 }
 
-fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
+impl Row {
+    /// What held the rate back, judged from where frames were lost.
+    fn limit(&self) -> &'static str {
+        if self.kind == Subject::Kernel {
+            // On veth the kernel forwards (and the sink receives) inside the generator's
+            // system call: one core does all of it.
+            "generator core (forwarding runs in its send)"
+        } else if self.router_drops.unwrap_or(0) > 0 {
+            "router (its rings overflowed)"
+        } else if self.sink_drops > 0 {
+            "sink (its ring overflowed)"
+        } else if self.max_loss < 1e-3 && self.gen_cores >= 0.9 {
+            "generator (no loss at its top rate)"
+        } else if self.max_loss >= 1e-3 {
+            "veth/kernel (lost where nothing counts)"
+        } else {
+            "unclear"
+        }
+    }
+}
+
+/// Measures one router; `same_load`, when given, is a rate (the kernel's zero-loss rate) at
+/// which CPU per packet is measured too, so that routers compare at equal load.
+fn measure(
+    a: &LabBenchArgs,
+    subject: Subject,
+    table: &Path,
+    same_load: Option<f64>,
+) -> Result<Row> {
     let set = crate::routes::load_set(
         table,
         &crate::routes::LoadArgs {
@@ -115,52 +151,72 @@ fn measure(a: &LabBenchArgs, subject: Subject, table: &Path) -> Result<Row> {
         },
         &[router],
     )?;
-    let mut trial = |rate: Option<f64>| {
-        bed.trial(&Load {
-            rate_per_router: rate,
-            frame: testbed::FrameSize::Fixed(60),
-            seconds: a.seconds,
-        })
+    let load = |rate: Option<f64>| Load {
+        rate_per_router: rate,
+        frame: testbed::FrameSize::Fixed(60),
+        seconds: a.seconds,
     };
-    // The unpaced run: rate, and all CPU time (generator, router, sink, and the kernel's work
-    // for each): on veth the kernel forwards inside the sender's system call, so no finer
-    // split is fair.
+    // The unpaced run: the top rate, and whether the generator thread was what held it.
+    let d0 = bed.drops();
+    let max = bed
+        .trial(&load(None))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no result"))?;
+    let gen_cpu = bed.gen_cpu_ns as f64;
+    let (zero, _) = testbed::search(&mut |rate| bed.trial(&load(rate)), a.steps, 0.0)?;
+    // CPU per packet at the router's own zero-loss rate: all cores' busy time (generator,
+    // router, sink, and the kernel's work for each; on veth the kernel forwards inside the
+    // sender's system call, so no finer split is fair) per forwarded packet. Measured at a rate
+    // the router sustains, not in the unpaced run, where frames the router later drops would
+    // be charged to the ones it forwards.
     let b0 = system_busy_ns();
-    let max = trial(None)?
+    let at_zero = bed
+        .trial(&load(Some(zero.max(1_000.0))))?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no result"))?;
     let all_cpu = system_busy_ns().saturating_sub(b0) as f64;
-    let gen_cpu = bed.gen_cpu_ns as f64;
-    let (zero, _) = testbed::search(
-        &mut |rate| {
-            bed.trial(&Load {
-                rate_per_router: rate,
-                frame: testbed::FrameSize::Fixed(60),
-                seconds: a.seconds,
-            })
-        },
-        a.steps,
-        0.0,
-    )?;
+    let mut cpu_same_load = None;
+    if let Some(rate) = same_load.filter(|&r| r > 0.0) {
+        let b1 = system_busy_ns();
+        let r = bed.trial(&load(Some(rate)))?;
+        let cpu = system_busy_ns().saturating_sub(b1) as f64;
+        let received: u64 = r.iter().map(|x| x.received).sum();
+        cpu_same_load = Some(cpu / received.max(1) as f64);
+    }
+    let (router_drops, sink_drops) = bed.drops().since(&d0);
     Ok(Row {
         kind: subject,
         max_pps: max.forwarded_pps,
         max_offered_pps: max.offered_pps,
         max_loss: max.loss(),
         zero_loss_pps: zero,
-        cpu_ns_per_packet: all_cpu / max.received.max(1) as f64,
+        recheck_loss: at_zero.loss(),
+        cpu_ns_per_packet: all_cpu / at_zero.received.max(1) as f64,
+        cpu_same_load,
         cores: all_cpu / 1e9 / a.seconds,
         gen_cores: gen_cpu / 1e9 / a.seconds,
+        router_drops,
+        sink_drops,
     })
 }
 
 pub fn run(a: &LabBenchArgs) -> Result<()> {
     let table = a.table.clone().unwrap_or_else(crate::default_table);
+    // The kernel first: its zero-loss rate is the equal load at which vrouter's CPU per packet
+    // is measured as well.
+    let mut order = a.routers.clone();
+    order.sort_by_key(|&k| k != Subject::Kernel);
     let mut rows = Vec::new();
-    for &k in &a.routers {
+    let mut kernel_rate = None;
+    for k in order {
         eprintln!("bench lab: {k:?} ...");
-        rows.push(measure(a, k, &table)?);
+        let row = measure(a, k, &table, kernel_rate)?;
+        if k == Subject::Kernel {
+            kernel_rate = Some(row.zero_loss_pps);
+        }
+        rows.push(row);
         std::thread::sleep(Duration::from_millis(200));
     }
     let name = |k: Subject| match k {
@@ -181,11 +237,18 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
                     "max_offered_pps": r.max_offered_pps,
                     "loss_at_max": r.max_loss,
                     "zero_loss_pps": r.zero_loss_pps,
+                    "recheck_loss": r.recheck_loss,
                     "cpu_ns_per_packet": r.cpu_ns_per_packet,
                     "total_cores": r.cores,
                     "generator_cores": r.gen_cores,
+                    "router_drops": r.router_drops,
+                    "sink_drops": r.sink_drops,
+                    "limit": r.limit(),
                     "ratio_vs_kernel": kernel_pps.map(|k| r.zero_loss_pps / k.max(1.0)),
                     "cpu_ratio_vs_kernel": kernel_cpu.map(|k| r.cpu_ns_per_packet / k),
+                    "cpu_ns_per_packet_at_kernel_rate": r.cpu_same_load,
+                    "cpu_ratio_vs_kernel_at_kernel_rate":
+                        kernel_cpu.zip(r.cpu_same_load).map(|(k, c)| c / k),
                 })
             })
             .collect();
@@ -202,40 +265,50 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
         table.display()
     );
     println!(
-        "CPU: all cores' busy time during the unpaced run (generator, router, sink and the kernel's work for\n\
-         them) per forwarded packet; on veth the kernel forwards inside the sender's system call."
+        "max: the unpaced run (gen thread: cores the generator used in it). CPU: all cores' busy time\n\
+         (generator, router, sink and the kernel's work for them) per forwarded packet, in a second\n\
+         run at the zero-loss rate (its loss: recheck); on veth the kernel forwards inside the\n\
+         sender's system call."
     );
     println!(
-        "{:<28} {:>12} {:>12} {:>10} {:>14} {:>12} {:>12} {:>10}",
+        "{:<28} {:>9} {:>9} {:>7} {:>11} {:>8} {:>10} {:>9} {:>10}  limit (drops: router, sink)",
         "router",
         "max kp/s",
-        "offered kp/s",
+        "offered",
         "loss",
         "0-loss kp/s",
+        "recheck",
         "CPU ns/pkt",
-        "all cores",
+        "cores",
         "gen thread"
     );
     for r in &rows {
         println!(
-            "{:<28} {:>12.1} {:>12.1} {:>9.2}% {:>14.1} {:>12.0} {:>12.2} {:>10.2}",
+            "{:<28} {:>9.1} {:>9.1} {:>6.2}% {:>11.1} {:>7.3}% {:>10.0} {:>9.2} {:>10.2}  {} ({}, {})",
             name(r.kind),
             r.max_pps / 1e3,
             r.max_offered_pps / 1e3,
             100.0 * r.max_loss,
             r.zero_loss_pps / 1e3,
+            100.0 * r.recheck_loss,
             r.cpu_ns_per_packet,
             r.cores,
-            r.gen_cores
+            r.gen_cores,
+            r.limit(),
+            r.router_drops.map_or("-".to_string(), |d| d.to_string()),
+            r.sink_drops
         );
     }
     if let (Some(k), Some(kc)) = (kernel_pps, kernel_cpu) {
         for r in rows.iter().filter(|r| r.kind != Subject::Kernel) {
             println!(
-                "{}: {:.2}x the kernel's zero-loss rate, {:.2}x its CPU per packet",
+                "{}: {:.2}x the kernel's zero-loss rate; CPU per packet {:.2}x the kernel's at \
+                 each one's zero-loss rate, {} at the kernel's rate",
                 name(r.kind),
                 r.zero_loss_pps / k.max(1.0),
-                r.cpu_ns_per_packet / kc
+                r.cpu_ns_per_packet / kc,
+                r.cpu_same_load
+                    .map_or("-".to_string(), |c| format!("{:.2}x", c / kc))
             );
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -55,7 +55,8 @@ enum RoutesCmd {
     },
 }
 
-fn request(socket: &PathBuf, req: Value) -> Result<Value> {
+/// Sends one request to a running router's control socket and returns its answer.
+pub(crate) fn request(socket: &Path, req: Value) -> Result<Value> {
     let s = UnixStream::connect(socket).with_context(|| {
         format!(
             "cannot reach a running vrouter at {} (start `vrouter run`, or give --socket)",

@@ -661,6 +661,11 @@ fn teardown(st: &State) -> Result<()> {
     Ok(())
 }
 
+/// The control socket of vrouter router `k` (from 1) of lab `name` (absent for kernel routers).
+pub fn router_socket(name: &str, k: usize) -> PathBuf {
+    state_dir(name).join(format!("r{k}.sock"))
+}
+
 /// PIDs of a lab's vrouter processes, router 1 first (empty for kernel routers).
 pub fn router_pids(name: &str) -> Vec<u32> {
     std::fs::read_to_string(state_dir(name).join("state.json"))

@@ -135,7 +135,9 @@ pub struct LabBed {
     pids: Vec<u32>,
     /// CPU the generator/sink thread used in the last trial (ns).
     pub gen_cpu_ns: u64,
-    _guard: LabGuard,
+    /// Receive-ring drops of each sink socket so far (the kernel's counter resets on read).
+    sink_drops: Vec<u64>,
+    guard: LabGuard,
 }
 
 impl LabBed {
@@ -204,7 +206,8 @@ impl LabBed {
             pool,
             pids: lab::router_pids(&o.name),
             gen_cpu_ns: 0,
-            _guard: guard,
+            sink_drops: vec![0; n],
+            guard,
         };
         // Warm-up: neighbours resolve on the first frames.
         bed.trial(&Load {
@@ -213,6 +216,31 @@ impl LabBed {
             seconds: 0.3,
         })?;
         Ok(bed)
+    }
+
+    /// Drop counters of the routers and sinks so far (see [`Drops`]).
+    pub fn drops(&mut self) -> Drops {
+        let router = (1..=self.lanes.len())
+            .map(|k| {
+                let sock = lab::router_socket(&self.guard.0, k);
+                let v = crate::ctl::request(&sock, serde_json::json!({"cmd": "stats"})).ok()?;
+                let ports = v["routers"][0]["ports"].as_array()?;
+                let count = |p: &serde_json::Value, k: &str| p[k].as_u64().unwrap_or(0);
+                Some(
+                    ports
+                        .iter()
+                        .map(|p| count(p, "rx_dropped") + count(p, "tx_dropped"))
+                        .sum(),
+                )
+            })
+            .collect();
+        for (lane, total) in self.lanes.iter_mut().zip(self.sink_drops.iter_mut()) {
+            *total += lane.rx.rx_dropped();
+        }
+        Drops {
+            router,
+            sink: self.sink_drops.clone(),
+        }
     }
 
     /// One trial; each router's CPU is its vrouter process's (NaN for kernel routers).
@@ -235,6 +263,30 @@ impl LabBed {
             }
         }
         Ok(rs)
+    }
+}
+
+/// Frames dropped where they could be counted, per router, since the lab came up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Each vrouter's port drops (receive ring overflow, transmit ring full), from its control
+    /// socket; `None` for kernel routers.
+    pub router: Vec<Option<u64>>,
+    /// Each sink socket's receive-ring drops.
+    pub sink: Vec<u64>,
+}
+
+impl Drops {
+    /// Drops counted between `before` and `self`, summed over routers and sinks.
+    pub fn since(&self, before: &Drops) -> (Option<u64>, u64) {
+        let router = self
+            .router
+            .iter()
+            .zip(&before.router)
+            .map(|(a, b)| Some(a.as_ref()?.saturating_sub(b.unwrap_or(0))))
+            .sum::<Option<u64>>();
+        let sink = self.sink.iter().sum::<u64>() - before.sink.iter().sum::<u64>();
+        (router, sink)
     }
 }
 

@@ -541,6 +541,71 @@ fn sweep_runs_on_the_lab_backends() {
 }
 
 #[test]
+fn bench_lab_reports_rates_ratios_and_what_limits_each_router() {
+    if !can_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("t.routes");
+    let o = vrouter(&[
+        "routes",
+        "synth",
+        "--count",
+        "10000",
+        "-o",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vrouter(&[
+        "bench",
+        "lab",
+        "--table",
+        table.to_str().unwrap(),
+        "--routers",
+        "vrouter-afxdp,kernel",
+        "--steps",
+        "1",
+        "--seconds",
+        "0.3",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rs = v["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2, "{v}");
+    for r in rs {
+        let name = r["router"].as_str().unwrap();
+        // Both forward a good share of what a single veth generator offers.
+        assert!(r["zero_loss_pps"].as_f64().unwrap() > 50_000.0, "{r}");
+        assert!(r["max_forwarded_pps"].as_f64().unwrap() > 50_000.0, "{r}");
+        assert!(r["sink_drops"].is_u64(), "{r}");
+        assert!(r["recheck_loss"].as_f64().unwrap() <= 1.0, "{r}");
+        assert!(r["cpu_ns_per_packet"].as_f64().unwrap() > 0.0, "{r}");
+        if name.starts_with("vrouter") {
+            // Counted by the router itself, through its control socket.
+            assert!(r["router_drops"].is_u64(), "{r}");
+            assert!(r["ratio_vs_kernel"].as_f64().unwrap() > 0.0, "{r}");
+            // Measured again at the kernel's zero-loss rate (the kernel runs first).
+            assert!(
+                r["cpu_ns_per_packet_at_kernel_rate"].as_f64().unwrap() > 0.0,
+                "{r}"
+            );
+        } else {
+            assert!(r["router_drops"].is_null(), "{r}");
+            assert!(
+                r["limit"].as_str().unwrap().starts_with("generator core"),
+                "{r}"
+            );
+        }
+        assert!(!r["limit"].as_str().unwrap().is_empty(), "{r}");
+    }
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left = String::from_utf8_lossy(&ns.stdout);
+    assert!(!left.lines().any(|l| l.starts_with("vrl-bl")), "{left}");
+}
+
+#[test]
 fn one_router_spread_over_two_workers() {
     if !can_run() {
         return;

@@ -187,8 +187,8 @@ const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 const XDP_COPY: u16 = 1 << 1;
 const FRAME: usize = 2048;
-const RING: u32 = 4096;
-const FRAMES: usize = 8192;
+const RING: u32 = 16384;
+const FRAMES: usize = 32768;
 
 /// How XDP runs on the interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
