@@ -115,6 +115,17 @@ fn check<K: Key>(len: u8, nh: Option<NextHop>) -> Result<(), LpmError> {
     }
 }
 
+/// Checks every update of a batch before any is applied.
+fn validate<K: Key>(batch: &[Update<K>]) -> Result<(), LpmError> {
+    for u in batch {
+        match *u {
+            Update::Insert { len, nh, .. } => check::<K>(len, Some(nh))?,
+            Update::Remove { len, .. } => check::<K>(len, None)?,
+        }
+    }
+    Ok(())
+}
+
 impl<K: Key> Lpm<K> {
     /// An empty table.
     pub fn new() -> Self {
@@ -314,15 +325,38 @@ impl<K: Key> Lpm<K> {
     }
 
     /// Applies `batch`, which `source` (a table that was identical to this one) has already
-    /// applied, recompiling `dirty`: the route store is edited, but the touched chunks are
-    /// copied from `source` instead of recompiled (the second half of a left-right update).
+    /// applied, recompiling `dirty`: the touched chunks are copied from `source` instead of
+    /// recompiled (the second half of a left-right update). So are their long routes: only
+    /// short routes (which repaint direct entries) are edited again.
     pub(crate) fn apply_from(
         &mut self,
         batch: &[Update<K>],
         source: &Lpm<K>,
         dirty: &[u32],
     ) -> Result<(), LpmError> {
-        self.edit_batch(batch)?;
+        validate(batch)?;
+        let mut unused = Vec::new();
+        for u in batch {
+            match *u {
+                Update::Insert { key, len, nh } if u32::from(len) <= K::DIR_BITS => {
+                    self.edit_short(key.mask(len), len, Some(nh), &mut unused);
+                }
+                Update::Remove { key, len } if u32::from(len) <= K::DIR_BITS => {
+                    self.edit_short(key.mask(len), len, None, &mut unused);
+                }
+                _ => {}
+            }
+        }
+        // Every chunk whose long routes changed is in `dirty`.
+        for &c in dirty {
+            match source.long.get(&c) {
+                Some(v) => self.long.entry(c).or_default().clone_from(v),
+                None => {
+                    self.long.remove(&c);
+                }
+            }
+        }
+        self.routes = source.routes;
         for &c in dirty {
             self.drop_region(c);
             let e = source.dir[c as usize];
@@ -343,12 +377,7 @@ impl<K: Key> Lpm<K> {
 
     /// Validates and applies `batch` to the route store; returns the stale chunks, sorted.
     fn edit_batch(&mut self, batch: &[Update<K>]) -> Result<Vec<u32>, LpmError> {
-        for u in batch {
-            match *u {
-                Update::Insert { len, nh, .. } => check::<K>(len, Some(nh))?,
-                Update::Remove { len, .. } => check::<K>(len, None)?,
-            }
-        }
+        validate(batch)?;
         let mut dirty = Vec::new();
         for u in batch {
             match *u {
