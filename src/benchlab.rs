@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::lab::{self, RouterKind};
 use crate::labbed::{LabBed, LabOptions};
-use crate::testbed::{self, Load, RouterSetup};
+use crate::testbed::{self, Load, RouterResult, RouterSetup};
 
 #[derive(clap::Args)]
 pub struct LabBenchArgs {
@@ -122,6 +122,17 @@ impl Row {
     }
 }
 
+/// One trial and every core's busy time during it (ns).
+fn busy_run(bed: &mut LabBed, load: &Load) -> Result<(RouterResult, f64)> {
+    let b0 = system_busy_ns();
+    let r = bed
+        .trial(load)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no result"))?;
+    Ok((r, system_busy_ns().saturating_sub(b0) as f64))
+}
+
 /// Measures one router; `same_load`, when given, is a rate (the kernel's zero-loss rate) at
 /// which CPU per packet is measured too, so that routers compare at equal load.
 fn measure(
@@ -158,11 +169,7 @@ fn measure(
     };
     // The unpaced run: the top rate, and whether the generator thread was what held it.
     let d0 = bed.drops();
-    let max = bed
-        .trial(&load(None))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no result"))?;
+    let (max, _) = busy_run(&mut bed, &load(None))?;
     let gen_cpu = bed.gen_cpu_ns as f64;
     let (zero, _) = testbed::search(&mut |rate| bed.trial(&load(rate)), a.steps, 0.0)?;
     // CPU per packet at the router's own zero-loss rate: all cores' busy time (generator,
@@ -170,21 +177,14 @@ fn measure(
     // sender's system call, so no finer split is fair) per forwarded packet. Measured at a rate
     // the router sustains, not in the unpaced run, where frames the router later drops would
     // be charged to the ones it forwards.
-    let b0 = system_busy_ns();
-    let at_zero = bed
-        .trial(&load(Some(zero.max(1_000.0))))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no result"))?;
-    let all_cpu = system_busy_ns().saturating_sub(b0) as f64;
-    let mut cpu_same_load = None;
-    if let Some(rate) = same_load.filter(|&r| r > 0.0) {
-        let b1 = system_busy_ns();
-        let r = bed.trial(&load(Some(rate)))?;
-        let cpu = system_busy_ns().saturating_sub(b1) as f64;
-        let received: u64 = r.iter().map(|x| x.received).sum();
-        cpu_same_load = Some(cpu / received.max(1) as f64);
-    }
+    let (at_zero, all_cpu) = busy_run(&mut bed, &load(Some(zero.max(1_000.0))))?;
+    let cpu_same_load = match same_load.filter(|&r| r > 0.0) {
+        Some(rate) => {
+            let (r, cpu) = busy_run(&mut bed, &load(Some(rate)))?;
+            Some(cpu / r.received.max(1) as f64)
+        }
+        None => None,
+    };
     let (router_drops, sink_drops) = bed.drops().since(&d0);
     Ok(Row {
         kind: subject,
