@@ -18,6 +18,8 @@
 //! link = "uplink"
 //! # backend = "afpacket", iface = "eth1", fanout = 7        (a PACKET_FANOUT group, optional)
 //! # backend = "afxdp", iface = "eth1", xdp_mode = "auto"    (auto | native | generic)
+//! #   ring = 16384       (descriptors per AF_XDP ring, a power of two 256..=32768; the port
+//! #                       pins 4 KiB per descriptor: 64 MiB by default, 4 MiB at 1024)
 //! mac = "02:00:00:00:00:01"
 //! addresses = ["198.18.0.1/24", "2001:2::1/64"]
 //! mtu = 1500
@@ -74,6 +76,7 @@ struct PortToml {
     iface: Option<Spanned<String>>,
     fanout: Option<Spanned<u16>>,
     xdp_mode: Option<Spanned<String>>,
+    ring: Option<Spanned<u32>>,
     mac: Spanned<String>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
@@ -125,10 +128,12 @@ pub enum Backend {
         iface: String,
         fanout: Option<u16>,
     },
-    /// A Linux interface through an AF_XDP socket (queue 0); `xdp_mode` auto|native|generic.
+    /// A Linux interface through an AF_XDP socket (queue 0); `xdp_mode` auto|native|generic;
+    /// `ring` descriptors per ring (the UMEM holds twice as many 2 KiB frames).
     AfXdp {
         iface: String,
         xdp_mode: String,
+        ring: u32,
     },
 }
 
@@ -246,6 +251,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
         }
         let mut ports = Vec::new();
         for p in &r.port {
+            if let Some(r) = p.ring.as_ref().filter(|_| p.backend.get_ref() != "afxdp") {
+                return Err(cx.err(
+                    r.span(),
+                    "ring",
+                    format!(
+                        "sizes AF_XDP rings; `{}` ports have none to size",
+                        p.backend.get_ref()
+                    ),
+                ));
+            }
             let backend = match p.backend.get_ref().as_str() {
                 "memory" => {
                     let Some(link) = &p.link else {
@@ -304,9 +319,29 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                                 format!("`{mode}`: must be auto, native or generic"),
                             ));
                         }
+                        let ring = match &p.ring {
+                            None => dataplane::port::afxdp::DEFAULT_RING,
+                            Some(r) => {
+                                let n = *r.get_ref();
+                                let range = dataplane::port::afxdp::RING_RANGE;
+                                if !n.is_power_of_two() || !range.contains(&n) {
+                                    return Err(cx.err(
+                                        r.span(),
+                                        "ring",
+                                        format!(
+                                            "{n}: must be a power of two from {} to {} (each port pins 4 KiB per descriptor)",
+                                            range.start(),
+                                            range.end()
+                                        ),
+                                    ));
+                                }
+                                n
+                            }
+                        };
                         Backend::AfXdp {
                             iface: name.clone(),
                             xdp_mode: mode,
+                            ring,
                         }
                     }
                 }
@@ -549,6 +584,38 @@ mac = "02:00:00:00:01:02"
             let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
             assert!(err.starts_with(want), "got `{err}`, want `{want}`");
         }
+        // AF_XDP ring sizes: checked on afxdp ports, refused elsewhere.
+        let xdp = GOOD.replace(
+            "backend = \"memory\"\nlink = \"a\"",
+            "backend = \"afxdp\"\niface = \"veth0\"\nring = 1024",
+        );
+        let r = parse(Path::new("vr.toml"), &xdp).unwrap();
+        assert!(matches!(
+            r[0].ports[0].backend,
+            Backend::AfXdp { ring: 1024, .. }
+        ));
+        let r = parse(Path::new("vr.toml"), &xdp.replace("\nring = 1024", "")).unwrap();
+        assert!(matches!(
+            r[0].ports[0].backend,
+            Backend::AfXdp {
+                ring: dataplane::port::afxdp::DEFAULT_RING,
+                ..
+            }
+        ));
+        for bad in ["1000", "128", "65536"] {
+            let text = xdp.replace("ring = 1024", &format!("ring = {bad}"));
+            let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("vr.toml:10: ring: {bad}: must be a power of two")),
+                "{err}"
+            );
+        }
+        let text = GOOD.replacen("link = \"a\"", "link = \"a\"\nring = 1024", 1);
+        let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("vr.toml:10: ring: sizes AF_XDP rings; `memory` ports"),
+            "{err}"
+        );
         let one_end = GOOD.replacen(
             "link = \"b\"\nmac = \"02:00:00:00:01:01\"",
             "link = \"c\"\nmac = \"02:00:00:00:01:01\"",

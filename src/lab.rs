@@ -77,6 +77,9 @@ pub struct UpArgs {
     /// vrouter's packet I/O on the veths.
     #[arg(long, value_enum, default_value_t = PortIo::Afpacket)]
     pub io: PortIo,
+    /// With `--io afxdp`: descriptors per AF_XDP ring (the ports' `ring`; default 16384).
+    #[arg(long)]
+    pub xdp_ring: Option<u32>,
     /// `chain`: gen - r1 - ... - rN - sink; `parallel`: N routers side by side, each on its own
     /// pair of links from the generator and to the sink (router k on links 2k and 2k+1).
     #[arg(long, value_enum, default_value_t = Topology::Chain)]
@@ -527,14 +530,18 @@ fn build(a: &UpArgs, dir: &Path, st: &mut State) -> Result<()> {
                 let cfg = format!(
                     "# vrouter lab `{lab}`, router {k}\n\
                      [[router]]\nname = \"r{k}\"\nroutes = \"{rf}\"\nnexthops = 2\nmode = \"{mode}\"\nclass_e_unicast = true\nqueues = {queues}\n{core}\n\
-                     [[router.port]]\nbackend = \"{io}\"\niface = \"{indev}\"\nmac = \"{min}\"\n\
+                     [[router.port]]\nbackend = \"{io}\"\niface = \"{indev}\"\nmac = \"{min}\"\n{ring}\
                      addresses = [\"{a_in4}/24\", \"{a_in6}/64\"]\n\n\
-                     [[router.port]]\nbackend = \"{io}\"\niface = \"{outdev}\"\nmac = \"{mout}\"\n\
+                     [[router.port]]\nbackend = \"{io}\"\niface = \"{outdev}\"\nmac = \"{mout}\"\n{ring}\
                      addresses = [\"{a_out4}/24\", \"{a_out6}/64\"]\n\n\
                      [[router.neighbour]]\nnexthop = 0\nport = 1\n{right}\n\n\
                      [[router.neighbour]]\nnexthop = 1\nport = 0\n{left}\n",
                     lab = a.name,
                     io = a.io.name(),
+                    ring = match (a.io, a.xdp_ring) {
+                        (PortIo::Afxdp, Some(n)) => format!("ring = {n}\n"),
+                        _ => String::new(),
+                    },
                     queues = a.queues,
                     core = a.core.map_or(String::new(), |c| format!("core = {c}\n")),
                     rf = rf.display(),

@@ -162,6 +162,7 @@ impl LabBed {
             mode: o.mode.clone(),
             topology: Topology::Parallel,
             io: o.io,
+            xdp_ring: None,
             core: o.core,
             queues: 1,
         });

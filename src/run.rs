@@ -170,13 +170,21 @@ pub fn run(a: RunArgs) -> Result<()> {
                             .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
                         ports.push(Box::new(end));
                     }
-                    Backend::AfXdp { iface, xdp_mode } => {
+                    Backend::AfXdp {
+                        iface,
+                        xdp_mode,
+                        ring,
+                    } => {
                         let mode = xdp_mode
                             .parse()
                             .map_err(|e: String| anyhow!("router `{}`: {e}", r.name))?;
-                        let port = dataplane::port::afxdp::AfXdp::open(iface, mode, &pool)
-                            .with_context(|| format!("router `{}`: afxdp port", r.name))?;
-                        eprintln!("vrouter: {iface}: AF_XDP in {:?} mode", port.mode);
+                        let port =
+                            dataplane::port::afxdp::AfXdp::open_with(iface, mode, *ring, &pool)
+                                .with_context(|| format!("router `{}`: afxdp port", r.name))?;
+                        eprintln!(
+                            "vrouter: {iface}: AF_XDP in {:?} mode, rings of {ring}",
+                            port.mode
+                        );
                         ports.push(Box::new(port));
                     }
                     Backend::AfPacket { iface, fanout } => {

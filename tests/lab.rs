@@ -450,7 +450,12 @@ fn tools_through_a_vrouter_on_af_xdp() {
     if !can_run() {
         return;
     }
-    let lab = Lab::up("xd", &["--routers", "1", "--io", "afxdp"]);
+    // Small rings (the `ring` key of afxdp ports, through `lab up --xdp-ring`): 8 MiB pinned
+    // per port instead of 64.
+    let lab = Lab::up(
+        "xd",
+        &["--routers", "1", "--io", "afxdp", "--xdp-ring", "1024"],
+    );
     ping(&lab, false, "240.0.0.1");
     ping(&lab, true, "3fff::1");
     assert_eq!(lab.hops(false, "240.1.2.3"), ["198.18.0.2", "240.1.2.3"]);
@@ -459,9 +464,30 @@ fn tools_through_a_vrouter_on_af_xdp() {
     eprintln!("vrouter-afxdp: UDP {udp:.0} Mb/s, {loss:.2}% lost; TCP {tcp:.0} Mb/s");
     assert!(udp > 100.0 && loss < 20.0, "UDP {udp} Mb/s, {loss}% lost");
     assert!(tcp > 50.0, "TCP {tcp} Mb/s");
-    // The router really runs on AF_XDP (its log says in which XDP mode).
+    // The router really runs on AF_XDP (its log says in which XDP mode), with those rings.
     let log = std::fs::read_to_string(format!("/run/vrouter-lab/{}/r1.log", lab.name)).unwrap();
-    assert!(log.contains("AF_XDP in"), "{log}");
+    assert!(
+        log.contains("AF_XDP in") && log.contains("rings of 1024"),
+        "{log}"
+    );
+    // A ring size AF_XDP cannot take is refused with the reason, and nothing is left.
+    let name = format!("xr{}", std::process::id() % 10_000);
+    let o = vrouter(&[
+        "lab",
+        "up",
+        "--name",
+        &name,
+        "--io",
+        "afxdp",
+        "--xdp-ring",
+        "1000",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("must be a power of two"), "{err}");
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left = String::from_utf8_lossy(&ns.stdout);
+    assert!(!left.lines().any(|l| l.contains(&name)), "{left}");
 }
 
 #[test]
