@@ -29,8 +29,8 @@
 //! of 256 entries for bits 24..32 (128 of them 4, 128 of them 5), and only that chunk is
 //! recompiled. A full IPv4 table of 512k routes takes 5.8 MiB this way (DIR-24-8 needs 64+ MiB),
 //! so it stays in cache. IPv6, deeper and sparser, uses a poptrie below the same direct array
-//! (64-slot nodes indexed by population counts, runs of equal leaves stored once); see
-//! [`lpm::poptrie`].
+//! (64-slot nodes indexed by population counts, runs of equal leaves stored once, chains of
+//! nodes that only pass through folded into one node's skip bits); see [`lpm::poptrie`].
 //!
 //! ```
 //! use fib::{Ipv4Fib, Key};
