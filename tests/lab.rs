@@ -405,6 +405,22 @@ fn gen_and_sink_on_af_xdp_sockets_with_imix() {
     // namespace's kernel no longer sees (or answers) anything on it.
     ping(&lab, false, "240.0.0.1");
     let sink = start_sink(&lab, "afxdp");
+    // A second AF_XDP user of the same interface is refused, saying why.
+    let sink_ns = lab.ns("sink");
+    let o = vrouter(&[
+        "sink",
+        "--netns",
+        &sink_ns,
+        "--iface",
+        "e1r",
+        "--io",
+        "afxdp",
+        "--duration",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is already attached"), "{err}");
     let mut args = gen_command(&lab, "afxdp");
     args.extend(
         [
@@ -443,6 +459,20 @@ fn gen_and_sink_on_af_xdp_sockets_with_imix() {
         (mean - want).abs() < 0.02 * want,
         "mean {mean} bytes, want {want}: {s}"
     );
+    // Sockets that leave take their XDP program with them (libxdp leaves it behind where there
+    // is no bpffs), so the interfaces are free for the next AF_XDP user: a second run works.
+    for (node, dev) in [("gen", "e0l"), ("sink", "e1r")] {
+        let o = Command::new("ip")
+            .args(["-n", &lab.ns(node), "link", "show", dev])
+            .output()
+            .unwrap();
+        let link = String::from_utf8_lossy(&o.stdout);
+        assert!(!link.contains("prog/xdp"), "{node}: {link}");
+    }
+    let mut again = gen_command(&lab, "afxdp");
+    again.extend(["--rate", "1000", "--count", "100", "--json"].map(String::from));
+    let o = vrouter(&again);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

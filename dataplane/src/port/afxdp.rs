@@ -12,7 +12,7 @@
 
 use std::ffi::{c_int, c_void, CString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -153,10 +153,20 @@ struct SocketConfig {
 enum XskUmem {}
 enum XskSocket {}
 
+/// `struct bpf_xdp_attach_opts` (libbpf 1.x).
+#[repr(C)]
+struct XdpAttachOpts {
+    sz: usize,
+    old_prog_fd: c_int,
+}
+
 #[link(name = "bpf")]
 extern "C" {
     /// Replaces libbpf's log callback; NULL silences it.
     fn libbpf_set_print(f: *const c_void) -> *const c_void;
+    fn bpf_xdp_query_id(ifindex: c_int, flags: c_int, prog_id: *mut u32) -> c_int;
+    fn bpf_xdp_detach(ifindex: c_int, flags: u32, opts: *const XdpAttachOpts) -> c_int;
+    fn bpf_prog_get_fd_by_id(id: u32) -> c_int;
 }
 
 #[link(name = "xdp")]
@@ -184,6 +194,7 @@ extern "C" {
 }
 
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_REPLACE: u32 = 1 << 4;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 const XDP_COPY: u16 = 1 << 1;
 const FRAME: usize = 2048;
@@ -235,6 +246,65 @@ pub struct AfXdp {
     reported: u64,
     /// Descriptors per ring; the UMEM holds `2 * ring` frames.
     ring: u32,
+    /// The XDP program libxdp attached for this socket, if the interface had none before.
+    attached: Option<Attached>,
+}
+
+/// An XDP program this port attached, to detach on drop. libxdp detaches its program itself
+/// only where it can keep count of its users in a bpffs (`/sys/fs/bpf`); without one it leaves
+/// the program behind, and the next AF_XDP socket on the interface fails with EBUSY.
+struct Attached {
+    /// The network namespace of the interface (interface indexes are per namespace).
+    netns: OwnedFd,
+    ifindex: c_int,
+    /// The XDP mode flag it was attached with.
+    flags: u32,
+    prog_id: u32,
+}
+
+/// The id of the XDP program attached to `ifindex` in the current namespace (0: none).
+fn xdp_prog_id(ifindex: c_int) -> u32 {
+    let mut id = 0u32;
+    // SAFETY: `id` is a valid place for the kernel's answer; a bad index returns an error.
+    let r = unsafe { bpf_xdp_query_id(ifindex, 0, &mut id) };
+    if r == 0 {
+        id
+    } else {
+        0
+    }
+}
+
+impl Attached {
+    /// Detaches the program if it is still the one attached, from a helper thread placed in the
+    /// interface's namespace (the dropping thread may be in another).
+    fn detach(self) {
+        let _ = std::thread::spawn(move || {
+            // SAFETY: moves this fresh helper thread (only) into the namespace the descriptor
+            // refers to; nothing else runs on it.
+            if unsafe { libc::setns(self.netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return;
+            }
+            if xdp_prog_id(self.ifindex) != self.prog_id {
+                return; // already gone (libxdp had a bpffs), or replaced by someone else
+            }
+            // SAFETY: looks a program up by id; the returned descriptor is closed below.
+            let fd = unsafe { bpf_prog_get_fd_by_id(self.prog_id) };
+            if fd < 0 {
+                return;
+            }
+            let opts = XdpAttachOpts {
+                sz: std::mem::size_of::<XdpAttachOpts>(),
+                old_prog_fd: fd,
+            };
+            // SAFETY: `opts` is a valid bpf_xdp_attach_opts; with XDP_FLAGS_REPLACE the kernel
+            // detaches only if `fd`'s program is still the attached one.
+            unsafe {
+                bpf_xdp_detach(self.ifindex, self.flags | XDP_FLAGS_REPLACE, &opts);
+                libc::close(fd);
+            }
+        })
+        .join();
+    }
 }
 
 /// `struct xdp_statistics` (the first three fields are in every kernel with AF_XDP).
@@ -346,6 +416,9 @@ impl AfXdp {
                 (XdpMode::Generic, XDP_FLAGS_SKB_MODE),
             ],
         };
+        // SAFETY: a valid C string; 0 (unknown interface) is handled below.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) } as c_int;
+        let before = if ifindex > 0 { xdp_prog_id(ifindex) } else { 0 };
         let mut last = 0;
         let mut got = None;
         for &(m, flags) in tries {
@@ -371,10 +444,13 @@ impl AfXdp {
                 )
             };
             if r == 0 {
-                got = NonNull::new(xsk).map(|x| (x, m));
+                got = NonNull::new(xsk).map(|x| (x, m, flags));
                 break;
             }
             last = r;
+            if r == -libc::EBUSY && before != 0 {
+                break; // another program holds the interface: no mode will do
+            }
             if mode == XdpMode::Auto && m == XdpMode::Native {
                 eprintln!(
                     "afxdp: {iface}: native XDP mode refused ({}); falling back to generic (copy) mode",
@@ -382,13 +458,33 @@ impl AfXdp {
                 );
             }
         }
-        let Some((xsk, mode)) = got else {
+        let Some((xsk, mode, flags)) = got else {
             // SAFETY: the UMEM has no socket; delete it, then unmap its area.
             unsafe {
                 xsk_umem__delete(umem.as_ptr());
                 libc::munmap(area.as_ptr().cast::<c_void>(), len);
             }
+            if before != 0 && last == -libc::EBUSY {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "{iface}: an XDP program (id {before}) is already attached, left by \
+                         another AF_XDP user or one that did not exit cleanly; if nothing uses \
+                         it, remove it with `ip link set dev {iface} xdp off`"
+                    ),
+                ));
+            }
             return Err(err("xsk_socket__create (XDP program attach or bind)", last));
+        };
+        let after = if ifindex > 0 { xdp_prog_id(ifindex) } else { 0 };
+        let attached = match std::fs::File::open("/proc/thread-self/ns/net") {
+            Ok(ns) if before == 0 && after != 0 => Some(Attached {
+                netns: ns.into(),
+                ifindex,
+                flags,
+                prog_id: after,
+            }),
+            _ => None,
         };
         let mut port = AfXdp {
             name: iface.to_string(),
@@ -404,6 +500,7 @@ impl AfXdp {
             mode,
             reported: 0,
             ring,
+            attached,
         };
         // Half the frames wait in the fill ring for the kernel; half are for transmission.
         let n = ring;
@@ -598,6 +695,9 @@ impl Drop for AfXdp {
             xsk_socket__delete(self.xsk.as_ptr());
             xsk_umem__delete(self.umem.as_ptr());
             libc::munmap(self.area.as_ptr().cast::<c_void>(), self.area_len());
+        }
+        if let Some(a) = self.attached.take() {
+            a.detach();
         }
     }
 }
