@@ -29,8 +29,9 @@ pub enum BenchCmd {
     /// destinations spread over the table, copied into the burst buffers as a NIC would, then
     /// parsed, validated, looked up, rewritten.
     Pipeline(PipelineArgs),
-    /// One router on veth in a namespace lab (root): vrouter on AF_PACKET vs the Linux kernel,
-    /// 64-byte zero-loss rate and CPU per packet, full relocated table.
+    /// One router on veth in a namespace lab (root): vrouter on AF_XDP and on AF_PACKET vs the
+    /// Linux kernel; 64-byte zero-loss rate, CPU per packet and what limits each; full
+    /// relocated table.
     Lab(crate::benchlab::LabBenchArgs),
 }
 

@@ -21,7 +21,7 @@ pub struct LabBenchArgs {
     /// What to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter-afxdp", "vrouter-afpacket", "kernel"])]
     routers: Vec<Subject>,
-    /// vrouter's polling mode (default: adaptive, as `vrouter run` and the lab default to).
+    /// vrouter's polling mode (adaptive is what `vrouter run` and the lab use by default).
     #[arg(long, default_value = "adaptive")]
     mode: String,
     /// Seconds per trial (the search runs `--steps` of them).
