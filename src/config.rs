@@ -322,20 +322,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
                         let ring = match &p.ring {
                             None => dataplane::port::afxdp::DEFAULT_RING,
                             Some(r) => {
-                                let n = *r.get_ref();
-                                let range = dataplane::port::afxdp::RING_RANGE;
-                                if !n.is_power_of_two() || !range.contains(&n) {
-                                    return Err(cx.err(
-                                        r.span(),
-                                        "ring",
-                                        format!(
-                                            "{n}: must be a power of two from {} to {} (each port pins 4 KiB per descriptor)",
-                                            range.start(),
-                                            range.end()
-                                        ),
-                                    ));
-                                }
-                                n
+                                dataplane::port::afxdp::check_ring(*r.get_ref())
+                                    .map_err(|e| cx.err(r.span(), "ring", e))?;
+                                *r.get_ref()
                             }
                         };
                         Backend::AfXdp {

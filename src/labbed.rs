@@ -135,8 +135,8 @@ pub struct LabBed {
     pids: Vec<u32>,
     /// CPU the generator/sink thread used in the last trial (ns).
     pub gen_cpu_ns: u64,
-    /// Receive-ring drops of each sink socket so far (the kernel's counter resets on read).
-    sink_drops: Vec<u64>,
+    /// Receive-ring drops of the sink sockets so far (the kernel's counter resets on read).
+    sink_drops: u64,
     guard: LabGuard,
 }
 
@@ -207,7 +207,7 @@ impl LabBed {
             pool,
             pids: lab::router_pids(&o.name),
             gen_cpu_ns: 0,
-            sink_drops: vec![0; n],
+            sink_drops: 0,
             guard,
         };
         // Warm-up: neighbours resolve on the first frames.
@@ -222,7 +222,7 @@ impl LabBed {
     /// Drop counters of the routers and sinks so far (see [`Drops`]).
     pub fn drops(&mut self) -> Drops {
         let router = (1..=self.lanes.len())
-            .map(|k| {
+            .map(|k| -> Option<u64> {
                 let sock = lab::router_socket(&self.guard.0, k);
                 let v = crate::ctl::request(&sock, serde_json::json!({"cmd": "stats"})).ok()?;
                 let ports = v["routers"][0]["ports"].as_array()?;
@@ -234,13 +234,13 @@ impl LabBed {
                         .sum(),
                 )
             })
-            .collect();
-        for (lane, total) in self.lanes.iter_mut().zip(self.sink_drops.iter_mut()) {
-            *total += lane.rx.rx_dropped();
+            .sum();
+        for lane in &mut self.lanes {
+            self.sink_drops += lane.rx.rx_dropped();
         }
         Drops {
             router,
-            sink: self.sink_drops.clone(),
+            sink: self.sink_drops,
         }
     }
 
@@ -267,27 +267,23 @@ impl LabBed {
     }
 }
 
-/// Frames dropped where they could be counted, per router, since the lab came up.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Frames dropped where they could be counted since the lab came up, summed over its lanes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Drops {
-    /// Each vrouter's port drops (receive ring overflow, transmit ring full), from its control
-    /// socket; `None` for kernel routers.
-    pub router: Vec<Option<u64>>,
-    /// Each sink socket's receive-ring drops.
-    pub sink: Vec<u64>,
+    /// The vrouters' port drops (receive ring overflow, transmit ring full), from their control
+    /// sockets; `None` when a router is the kernel (it has no socket).
+    pub router: Option<u64>,
+    /// The sink sockets' receive-ring drops.
+    pub sink: u64,
 }
 
 impl Drops {
-    /// Drops counted between `before` and `self`, summed over routers and sinks.
+    /// Drops counted between `before` and `self`: (router, sink).
     pub fn since(&self, before: &Drops) -> (Option<u64>, u64) {
         let router = self
             .router
-            .iter()
-            .zip(&before.router)
-            .map(|(a, b)| Some(a.as_ref()?.saturating_sub(b.unwrap_or(0))))
-            .sum::<Option<u64>>();
-        let sink = self.sink.iter().sum::<u64>() - before.sink.iter().sum::<u64>();
-        (router, sink)
+            .map(|r| r.saturating_sub(before.router.unwrap_or(0)));
+        (router, self.sink - before.sink)
     }
 }
 

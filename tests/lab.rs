@@ -115,14 +115,27 @@ impl Lab {
     }
 
     fn namespaces(&self) -> Vec<String> {
-        let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|n| n.starts_with(&format!("vrl-{}-", self.name)))
-            .map(str::to_string)
-            .collect()
+        namespaces(&format!("vrl-{}-", self.name))
     }
+}
+
+/// Network namespaces whose names start with `prefix`.
+fn namespaces(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs vrouter, which must fail with `why` in its error output.
+fn refused(args: &[&str], why: &str) {
+    let o = vrouter(args);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(why), "{args:?}: {err}");
 }
 
 impl Drop for Lab {
@@ -407,20 +420,20 @@ fn gen_and_sink_on_af_xdp_sockets_with_imix() {
     let sink = start_sink(&lab, "afxdp");
     // A second AF_XDP user of the same interface is refused, saying why.
     let sink_ns = lab.ns("sink");
-    let o = vrouter(&[
-        "sink",
-        "--netns",
-        &sink_ns,
-        "--iface",
-        "e1r",
-        "--io",
-        "afxdp",
-        "--duration",
-        "1",
-    ]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("is already attached"), "{err}");
+    refused(
+        &[
+            "sink",
+            "--netns",
+            &sink_ns,
+            "--iface",
+            "e1r",
+            "--io",
+            "afxdp",
+            "--duration",
+            "1",
+        ],
+        "is already attached",
+    );
     let mut args = gen_command(&lab, "afxdp");
     args.extend(
         [
@@ -502,22 +515,20 @@ fn tools_through_a_vrouter_on_af_xdp() {
     );
     // A ring size AF_XDP cannot take is refused with the reason, and nothing is left.
     let name = format!("xr{}", std::process::id() % 10_000);
-    let o = vrouter(&[
-        "lab",
-        "up",
-        "--name",
-        &name,
-        "--io",
-        "afxdp",
-        "--xdp-ring",
-        "1000",
-    ]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("must be a power of two"), "{err}");
-    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&ns.stdout);
-    assert!(!left.lines().any(|l| l.contains(&name)), "{left}");
+    refused(
+        &[
+            "lab",
+            "up",
+            "--name",
+            &name,
+            "--io",
+            "afxdp",
+            "--xdp-ring",
+            "1000",
+        ],
+        "must be a power of two",
+    );
+    assert!(Lab { name }.namespaces().is_empty());
 }
 
 #[test]
@@ -583,16 +594,12 @@ fn sweep_runs_on_the_lab_backends() {
         }
     }
     // Lab routers are one process each: no shared-core placement there.
-    let o = vrouter(&["sweep", "--backend", "afxdp", "--mode", "shared-core"]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("shared-core"));
+    refused(
+        &["sweep", "--backend", "afxdp", "--mode", "shared-core"],
+        "shared-core",
+    );
     // Nothing is left behind (sweep labs are named vrl-sw<pid>; no other test makes them).
-    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left: Vec<String> = String::from_utf8_lossy(&ns.stdout)
-        .lines()
-        .filter(|l| l.starts_with("vrl-sw"))
-        .map(str::to_string)
-        .collect();
+    let left = namespaces("vrl-sw");
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -656,9 +663,8 @@ fn bench_lab_reports_rates_ratios_and_what_limits_each_router() {
         }
         assert!(!r["limit"].as_str().unwrap().is_empty(), "{r}");
     }
-    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&ns.stdout);
-    assert!(!left.lines().any(|l| l.starts_with("vrl-bl")), "{left}");
+    let left = namespaces("vrl-bl");
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

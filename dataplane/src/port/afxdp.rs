@@ -194,8 +194,8 @@ extern "C" {
 }
 
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
-const XDP_FLAGS_REPLACE: u32 = 1 << 4;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_FLAGS_REPLACE: u32 = 1 << 4;
 const XDP_COPY: u16 = 1 << 1;
 const FRAME: usize = 2048;
 /// Default ring size (descriptors per ring; the UMEM holds twice as many frames): 64 MiB of
@@ -203,6 +203,18 @@ const FRAME: usize = 2048;
 pub const DEFAULT_RING: u32 = 16384;
 /// Ring sizes a port accepts (powers of two).
 pub const RING_RANGE: std::ops::RangeInclusive<u32> = 256..=32768;
+
+/// Checks a ring size (descriptors per ring): a power of two in [`RING_RANGE`].
+pub fn check_ring(ring: u32) -> Result<(), String> {
+    if ring.is_power_of_two() && RING_RANGE.contains(&ring) {
+        return Ok(());
+    }
+    Err(format!(
+        "{ring}: must be a power of two from {} to {} (each port pins 4 KiB per descriptor)",
+        RING_RANGE.start(),
+        RING_RANGE.end()
+    ))
+}
 
 /// How XDP runs on the interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,16 +363,12 @@ impl AfXdp {
     /// [`AfXdp::open`] with `ring` descriptors per ring (a power of two in [`RING_RANGE`]) and
     /// `2 * ring` UMEM frames of 2 KiB, all pinned by the kernel.
     pub fn open_with(iface: &str, mode: XdpMode, ring: u32, pool: &Pool) -> io::Result<Self> {
-        if !ring.is_power_of_two() || !RING_RANGE.contains(&ring) {
-            return Err(io::Error::new(
+        check_ring(ring).map_err(|e| {
+            io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "{iface}: AF_XDP ring of {ring}: must be a power of two from {} to {}",
-                    RING_RANGE.start(),
-                    RING_RANGE.end()
-                ),
-            ));
-        }
+                format!("{iface}: AF_XDP ring {e}"),
+            )
+        })?;
         let frames = 2 * ring as usize;
         let err = |what: &str, code: c_int| {
             let e = io::Error::from_raw_os_error(-code);
@@ -476,16 +484,17 @@ impl AfXdp {
             }
             return Err(err("xsk_socket__create (XDP program attach or bind)", last));
         };
+        // Ours to detach on drop only if the interface had no program before.
         let after = if ifindex > 0 { xdp_prog_id(ifindex) } else { 0 };
-        let attached = match std::fs::File::open("/proc/thread-self/ns/net") {
-            Ok(ns) if before == 0 && after != 0 => Some(Attached {
+        let attached = (before == 0 && after != 0)
+            .then(|| std::fs::File::open("/proc/thread-self/ns/net").ok())
+            .flatten()
+            .map(|ns| Attached {
                 netns: ns.into(),
                 ifindex,
                 flags,
                 prog_id: after,
-            }),
-            _ => None,
-        };
+            });
         let mut port = AfXdp {
             name: iface.to_string(),
             xsk,
@@ -503,15 +512,16 @@ impl AfXdp {
             attached,
         };
         // Half the frames wait in the fill ring for the kernel; half are for transmission.
-        let n = ring;
-        if let Some(idx) = port.fill.reserve(n) {
-            for k in 0..n {
+        if let Some(idx) = port.fill.reserve(ring) {
+            for k in 0..ring {
                 // SAFETY: slot reserved above, inside the fill ring.
                 unsafe { *port.fill.addr(idx.wrapping_add(k)) = u64::from(k) * FRAME as u64 };
             }
-            port.fill.submit(n);
+            port.fill.submit(ring);
         }
-        port.free = (n as usize..frames).map(|k| (k * FRAME) as u64).collect();
+        port.free = (ring as usize..frames)
+            .map(|k| (k * FRAME) as u64)
+            .collect();
         Ok(port)
     }
 

@@ -115,15 +115,22 @@ fn check<K: Key>(len: u8, nh: Option<NextHop>) -> Result<(), LpmError> {
     }
 }
 
-/// Checks every update of a batch before any is applied.
-fn validate<K: Key>(batch: &[Update<K>]) -> Result<(), LpmError> {
-    for u in batch {
-        match *u {
-            Update::Insert { len, nh, .. } => check::<K>(len, Some(nh))?,
-            Update::Remove { len, .. } => check::<K>(len, None)?,
+impl<K: Key> Update<K> {
+    /// Key (host bits cleared), length, and the next hop (`None`: remove).
+    fn parts(&self) -> (K, u8, Option<NextHop>) {
+        match *self {
+            Update::Insert { key, len, nh } => (key.mask(len), len, Some(nh)),
+            Update::Remove { key, len } => (key.mask(len), len, None),
         }
     }
-    Ok(())
+}
+
+/// Checks every update of a batch before any is applied.
+fn validate<K: Key>(batch: &[Update<K>]) -> Result<(), LpmError> {
+    batch.iter().try_for_each(|u| {
+        let (_, len, nh) = u.parts();
+        check::<K>(len, nh)
+    })
 }
 
 impl<K: Key> Lpm<K> {
@@ -336,15 +343,9 @@ impl<K: Key> Lpm<K> {
     ) -> Result<(), LpmError> {
         validate(batch)?;
         let mut unused = Vec::new();
-        for u in batch {
-            match *u {
-                Update::Insert { key, len, nh } if u32::from(len) <= K::DIR_BITS => {
-                    self.edit_short(key.mask(len), len, Some(nh), &mut unused);
-                }
-                Update::Remove { key, len } if u32::from(len) <= K::DIR_BITS => {
-                    self.edit_short(key.mask(len), len, None, &mut unused);
-                }
-                _ => {}
+        for (key, len, nh) in batch.iter().map(Update::parts) {
+            if u32::from(len) <= K::DIR_BITS {
+                self.edit_short(key, len, nh, &mut unused);
             }
         }
         // Every chunk whose long routes changed is in `dirty`.
@@ -379,13 +380,8 @@ impl<K: Key> Lpm<K> {
     fn edit_batch(&mut self, batch: &[Update<K>]) -> Result<Vec<u32>, LpmError> {
         validate(batch)?;
         let mut dirty = Vec::new();
-        for u in batch {
-            match *u {
-                Update::Insert { key, len, nh } => {
-                    self.edit(key.mask(len), len, Some(nh), &mut dirty)
-                }
-                Update::Remove { key, len } => self.edit(key.mask(len), len, None, &mut dirty),
-            };
+        for (key, len, nh) in batch.iter().map(Update::parts) {
+            self.edit(key, len, nh, &mut dirty);
         }
         dirty.sort_unstable();
         dirty.dedup();
