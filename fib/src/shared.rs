@@ -149,6 +149,18 @@ mod tests {
             let published = writer.load();
             assert_eq!(published.routes(), reference.routes(), "round {round}");
             assert_eq!(published.len(), reference.len(), "round {round}");
+            // And the same answers, inside and beside every prefix the batch touched (the
+            // catch-up makes the leaf entries of its own arena).
+            for u in &batch {
+                let (key, _, _) = u.parts();
+                for a in [key, key | 0xff, key.wrapping_sub(1), key ^ 0x4000] {
+                    assert_eq!(
+                        published.lookup(a),
+                        reference.lookup(a),
+                        "round {round} {a:#x}"
+                    );
+                }
+            }
         }
     }
 }

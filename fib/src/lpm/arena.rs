@@ -7,6 +7,10 @@ use std::fmt::Debug;
 
 use super::key::Key;
 
+/// The direct-entry flag of poptrie leaves: set, the entry is the block's next hop; clear, the
+/// arena index of a chunk's root.
+pub(crate) const LEAF_FLAG: u32 = 0x8000_0000;
+
 /// A route as the compilers see it: key (host bits clear), length, next hop.
 pub type Entry<K> = (K, u8, u32);
 
@@ -18,8 +22,13 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
     /// `Ok(root)`, the arena index of what was appended (the root comes first).
     fn build(&mut self, routes: &[Entry<K>], default: u32) -> Result<u32, u32>;
 
-    /// The next hop (or the internal "none") for `addr` in the chunk rooted at `root`.
-    fn walk(&self, root: u32, addr: K) -> u32;
+    /// The direct entry for a block that answers `nh` whatever the address (a `build` that
+    /// returned `Err(nh)`, or a block without long routes).
+    fn leaf(&mut self, nh: u32) -> u32;
+
+    /// The next hop (or the internal "none") for `addr`, whose direct entry is `e`: a root
+    /// returned by `build`, or an entry from `leaf`.
+    fn lookup(&self, e: u32, addr: K) -> u32;
 
     /// Appends a copy of `src[start..start + len]` (a whole chunk) and returns its new start.
     fn append(&mut self, src: &Self, start: usize, len: usize) -> usize;

@@ -39,7 +39,6 @@ pub const MAX_NEXT_HOP: NextHop = 0x7ffe;
 /// The burst size the data plane looks up at a time.
 pub const BATCH: usize = 32;
 
-const LEAF_FLAG: u32 = 0x8000_0000;
 /// Internal encoding of "no route" in leaves and direct entries.
 const NONE: u32 = 0x7fff;
 
@@ -117,7 +116,7 @@ fn check<K: Key>(len: u8, nh: Option<NextHop>) -> Result<(), LpmError> {
 
 impl<K: Key> Update<K> {
     /// Key (host bits cleared), length, and the next hop (`None`: remove).
-    fn parts(&self) -> (K, u8, Option<NextHop>) {
+    pub(crate) fn parts(&self) -> (K, u8, Option<NextHop>) {
         match *self {
             Update::Insert { key, len, nh } => (key.mask(len), len, Some(nh)),
             Update::Remove { key, len } => (key.mask(len), len, None),
@@ -137,9 +136,11 @@ impl<K: Key> Lpm<K> {
     /// An empty table.
     pub fn new() -> Self {
         let dir_len = 1usize << K::DIR_BITS;
+        let mut mem = K::Arena::default();
+        let none = mem.leaf(NONE);
         Lpm {
-            dir: vec![LEAF_FLAG | NONE; dir_len],
-            mem: K::Arena::default(),
+            dir: vec![none; dir_len],
+            mem,
             garbage: 0,
             regions: HashMap::with_hasher(FxBuildHasher),
             short: (0..=K::DIR_BITS)
@@ -193,7 +194,7 @@ impl<K: Key> Lpm<K> {
             start = end;
         }
         for (i, &(nh, _)) in t.dir_default.iter().enumerate() {
-            t.dir[i] = LEAF_FLAG | nh;
+            t.dir[i] = t.mem.leaf(nh);
         }
         let mut chunks: Vec<u32> = t.long.keys().copied().collect();
         chunks.sort_unstable();
@@ -252,12 +253,7 @@ impl<K: Key> Lpm<K> {
 
     #[inline(always)]
     fn lookup_raw(&self, addr: K) -> u32 {
-        let e = self.dir[addr.dir_index()];
-        if e & LEAF_FLAG != 0 {
-            e & !LEAF_FLAG
-        } else {
-            self.mem.walk(e, addr)
-        }
+        self.mem.lookup(self.dir[addr.dir_index()], addr)
     }
 
     /// Looks up every address of `addrs`, writing next hops (or [`NO_ROUTE`]) to `out`, which
@@ -360,16 +356,19 @@ impl<K: Key> Lpm<K> {
         self.routes = source.routes;
         for &c in dirty {
             self.drop_region(c);
-            let e = source.dir[c as usize];
-            self.dir[c as usize] = e;
-            if let Some(&r) = source.regions.get(&c) {
-                let start = self
-                    .mem
-                    .append(&source.mem, r.start as usize, r.len as usize)
-                    as u32;
-                self.dir[c as usize] = start;
-                self.regions.insert(c, Region { start, len: r.len });
-            }
+            self.dir[c as usize] = match source.regions.get(&c) {
+                Some(&r) => {
+                    let start = self
+                        .mem
+                        .append(&source.mem, r.start as usize, r.len as usize)
+                        as u32;
+                    self.regions.insert(c, Region { start, len: r.len });
+                    start
+                }
+                // The source's leaf entry may name its own arena: make ours. A chunk without a
+                // region answers its inherited next hop, which the short edits above updated.
+                None => self.mem.leaf(self.dir_default[c as usize].0),
+            };
         }
         self.finish_batch();
         self.version = source.version;
@@ -522,7 +521,7 @@ impl<K: Key> Lpm<K> {
         };
         let start = self.mem.units();
         match self.mem.build(routes, default) {
-            Err(nh) => self.dir[chunk as usize] = LEAF_FLAG | nh,
+            Err(nh) => self.dir[chunk as usize] = self.mem.leaf(nh),
             Ok(root) => {
                 self.dir[chunk as usize] = root;
                 let len = (self.mem.units() - start) as u32;
@@ -537,16 +536,24 @@ impl<K: Key> Lpm<K> {
         }
     }
 
-    /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones.
+    /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones. Leaf
+    /// entries are made again too: an arena may keep what they point to (IPv4's hop blocks).
     fn compact(&mut self) {
         let mut mem = K::Arena::default();
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
+        let mut compiled = vec![false; self.dir.len()];
         for c in chunks {
             let r = self.regions[&c];
             let start = mem.append(&self.mem, r.start as usize, r.len as usize) as u32;
             self.dir[c as usize] = start;
             self.regions.insert(c, Region { start, len: r.len });
+            compiled[c as usize] = true;
+        }
+        for (i, e) in self.dir.iter_mut().enumerate() {
+            if !compiled[i] {
+                *e = mem.leaf(self.dir_default[i].0);
+            }
         }
         self.mem = mem;
         self.garbage = 0;

@@ -28,7 +28,7 @@
 //! that contains another comes first, and prefixes either nest or are disjoint, so painting
 //! routes in order onto slots leaves each slot with its longest match.
 
-use super::arena::{uniform, Arena, Entry};
+use super::arena::{uniform, Arena, Entry, LEAF_FLAG};
 use super::key::{Key, STRIDE};
 
 /// Longest path folded into one node's skip, in bits (whole strides; the pattern has 40 bits).
@@ -64,10 +64,17 @@ impl<K: Key> Arena<K> for Poptrie {
         Ok(emit(routes, K::DIR_BITS, default, &mut self.mem))
     }
 
+    fn leaf(&mut self, nh: u32) -> u32 {
+        LEAF_FLAG | nh
+    }
+
     #[inline(always)]
-    fn walk(&self, root: u32, addr: K) -> u32 {
+    fn lookup(&self, e: u32, addr: K) -> u32 {
+        if e & LEAF_FLAG != 0 {
+            return e & !LEAF_FLAG;
+        }
         let mem = &self.mem[..];
-        let mut at = root as usize;
+        let mut at = e as usize;
         let mut off = K::DIR_BITS;
         loop {
             let Some(&[vector, leafvec, skip]) = mem.get(at..at + HEAD) else {
