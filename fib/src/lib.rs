@@ -16,7 +16,9 @@
 //! The first 18 bits of an address index a direct array of 2^18 entries. Routes of /18 or
 //! shorter are painted into it: the 8 entries of 198.18.0.0/15 (198.18.0.0/18 .. 198.19.192.0/18)
 //! say "next hop 2", then the 4 entries of 198.19.0.0/16 "next hop 3", all others "next hop 1",
-//! except 198.19.0.0/18, the one /18 that holds a longer route, which points to a *chunk*:
+//! except 198.19.0.0/18, the one /18 that holds a longer route, which points to a *chunk*. (In
+//! IPv4 "next hop 2" is itself a pointer, to a block of 64 entries that all say 2, shared by
+//! every /18 that answers 2: every lookup then takes the same two steps.)
 //!
 //! ```text
 //!  dir[198.19.0.0/18] ──► chunk, 64 entries for bits 18..24 (one per /24):

@@ -1,10 +1,12 @@
-//! The longest-prefix-match table: an 18-bit direct-pointing array whose entries either hold a
-//! next hop or point to a compiled chunk, plus the route store that chunks are compiled from, so
-//! that route updates recompile only the chunks they touch.
+//! The longest-prefix-match table: an 18-bit direct-pointing array whose entries lead to a
+//! compiled chunk or answer a next hop for their whole /18, plus the route store that chunks are
+//! compiled from, so that route updates recompile only the chunks they touch.
 //!
 //! # Layout
-//! - `dir`: `2^18` entries indexed by the top 18 address bits. An entry with the top bit set is a
-//!   leaf (the next hop for the whole /18); otherwise it is the arena index of the chunk's root.
+//! - `dir`: `2^18` entries indexed by the top 18 address bits: the arena index of a chunk's root,
+//!   or a leaf (one next hop for the whole /18) encoded as the arena chooses
+//!   ([`Arena::leaf`]): IPv6 flags the next hop with the top bit; IPv4 points to a shared block
+//!   that answers that next hop, so that its lookups never ask which kind an entry is.
 //! - `mem`: the family's arena ([`arena`]): a 6-then-8-bit multibit trie for IPv4
 //!   ([`multibit`]), a poptrie for IPv6 ([`poptrie`]).
 //!
