@@ -68,7 +68,8 @@ pub struct LpmArgs {
     /// Destinations per measurement for vrouter (treebitmap gets a quarter: it is slower).
     #[arg(long, default_value_t = 16 << 20)]
     lookups: usize,
-    /// Repetitions per measurement; the median is reported.
+    /// Rounds; each times vrouter and the treebitmap in turn. Medians of the rates and of the
+    /// per-round ratios are reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Next hops routes are mapped onto.
@@ -443,6 +444,9 @@ struct Row {
     batch: f64,
     single: f64,
     treebitmap: f64,
+    /// Medians of each round's ratio (not ratios of the medians).
+    ratio_batch: f64,
+    ratio_single: f64,
     fib_bytes: usize,
     mismatches: usize,
 }
@@ -452,17 +456,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Millions of operations per second of `f`, which performs `n` operations; median of rounds.
-fn rate(rounds: usize, n: usize, mut f: impl FnMut() -> u64) -> f64 {
-    median(
-        (0..rounds)
-            .map(|_| {
-                let t = Instant::now();
-                black_box(f());
-                n as f64 / t.elapsed().as_secs_f64() / 1e6
-            })
-            .collect(),
-    )
+/// Millions of operations per second of one call of `f`, which performs `n` operations.
+fn rate(n: usize, f: impl FnOnce() -> u64) -> f64 {
+    let t = Instant::now();
+    black_box(f());
+    n as f64 / t.elapsed().as_secs_f64() / 1e6
 }
 
 /// Address families under test, with the treebitmap address type.
@@ -576,32 +574,37 @@ fn measure<K: Family>(
     rng: &mut impl Rng,
 ) -> Result<Vec<Row>> {
     let fib = Lpm::<K>::from_routes(entries.to_vec())?;
-    let dists: Vec<(&'static str, Vec<K>)> = [("routed", true), ("uniform", false)]
-        .into_iter()
-        .map(|(name, routed)| (name, destinations(entries, a.lookups, routed, rng)))
-        .collect();
-    // vrouter first, then the treebitmap: building the treebitmap (hundreds of thousands of
-    // small allocations) measurably slows whatever is timed right after it, so it must not sit
-    // between vrouter's table and vrouter's runs. Each series starts with an untimed warm-up
-    // pass, which also faults in the output array.
-    let mut ours = Vec::new();
-    for (_, addrs) in &dists {
-        black_box(run_batch(&fib, addrs));
-        let batch = rate(a.rounds, addrs.len(), || run_batch(&fib, addrs));
-        black_box(run_single(&fib, addrs));
-        let single = rate(a.rounds, addrs.len(), || run_single(&fib, addrs));
-        ours.push((batch, single));
-    }
     let mut tb = IpLookupTable::<K::Tb, u32>::new();
     for &(k, l, nh) in entries {
         tb.insert(k.mask(l).tb(), u32::from(l), nh);
     }
     let mut rows = Vec::new();
-    for ((dist, addrs), (batch, single)) in dists.iter().zip(ours) {
+    for (dist, routed) in [("routed", true), ("uniform", false)] {
+        let addrs = destinations(entries, a.lookups, routed, rng);
         // The treebitmap is about ten times slower: a quarter of the destinations is plenty.
         let tb_addrs: Vec<K::Tb> = addrs[..addrs.len() / 4].iter().map(|&x| x.tb()).collect();
-        black_box(run_treebitmap(&tb, &tb_addrs));
-        let treebitmap = rate(a.rounds, tb_addrs.len(), || run_treebitmap(&tb, &tb_addrs));
+        // Rounds that time all three in turn: a shared machine's load drifts over seconds, and
+        // a ratio of runs seconds apart would carry that drift. Each round's ratio is taken
+        // from that round; the medians are reported. Each table is warmed by an untimed pass
+        // right before it is timed, since the other one's run has just evicted it from the
+        // caches. (The first warm-up also absorbs the treebitmap's build, hundreds of thousands
+        // of small allocations, which slows whatever runs right after it.)
+        let mut rounds = Vec::with_capacity(a.rounds);
+        for _ in 0..a.rounds {
+            black_box(run_batch(&fib, &addrs));
+            let batch = rate(addrs.len(), || run_batch(&fib, &addrs));
+            let single = rate(addrs.len(), || run_single(&fib, &addrs));
+            black_box(run_treebitmap(&tb, &tb_addrs[..tb_addrs.len() / 4]));
+            let treebitmap = rate(tb_addrs.len(), || run_treebitmap(&tb, &tb_addrs));
+            rounds.push([
+                batch,
+                single,
+                treebitmap,
+                batch / treebitmap,
+                single / treebitmap,
+            ]);
+        }
+        let med = |i: usize| median(rounds.iter().map(|r| r[i]).collect());
         // Cross-check: both implementations must agree on every destination measured.
         let mut out = vec![0u32; tb_addrs.len()];
         fib.lookup_batch(&addrs[..tb_addrs.len()], &mut out);
@@ -615,9 +618,11 @@ fn measure<K: Family>(
             table: table.to_string(),
             routes: fib.len(),
             dist,
-            batch,
-            single,
-            treebitmap,
+            batch: med(0),
+            single: med(1),
+            treebitmap: med(2),
+            ratio_batch: med(3),
+            ratio_single: med(4),
             fib_bytes: fib.memory().lookup,
             mismatches,
         });
@@ -786,7 +791,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
     let headline = rows
         .iter()
         .find(|r| r.family == "ipv4" && r.table == name4 && r.dist == "routed")
-        .map_or(0.0, |r| r.batch / r.treebitmap);
+        .map_or(0.0, |r| r.ratio_batch);
 
     if a.json {
         let details: Vec<_> = rows
@@ -796,7 +801,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
                     "family": r.family, "table": r.table, "routes": r.routes, "destinations": r.dist,
                     "vrouter_batch_mlps": r.batch, "vrouter_single_mlps": r.single,
                     "treebitmap_mlps": r.treebitmap,
-                    "ratio_batch": r.batch / r.treebitmap, "ratio_single": r.single / r.treebitmap,
+                    "ratio_batch": r.ratio_batch, "ratio_single": r.ratio_single,
                     "fib_bytes": r.fib_bytes,
                 })
             })
@@ -850,8 +855,8 @@ fn lpm(a: &LpmArgs) -> Result<()> {
             r.batch,
             r.single,
             r.treebitmap,
-            r.batch / r.treebitmap,
-            r.single / r.treebitmap,
+            r.ratio_batch,
+            r.ratio_single,
             mib(r.fib_bytes)
         );
     }

@@ -270,6 +270,13 @@ fn bench_lpm_json_has_the_headline_fields() {
     assert!(rows
         .iter()
         .all(|r| r["vrouter_batch_mlps"].as_f64().unwrap() > 0.0));
+    // The headline is the full IPv4 table's routed, batched ratio (a median of per-round
+    // ratios, so not recomputed from the median rates).
+    let full = rows
+        .iter()
+        .find(|r| r["family"] == "ipv4" && r["routes"] == 512_621 && r["destinations"] == "routed")
+        .unwrap();
+    assert_eq!(full["ratio_batch"], v["ratio_vs_treebitmap"]);
     // Whole batches: at least the updates asked for, less than one batch more.
     let done = v["updates"]["updates"].as_u64().unwrap();
     assert!((20_000..21_000).contains(&done), "{done}");
