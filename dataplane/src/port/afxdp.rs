@@ -486,15 +486,18 @@ impl AfXdp {
         };
         // Ours to detach on drop only if the interface had no program before.
         let after = if ifindex > 0 { xdp_prog_id(ifindex) } else { 0 };
-        let attached = (before == 0 && after != 0)
-            .then(|| std::fs::File::open("/proc/thread-self/ns/net").ok())
-            .flatten()
-            .map(|ns| Attached {
-                netns: ns.into(),
-                ifindex,
-                flags,
-                prog_id: after,
-            });
+        let attached = if before == 0 && after != 0 {
+            std::fs::File::open("/proc/thread-self/ns/net")
+                .ok()
+                .map(|ns| Attached {
+                    netns: ns.into(),
+                    ifindex,
+                    flags,
+                    prog_id: after,
+                })
+        } else {
+            None
+        };
         let mut port = AfXdp {
             name: iface.to_string(),
             xsk,
@@ -554,12 +557,13 @@ impl Port for AfXdp {
         // Every frame taken from the RX ring goes straight back to the fill ring, which it
         // came from (so the room is there; if not, it joins the transmit frames).
         let fill = self.fill.reserve(n);
+        let area = self.area_len();
         let mut got = 0;
         for k in 0..n {
             // SAFETY: descriptor `idx + k` was made available by the kernel (peek).
             let d = unsafe { *self.rx.desc(idx.wrapping_add(k)) };
             let len = d.len as usize;
-            if (d.addr as usize % FRAME) + len <= FRAME && (d.addr as usize) < self.area_len() {
+            if (d.addr as usize % FRAME) + len <= FRAME && (d.addr as usize) < area {
                 if let Some(mut b) = self.cache.get() {
                     if b.set(self.frame(d.addr, len)) {
                         out.push(b);

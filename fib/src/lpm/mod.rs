@@ -331,8 +331,9 @@ impl<K: Key> Lpm<K> {
 
     /// Applies `batch`, which `source` (a table that was identical to this one) has already
     /// applied, recompiling `dirty`: the touched chunks are copied from `source` instead of
-    /// recompiled (the second half of a left-right update). So are their long routes: only
-    /// short routes (which repaint direct entries) are edited again.
+    /// recompiled (the second half of a left-right update); chunks that compiled to one next
+    /// hop have nothing to copy and are rebuilt. Their long routes are copied too: only short
+    /// routes (which repaint direct entries) are edited again.
     pub(crate) fn apply_from(
         &mut self,
         batch: &[Update<K>],
@@ -357,20 +358,20 @@ impl<K: Key> Lpm<K> {
         }
         self.routes = source.routes;
         for &c in dirty {
-            self.drop_region(c);
-            self.dir[c as usize] = match source.regions.get(&c) {
+            match source.regions.get(&c) {
                 Some(&r) => {
+                    self.drop_region(c);
                     let start = self
                         .mem
                         .append(&source.mem, r.start as usize, r.len as usize)
                         as u32;
+                    self.dir[c as usize] = start;
                     self.regions.insert(c, Region { start, len: r.len });
-                    start
                 }
-                // The source's leaf entry may name its own arena: make ours. A chunk without a
-                // region answers its inherited next hop, which the short edits above updated.
-                None => self.mem.leaf(self.dir_default[c as usize].0),
-            };
+                // No nodes to copy: the chunk answers one next hop, and its direct entry (which
+                // the arena encodes, maybe pointing into itself) is made as any rebuild makes it.
+                None => self.rebuild_chunk(c),
+            }
         }
         self.finish_batch();
         self.version = source.version;
