@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
+use fib::lpm::{poptrie::Poptrie, Arena};
 use fib::source::{self, LoadOptions, RouteSet};
 use fib::{Key, Lpm, Update, NO_ROUTE};
 use ip_network_table_deps_treebitmap::IpLookupTable;
@@ -444,6 +445,9 @@ struct Row {
     batch: f64,
     single: f64,
     treebitmap: f64,
+    /// Batched rate of the same table compiled as a poptrie (the layout IPv6 used before the
+    /// range trees; IPv4's multibit trie measured 1.6x it), for the side-by-side choice.
+    poptrie: f64,
     /// Medians of each round's ratio (not ratios of the medians).
     ratio_batch: f64,
     ratio_single: f64,
@@ -536,7 +540,7 @@ fn destinations<K: Family>(
 /// array through the caches, which no router does and which costs more than the lookups of a
 /// cached table. The sum of the answers keeps every lookup live.
 #[inline(never)]
-fn run_batch<K: Key>(fib: &Lpm<K>, addrs: &[K]) -> u64 {
+fn run_batch<K: Key, A: Arena<K>>(fib: &Lpm<K, A>, addrs: &[K]) -> u64 {
     let mut out = [0u32; fib::BATCH];
     let mut sum = 0u64;
     for burst in addrs.chunks(fib::BATCH) {
@@ -574,6 +578,7 @@ fn measure<K: Family>(
     rng: &mut impl Rng,
 ) -> Result<Vec<Row>> {
     let fib = Lpm::<K>::from_routes(entries.to_vec())?;
+    let pop = Lpm::<K, Poptrie>::from_routes(entries.to_vec())?;
     let mut tb = IpLookupTable::<K::Tb, u32>::new();
     for &(k, l, nh) in entries {
         tb.insert(k.mask(l).tb(), u32::from(l), nh);
@@ -594,6 +599,8 @@ fn measure<K: Family>(
             black_box(run_batch(&fib, &addrs));
             let batch = rate(addrs.len(), || run_batch(&fib, &addrs));
             let single = rate(addrs.len(), || run_single(&fib, &addrs));
+            black_box(run_batch(&pop, &addrs));
+            let poptrie = rate(addrs.len(), || run_batch(&pop, &addrs));
             black_box(run_treebitmap(&tb, &tb_addrs[..tb_addrs.len() / 4]));
             let treebitmap = rate(tb_addrs.len(), || run_treebitmap(&tb, &tb_addrs));
             rounds.push([
@@ -602,6 +609,7 @@ fn measure<K: Family>(
                 treebitmap,
                 batch / treebitmap,
                 single / treebitmap,
+                poptrie,
             ]);
         }
         let med = |i: usize| median(rounds.iter().map(|r| r[i]).collect());
@@ -623,6 +631,7 @@ fn measure<K: Family>(
             treebitmap: med(2),
             ratio_batch: med(3),
             ratio_single: med(4),
+            poptrie: med(5),
             fib_bytes: fib.memory().lookup,
             mismatches,
         });
@@ -800,7 +809,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
                 json!({
                     "family": r.family, "table": r.table, "routes": r.routes, "destinations": r.dist,
                     "vrouter_batch_mlps": r.batch, "vrouter_single_mlps": r.single,
-                    "treebitmap_mlps": r.treebitmap,
+                    "treebitmap_mlps": r.treebitmap, "poptrie_batch_mlps": r.poptrie,
                     "ratio_batch": r.ratio_batch, "ratio_single": r.ratio_single,
                     "fib_bytes": r.fib_bytes,
                 })
@@ -833,7 +842,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         reload_s
     );
     println!(
-        "{:<5} {:<48} {:>8} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>9}",
+        "{:<5} {:<48} {:>8} {:<8} {:>11} {:>11} {:>11} {:>9} {:>7} {:>7} {:>9}",
         "fam",
         "table",
         "routes",
@@ -841,13 +850,14 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         "batch Ml/s",
         "single Ml/s",
         "tbitmap",
+        "poptrie",
         "x batch",
         "x single",
         "FIB MiB"
     );
     for r in &rows {
         println!(
-            "{:<5} {:<48} {:>8} {:<8} {:>11.1} {:>11.1} {:>11.2} {:>7.1} {:>7.1} {:>9.2}",
+            "{:<5} {:<48} {:>8} {:<8} {:>11.1} {:>11.1} {:>11.2} {:>9.1} {:>7.1} {:>7.1} {:>9.2}",
             r.family,
             r.table,
             r.routes,
@@ -855,6 +865,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
             r.batch,
             r.single,
             r.treebitmap,
+            r.poptrie,
             r.ratio_batch,
             r.ratio_single,
             mib(r.fib_bytes)

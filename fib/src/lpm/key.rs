@@ -11,7 +11,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::arena::Arena;
 use super::multibit::Multibit;
-use super::poptrie::Poptrie;
+use super::stree::Stree;
 
 /// Bits consumed by one trie node (a node has 2^6 = 64 slots, one `u64` bitmap).
 pub const STRIDE: u32 = 6;
@@ -117,7 +117,7 @@ impl Key for u128 {
     const DIR_BITS: u32 = 18;
     type Addr = Ipv6Addr;
     type Net = Ipv6Net;
-    type Arena = Poptrie;
+    type Arena = Stree;
     const ZERO: Self = 0;
 
     #[inline]

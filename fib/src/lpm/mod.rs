@@ -20,6 +20,7 @@ pub mod arena;
 pub mod key;
 pub mod multibit;
 pub mod poptrie;
+pub mod stree;
 
 use std::collections::HashMap;
 
@@ -84,9 +85,9 @@ pub struct MemoryUsage {
 
 /// A longest-prefix-match table for one address family; see the module docs.
 #[derive(Clone, Debug)]
-pub struct Lpm<K: Key> {
+pub struct Lpm<K: Key, A: Arena<K> = <K as Key>::Arena> {
     dir: Vec<u32>,
-    mem: K::Arena,
+    mem: A,
     /// Arena units of replaced chunks, reclaimed by compaction.
     garbage: usize,
     regions: FxHashMap<u32, Region>,
@@ -100,7 +101,7 @@ pub struct Lpm<K: Key> {
     version: u64,
 }
 
-impl<K: Key> Default for Lpm<K> {
+impl<K: Key, A: Arena<K>> Default for Lpm<K, A> {
     fn default() -> Self {
         Self::new()
     }
@@ -134,11 +135,11 @@ fn validate<K: Key>(batch: &[Update<K>]) -> Result<(), LpmError> {
     })
 }
 
-impl<K: Key> Lpm<K> {
+impl<K: Key, A: Arena<K>> Lpm<K, A> {
     /// An empty table.
     pub fn new() -> Self {
         let dir_len = 1usize << K::DIR_BITS;
-        let mut mem = K::Arena::default();
+        let mut mem = A::default();
         let none = mem.leaf(NONE);
         Lpm {
             dir: vec![none; dir_len],
@@ -223,7 +224,7 @@ impl<K: Key> Lpm<K> {
 
     /// Memory used, in bytes.
     pub fn memory(&self) -> MemoryUsage {
-        let live = (self.mem.units() - self.garbage) * K::Arena::unit_bytes();
+        let live = (self.mem.units() - self.garbage) * A::unit_bytes();
         let entry = std::mem::size_of::<Entry<K>>();
         let short: usize = self
             .short
@@ -337,7 +338,7 @@ impl<K: Key> Lpm<K> {
     pub(crate) fn apply_from(
         &mut self,
         batch: &[Update<K>],
-        source: &Lpm<K>,
+        source: &Lpm<K, A>,
         dirty: &[u32],
     ) -> Result<(), LpmError> {
         validate(batch)?;
@@ -542,7 +543,7 @@ impl<K: Key> Lpm<K> {
     /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones. Leaf
     /// entries are made again too: an arena may keep what they point to (IPv4's hop blocks).
     fn compact(&mut self) {
-        let mut mem = K::Arena::default();
+        let mut mem = A::default();
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
         chunks.sort_unstable();
         let mut compiled = vec![false; self.dir.len()];

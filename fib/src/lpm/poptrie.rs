@@ -300,6 +300,7 @@ fn append_region(dst: &mut Vec<u64>, src: &[u64], start: usize, len: usize) -> u
 
 #[cfg(test)]
 mod tests {
+    use super::Poptrie;
     use crate::Lpm;
 
     fn v6(s: &str) -> u128 {
@@ -310,7 +311,8 @@ mod tests {
     fn lone_deep_route_is_one_node_with_a_skip() {
         // 2001:db8:1234::/48 alone under its /18: nodes at bits 18, 24, 30 and 36 would only
         // pass through; folded, the chunk is one node (3 header words, one leaf word).
-        let t = Lpm::<u128>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5), (0, 0, 1)]).unwrap();
+        let t = Lpm::<u128, Poptrie>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5), (0, 0, 1)])
+            .unwrap();
         assert_eq!(t.memory().arena_bytes, 4 * 8);
         assert_eq!(t.lookup(v6("2001:db8:1234:ffff::1")), Some(5));
         // Leaving the folded path at each of its strides, and right after it.
@@ -323,7 +325,7 @@ mod tests {
         ] {
             assert_eq!(t.lookup(v6(a)), Some(1), "{a}");
         }
-        let none = Lpm::<u128>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5)]).unwrap();
+        let none = Lpm::<u128, Poptrie>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5)]).unwrap();
         assert_eq!(none.lookup(v6("2001:db8:1235::")), None);
     }
 
@@ -334,7 +336,7 @@ mod tests {
         // through one stride only (36..42): not worth a skip, so nodes at 36 and 42 stay.
         // Words: root-with-skip 3 + 1 pointer + 1 leaf word, node 36 the same, node 42 3 + 1.
         let routes = vec![(v6("2001:db8::"), 32, 2), (v6("2001:db8:1234::"), 48, 3)];
-        let t = Lpm::<u128>::from_routes(routes).unwrap();
+        let t = Lpm::<u128, Poptrie>::from_routes(routes).unwrap();
         assert_eq!(t.memory().arena_bytes, 14 * 8);
         assert_eq!(t.lookup(v6("2001:db8:1234::9")), Some(3));
         assert_eq!(t.lookup(v6("2001:db8:1235::")), Some(2));

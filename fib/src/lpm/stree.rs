@@ -1,0 +1,496 @@
+//! IPv6 chunks as search trees over address ranges. Below the direct array, a chunk's routes cut
+//! its 110 remaining bits into ranges that each answer one next hop; a lookup finds the range
+//! that holds its address by comparing it with the ranges' first addresses, sixteen at a time.
+//!
+//! A lookup walks the same four steps whatever the address and the table: three *index nodes*,
+//! then one *range node*. There is no branch on the data until the last step (the IPv4 lesson:
+//! a branch that follows the destination mispredicts, and each misprediction throws away the
+//! loads already started for the lookups after it). A poptrie walk on the same tables ends at
+//! a depth that follows the destination, so its lookups could not overlap (README, "Why this
+//! FIB"). Everything is in 64-byte lines of sixteen 32-bit lanes:
+//!
+//! ```text
+//! index node  lanes 0..15  bits 18..49 of the first address of children 1..15 (unit), padded
+//!             lane  15     where child 0 is (children are consecutive)
+//! range node  keys line    lanes 0..16: (first address - P) >> s of its ranges 1..16, padded
+//!             values line  17 next hops (u16), P (u128, lanes 10..14), s (lane 14),
+//!                          where sub-nodes are (lane 15)
+//! ```
+//!
+//! Comparing sixteen lanes with one value and counting the lanes at or below it is a handful of
+//! vector instructions; the count is the child (or the range) to take. Index nodes compare the
+//! 31 bits after the direct array's 18, so they tell /49 *units* apart; the range node at the
+//! bottom reads its keys relative to its first range start `P` in steps of `2^s`, so it can
+//! tell apart ranges of any length, /64s and /128s included. A range node whose ranges do not
+//! fit sixteen keys in such a window (a cluster of many /126s in one unit) answers with a
+//! *sub-node* instead of a next hop: a further range node, which can again lead to sub-nodes.
+//! Only lookups into such clusters take that extra, data-dependent step.
+//!
+//! All positions in a chunk are relative to its first line, so chunks move by plain copy.
+
+use super::arena::{Arena, Entry, LEAF_FLAG};
+use super::key::Key;
+
+/// One 64-byte line of sixteen lanes.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line([i32; 16]);
+
+/// Bits below the direct array: a chunk covers `2^CHUNK_BITS` addresses.
+const CHUNK_BITS: u32 = 128 - <u128 as Key>::DIR_BITS;
+const CHUNK_MASK: u128 = u128::MAX >> <u128 as Key>::DIR_BITS;
+/// Index nodes compare the 31 bits after the direct array: a unit is `2^UNIT_SHIFT` addresses.
+const UNIT_SHIFT: u32 = CHUNK_BITS - 31;
+/// Children of an index node (15 keys and the position of child 0).
+const FANOUT: usize = 16;
+/// Keys of a range node (17 ranges).
+const KEYS: usize = 16;
+/// A key that no value reaches (index keys are negative, range keys at most `XMAX`).
+const PAD: i32 = i32::MAX;
+/// Largest range-node key: the compared value is clamped to `-1..=XMAX`.
+const XMAX: i128 = (1 << 31) - 2;
+/// Range nodes below the index nodes read the 63 address bits after the direct array's
+/// (`y >> COARSE`), in 64-bit arithmetic: they hold range starts down to /81. Finer starts
+/// (rare: /126 links and the like) are left to sub-nodes, which compute in 128 bits.
+const COARSE: u32 = CHUNK_BITS - 63;
+/// Flags a range-node value that is the number of a sub-node, not a next hop.
+const SUB: u16 = 0x8000;
+/// Index nodes per chunk: three levels of sixteen cover 4096 range nodes.
+const MAX_RANGE_NODES: usize = FANOUT * FANOUT * FANOUT;
+
+/// The IPv6 arena.
+#[derive(Clone, Debug, Default)]
+pub struct Stree {
+    mem: Vec<Line>,
+}
+
+/// Lanes at or below `x`: the compiler turns this into four vector compares and a count.
+#[inline(always)]
+fn count(line: &Line, x: i32) -> usize {
+    line.0.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize
+}
+
+/// Index-node form of a chunk-relative address: its unit, biased so that a signed compare
+/// orders units as unsigned ones and every unit is negative (non-negative lanes never count).
+#[inline(always)]
+fn unit_key(y: u128) -> i32 {
+    ((y >> UNIT_SHIFT) as u32 ^ 0x8000_0000) as i32
+}
+
+impl Arena<u128> for Stree {
+    fn build(&mut self, routes: &[Entry<u128>], default: u32) -> Result<u32, u32> {
+        let iv = ranges(routes, default);
+        if iv.len() == 1 {
+            return Err(u32::from(iv[0].1));
+        }
+        let root = self.mem.len();
+        Chunk {
+            mem: &mut self.mem,
+            root,
+            iv: &iv,
+        }
+        .emit();
+        Ok(root as u32)
+    }
+
+    fn leaf(&mut self, nh: u32) -> u32 {
+        LEAF_FLAG | nh
+    }
+
+    #[inline(always)]
+    fn lookup(&self, root: u32, addr: u128) -> u32 {
+        if root & LEAF_FLAG != 0 {
+            return root & !LEAF_FLAG;
+        }
+        let mem = &self.mem[..];
+        let y = addr & CHUNK_MASK;
+        let unit = unit_key(y);
+        let r = root as usize;
+        let l = &mem[r];
+        let l = &mem[r + l.0[15] as usize + count(l, unit)];
+        let l = &mem[r + l.0[15] as usize + count(l, unit)];
+        let n = r + l.0[15] as usize + 2 * count(l, unit);
+        let (keys, vals) = (&mem[n], &mem[n + 1]);
+        let p = i64::from(vals.0[10] as u32) | i64::from(vals.0[11]) << 32;
+        let d = ((y >> COARSE) as i64 - p) >> (vals.0[14] as u32 & 63);
+        let c = count(keys, d.clamp(-1, XMAX as i64) as i32);
+        let v = (vals.0[c >> 1] as u32 >> ((c & 1) * 16)) as u16;
+        if v & SUB == 0 {
+            return u32::from(v);
+        }
+        deep(
+            mem,
+            r,
+            r + vals.0[15] as usize + 2 * usize::from(v & !SUB),
+            y,
+        )
+    }
+
+    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
+        let at = self.mem.len();
+        self.mem.extend_from_slice(&src.mem[start..start + len]);
+        at
+    }
+
+    fn units(&self) -> usize {
+        self.mem.len()
+    }
+
+    fn unit_bytes() -> usize {
+        64
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.mem.capacity() * 64
+    }
+}
+
+/// The rest of a lookup that a range node sent to sub-node `n`: sub-nodes compare in 128 bits
+/// and may lead to further sub-nodes.
+#[inline(never)]
+fn deep(mem: &[Line], r: usize, mut n: usize, y: u128) -> u32 {
+    loop {
+        let (keys, vals) = (&mem[n], &mem[n + 1]);
+        let lane = |i: usize| u128::from(vals.0[i] as u32);
+        let p = lane(10) | lane(11) << 32 | lane(12) << 64 | lane(13) << 96;
+        let d = (y as i128 - p as i128) >> (vals.0[14] as u32 & 127);
+        let c = count(keys, d.clamp(-1, XMAX) as i32);
+        let v = (vals.0[c >> 1] as u32 >> ((c & 1) * 16)) as u16;
+        if v & SUB == 0 {
+            return u32::from(v);
+        }
+        n = r + vals.0[15] as usize + 2 * usize::from(v & !SUB);
+    }
+}
+
+/// An index node: `keys` (units, already biased) for children 1.., child 0 at `base`.
+fn index_line(keys: &[i32], base: i32) -> Line {
+    let mut l = [PAD; 16];
+    l[..keys.len()].copy_from_slice(keys);
+    l[15] = base;
+    Line(l)
+}
+
+/// A range node's values line.
+fn values_line(vals: &[u16], p: u128, s: u32, base: u32) -> Line {
+    let mut l = [0u32; 16];
+    for (i, &v) in vals.iter().enumerate() {
+        l[i / 2] |= u32::from(v) << (16 * (i % 2));
+    }
+    for (i, lane) in l[10..14].iter_mut().enumerate() {
+        *lane = (p >> (32 * i)) as u32;
+    }
+    l[14] = s;
+    l[15] = base;
+    Line(l.map(|x| x as i32))
+}
+
+/// The ranges of a chunk: (first address relative to the chunk, next hop), in address order,
+/// the first at 0, no two neighbours with the same next hop. `routes` are sorted by (key,
+/// length), so a route's containing routes come before it.
+fn ranges(routes: &[Entry<u128>], default: u32) -> Vec<(u128, u16)> {
+    let end_of_chunk = 1u128 << CHUNK_BITS;
+    // Next hops fit 16 bits (checked on insert; "none" is 0x7fff).
+    let mut out: Vec<(u128, u16)> = vec![(0, default as u16)];
+    let mut open: Vec<(u128, u16)> = vec![(end_of_chunk, default as u16)];
+    let mark = |out: &mut Vec<(u128, u16)>, at: u128, nh: u16| match out.last_mut() {
+        Some(last) if last.0 == at => last.1 = nh,
+        _ => out.push((at, nh)),
+    };
+    for &(key, len, nh) in routes {
+        let start = key & CHUNK_MASK;
+        let end = start + (1u128 << (128 - u32::from(len)));
+        while open.len() > 1 && open[open.len() - 1].0 <= start {
+            let (at, _) = open.pop().unwrap_or_default();
+            mark(&mut out, at, open[open.len() - 1].1);
+        }
+        mark(&mut out, start, nh as u16);
+        open.push((end, nh as u16));
+    }
+    while open.len() > 1 {
+        let (at, _) = open.pop().unwrap_or_default();
+        if at < end_of_chunk {
+            mark(&mut out, at, open[open.len() - 1].1);
+        }
+    }
+    out.dedup_by_key(|r| r.1);
+    out
+}
+
+/// The window (`P`, `s`) in which a range node can hold range starts `starts`: keys are
+/// `(start - P) >> s`, exact and at most `XMAX`. `None` if there are too many or they are too
+/// far apart for their precision.
+fn window(starts: &[u128]) -> Option<(u128, u32)> {
+    let (&p, rest) = starts.split_first()?;
+    if starts.len() > KEYS {
+        return None;
+    }
+    let s = rest
+        .iter()
+        .map(|&b| (b - p).trailing_zeros())
+        .min()
+        .unwrap_or(0)
+        .min(127);
+    let last = starts[starts.len() - 1];
+    (((last - p) >> s) as i128 <= XMAX).then_some((p, s))
+}
+
+/// A range node's keys line for `starts`, and its window, if they fit one.
+fn keys_in(starts: &[u128]) -> Option<(Line, (u128, u32))> {
+    let (p, s) = window(starts)?;
+    let mut keys = [PAD; 16];
+    for (k, &st) in keys.iter_mut().zip(starts) {
+        *k = ((st - p) >> s) as i32;
+    }
+    Some((Line(keys), (p, s)))
+}
+
+/// The address in `(lo, hi]` with the most trailing zeros: the cheapest separator to encode.
+fn roundest(lo: u128, hi: u128) -> u128 {
+    let top = 127 - (lo ^ hi).leading_zeros();
+    hi & !((1u128 << top) - 1)
+}
+
+/// One chunk being compiled: `iv` are its ranges; lines are appended to `mem` after `root`.
+struct Chunk<'a> {
+    mem: &'a mut Vec<Line>,
+    root: usize,
+    iv: &'a [(u128, u16)],
+}
+
+impl Chunk<'_> {
+    /// Emits the chunk: index nodes, then range nodes, then sub-nodes.
+    fn emit(&mut self) {
+        let groups = self.range_nodes();
+        let n = groups.len();
+        // Index levels bottom up: level 2 has one node per 16 range nodes, and so on.
+        let n2 = n.div_ceil(FANOUT);
+        let n1 = n2.div_ceil(FANOUT);
+        let (at1, at2, at_ranges) = (1usize, 1 + n1, 1 + n1 + n2);
+        // The unit that starts range node `g` (range node 0 starts the chunk).
+        let sep = |g: usize| unit_key(self.iv[groups[g].0].0);
+        let keys = |first: usize, step: usize, count: usize| -> Vec<i32> {
+            (1..FANOUT)
+                .map(|c| first + c * step)
+                .filter(|&g| g < first + count * step && g < n)
+                .map(sep)
+                .collect()
+        };
+        let mut lines = Vec::with_capacity(at_ranges + 2 * n);
+        lines.push(index_line(&keys(0, FANOUT * FANOUT, n1), at1 as i32));
+        for i in 0..n1 {
+            let first = i * FANOUT * FANOUT;
+            lines.push(index_line(
+                &keys(first, FANOUT, FANOUT),
+                (at2 + i * FANOUT) as i32,
+            ));
+        }
+        for k in 0..n2 {
+            let first = k * FANOUT;
+            lines.push(index_line(
+                &keys(first, 1, FANOUT),
+                (at_ranges + 2 * first) as i32,
+            ));
+        }
+        self.mem.extend_from_slice(&lines);
+        self.mem
+            .resize(self.root + at_ranges + 2 * n, Line([PAD; 16]));
+        for (g, &(a, b, coarse)) in groups.iter().enumerate() {
+            let at = self.root + at_ranges + 2 * g;
+            if coarse {
+                let starts: Vec<u128> = self.iv[a..b].iter().map(|r| r.0 >> COARSE).collect();
+                let vals: Vec<u16> = self.iv[a - 1..b].iter().map(|r| r.1).collect();
+                let (keys, (p, s)) = keys_in(&starts).unwrap_or_else(|| unreachable!());
+                self.mem[at] = keys;
+                self.mem[at + 1] = values_line(&vals, p, s, 0);
+            } else {
+                // Every address of the node goes on to one sub-node.
+                let base = self.mem.len() - self.root;
+                self.mem[at + 1] = values_line(&[SUB], 0, 0, base as u32);
+                self.mem.resize(self.mem.len() + 2, Line([PAD; 16]));
+                self.fill(self.root + base, a, b);
+            }
+        }
+    }
+
+    /// Splits the range starts `iv[1..]` into range nodes of whole units (an index node only
+    /// tells units apart): (first, end, coarse). A coarse node holds its starts itself; the
+    /// others (a unit with starts finer than /81 or too many to fit, or runs of nodes when a
+    /// chunk has more than the index levels reach) send every address to a sub-node.
+    fn range_nodes(&self) -> Vec<(usize, usize, bool)> {
+        let iv = self.iv;
+        let coarse = |a: usize, b: usize| {
+            let starts: Vec<u128> = iv[a..b].iter().map(|r| r.0 >> COARSE).collect();
+            iv[a..b].iter().all(|r| r.0 % (1 << COARSE) == 0) && window(&starts).is_some()
+        };
+        let mut nodes = Vec::new();
+        let mut open = 1;
+        let mut i = 1;
+        while i < iv.len() {
+            let unit = iv[i].0 >> UNIT_SHIFT;
+            let mut j = i + 1;
+            while j < iv.len() && iv[j].0 >> UNIT_SHIFT == unit {
+                j += 1;
+            }
+            if coarse(open, j) {
+                i = j;
+                continue;
+            }
+            if open < i {
+                nodes.push((open, i, true));
+            }
+            if coarse(i, j) {
+                open = i;
+            } else {
+                nodes.push((i, j, false));
+                open = j;
+            }
+            i = j;
+        }
+        if open < iv.len() || nodes.is_empty() {
+            nodes.push((open, iv.len(), true));
+        }
+        if nodes.len() > MAX_RANGE_NODES {
+            let per = nodes.len().div_ceil(MAX_RANGE_NODES);
+            nodes = nodes
+                .chunks(per)
+                .map(|c| (c[0].0, c[c.len() - 1].1, false))
+                .collect();
+        }
+        nodes
+    }
+
+    /// Writes at `at` (two lines) the range node for range starts `iv[a..b]` (its range 0 is
+    /// the one before `iv[a]`), appending sub-nodes when they do not fit one node.
+    fn fill(&mut self, at: usize, a: usize, b: usize) {
+        let iv = self.iv;
+        let starts: Vec<u128> = iv[a..b].iter().map(|r| r.0).collect();
+        if let Some((keys, (p, s))) = keys_in(&starts) {
+            let vals: Vec<u16> = iv[a - 1..b].iter().map(|r| r.1).collect();
+            self.mem[at] = keys;
+            self.mem[at + 1] = values_line(&vals, p, s, 0);
+            return;
+        }
+        // Too many or too far apart: up to 17 parts, split at the roundest addresses between
+        // them, so that the separators fit one window. Two parts always fit.
+        let len = b - a;
+        let (parts, seps, (p, s)) = (2..=KEYS + 1)
+            .rev()
+            .filter(|&k| k <= len)
+            .find_map(|k| {
+                let firsts: Vec<usize> = (0..k).map(|t| a + t * len / k).collect();
+                let seps: Vec<u128> = firsts[1..]
+                    .iter()
+                    .map(|&f| roundest(iv[f - 1].0, iv[f].0))
+                    .collect();
+                window(&seps).map(|w| (firsts, seps, w))
+            })
+            .unwrap_or_else(|| unreachable!("a single separator always fits a window"));
+        let base = self.mem.len() - self.root;
+        let mut keys = [PAD; 16];
+        for (k, &sep) in keys.iter_mut().zip(&seps) {
+            *k = ((sep - p) >> s) as i32;
+        }
+        let vals: Vec<u16> = (0..parts.len()).map(|t| SUB | t as u16).collect();
+        self.mem[at] = Line(keys);
+        self.mem[at + 1] = values_line(&vals, p, s, base as u32);
+        let first = self.mem.len();
+        self.mem.resize(first + 2 * parts.len(), Line([PAD; 16]));
+        for (t, &f) in parts.iter().enumerate() {
+            let end = parts.get(t + 1).copied().unwrap_or(b);
+            self.fill(first + 2 * t, f, end);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use crate::{Key, Lpm};
+
+    fn v6(s: &str) -> u128 {
+        u128::from(s.parse::<std::net::Ipv6Addr>().unwrap())
+    }
+
+    /// Checks `t` against a plain per-length search at the edges of every route (first and
+    /// last address, and the addresses just outside) and at random addresses inside.
+    fn check(t: &Lpm<u128>, routes: &[(u128, u8, u32)], rng: &mut impl Rng) {
+        let by_len: HashMap<(u128, u8), u32> = routes
+            .iter()
+            .map(|&(k, l, nh)| ((k.mask(l), l), nh))
+            .collect();
+        let naive = |a: u128| {
+            (0..=128u8)
+                .rev()
+                .find_map(|l| by_len.get(&(a.mask(l), l)).copied())
+        };
+        for &(k, l, _) in routes {
+            let first = k.mask(l);
+            let host = u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+            let (last, inside) = (first | host, first | (rng.gen::<u128>() & host));
+            for a in [
+                first,
+                last,
+                first.wrapping_sub(1),
+                last.wrapping_add(1),
+                inside,
+            ] {
+                assert_eq!(t.lookup(a), naive(a), "{:?}", std::net::Ipv6Addr::from(a));
+            }
+        }
+    }
+
+    #[test]
+    fn one_route_is_three_index_lines_and_a_range_node() {
+        let t = Lpm::<u128>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5), (0, 0, 1)]).unwrap();
+        assert_eq!(t.memory().arena_bytes, 5 * 64);
+        assert_eq!(t.lookup(v6("2001:db8:1234:ffff::1")), Some(5));
+        assert_eq!(t.lookup(v6("2001:db8:1235::")), Some(1));
+        assert_eq!(t.lookup(v6("2001:db8:1233:ffff::")), Some(1));
+    }
+
+    #[test]
+    fn clusters_of_long_routes_go_to_sub_nodes() {
+        // 300 /126s in one /96 (a unit holds them all: they need sub-nodes), /128s far apart
+        // in another unit (a window cannot hold both precisions), /64s and /56s, and the /48
+        // and /32 around them.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut routes = vec![
+            (v6("2001:db8::"), 32, 1),
+            (v6("2001:db8:1::"), 48, 2),
+            (v6("2001:db8:2::1"), 128, 3),
+            (v6("2001:db8:2:ffff:ffff:ffff:ffff:fffe"), 128, 4),
+            (v6("2001:db8:2:8000::"), 50, 5),
+        ];
+        for i in 0..300u128 {
+            routes.push((v6("2001:db8:1:0:0:1::") + i * 8, 126, (i % 7) as u32));
+        }
+        for i in 0..40u128 {
+            routes.push((v6("2001:db8:3::") + (i << 72), 56, 8 + (i % 3) as u32));
+            routes.push((v6("2001:db8:3::") + (i << 72) + (5 << 64), 64, 11));
+        }
+        let t = Lpm::<u128>::from_routes(routes.clone()).unwrap();
+        check(&t, &routes, &mut rng);
+    }
+
+    #[test]
+    fn chunks_beyond_the_index_levels_still_answer() {
+        // 4,200 units of one /18, each with 16 range starts (8 /60s of alternating next hops):
+        // more range nodes than three index levels reach (4,096), so runs of them become
+        // sub-nodes.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let base = v6("2001:db8::") & !(u128::MAX >> 18);
+        let mut routes = Vec::new();
+        for u in 0..4200u128 {
+            for j in 0..8u128 {
+                routes.push((base + (u << 79) + ((2 * j) << 68), 60, (j % 2) as u32 + 1));
+            }
+        }
+        let t = Lpm::<u128>::from_routes(routes.clone()).unwrap();
+        check(&t, &routes, &mut rng);
+    }
+}
