@@ -49,10 +49,12 @@ const KEYS: usize = 16;
 const PAD: i32 = i32::MAX;
 /// Largest range-node key: the compared value is clamped to `-1..=XMAX`.
 const XMAX: i128 = (1 << 31) - 2;
-/// Range nodes below the index nodes read the 63 address bits after the direct array's
-/// (`y >> COARSE`), in 64-bit arithmetic: they hold range starts down to /81. Finer starts
-/// (rare: /126 links and the like) are left to sub-nodes, which compute in 128 bits.
-const COARSE: u32 = CHUNK_BITS - 63;
+/// Range nodes below the index nodes compare the 62 address bits after the direct array's
+/// (`y >> COARSE`) with 64-bit keys: they hold range starts down to /80. Finer starts (rare:
+/// /126 links and the like) are left to sub-nodes, which compute in 128 bits.
+const COARSE: u32 = CHUNK_BITS - 62;
+/// Keys of a range node: 8 in its first line, 4 in its second, beside 13 next hops.
+const COARSE_KEYS: usize = 12;
 /// Flags a range-node value that is the number of a sub-node, not a next hop.
 const SUB: u16 = 0x8000;
 /// Index nodes per chunk: three levels of sixteen cover 4096 range nodes.
@@ -110,18 +112,26 @@ impl Arena<u128> for Stree {
         let l = &mem[r + l.0[15] as usize + count(l, unit)];
         let l = &mem[r + l.0[15] as usize + count(l, unit)];
         let n = r + l.0[15] as usize + 2 * count(l, unit);
-        let (keys, vals) = (&mem[n], &mem[n + 1]);
-        let p = i64::from(vals.0[10] as u32) | i64::from(vals.0[11]) << 32;
-        let d = ((y >> COARSE) as i64 - p) >> (vals.0[14] as u32 & 63);
-        let c = count(keys, d.clamp(-1, XMAX as i64) as i32);
-        let v = (vals.0[c >> 1] as u32 >> ((c & 1) * 16)) as u16;
+        let (first, second) = (&mem[n], &mem[n + 1]);
+        let wide =
+            |l: &Line, i: usize| i64::from(l.0[2 * i] as u32) | i64::from(l.0[2 * i + 1]) << 32;
+        let keys: [i64; COARSE_KEYS] = std::array::from_fn(|i| {
+            if i < 8 {
+                wide(first, i)
+            } else {
+                wide(second, i - 8)
+            }
+        });
+        let x = (y >> COARSE) as i64;
+        let c = keys.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize;
+        let v = (second.0[8 + (c >> 1)] as u32 >> ((c & 1) * 16)) as u16;
         if v & SUB == 0 {
             return u32::from(v);
         }
         deep(
             mem,
             r,
-            r + vals.0[15] as usize + 2 * usize::from(v & !SUB),
+            r + second.0[15] as usize + 2 * usize::from(v & !SUB),
             y,
         )
     }
@@ -171,7 +181,24 @@ fn index_line(keys: &[i32], base: i32) -> Line {
     Line(l)
 }
 
-/// A range node's values line.
+/// A range node (two lines): `keys` (at most [`COARSE_KEYS`], padded with `i64::MAX`) in
+/// lanes 0..24, next hops `vals` packed two per lane from lane 24, `base` in the last lane.
+fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
+    let mut lanes = [0u32; 32];
+    for k in 0..COARSE_KEYS {
+        let key = keys.get(k).copied().unwrap_or(i64::MAX as u64);
+        lanes[2 * k] = key as u32;
+        lanes[2 * k + 1] = (key >> 32) as u32;
+    }
+    for (i, &v) in vals.iter().enumerate() {
+        lanes[2 * COARSE_KEYS + i / 2] |= u32::from(v) << (16 * (i % 2));
+    }
+    lanes[31] = base;
+    let line = |from: usize| Line(std::array::from_fn(|i| lanes[from + i] as i32));
+    [line(0), line(16)]
+}
+
+/// A sub-node's values line.
 fn values_line(vals: &[u16], p: u128, s: u32, base: u32) -> Line {
     let mut l = [0u32; 16];
     for (i, &v) in vals.iter().enumerate() {
@@ -298,15 +325,16 @@ impl Chunk<'_> {
         for (g, &(a, b, coarse)) in groups.iter().enumerate() {
             let at = self.root + at_ranges + 2 * g;
             if coarse {
-                let starts: Vec<u128> = self.iv[a..b].iter().map(|r| r.0 >> COARSE).collect();
+                let keys: Vec<u64> = self.iv[a..b]
+                    .iter()
+                    .map(|r| (r.0 >> COARSE) as u64)
+                    .collect();
                 let vals: Vec<u16> = self.iv[a - 1..b].iter().map(|r| r.1).collect();
-                let (keys, (p, s)) = keys_in(&starts).unwrap_or_else(|| unreachable!());
-                self.mem[at] = keys;
-                self.mem[at + 1] = values_line(&vals, p, s, 0);
+                [self.mem[at], self.mem[at + 1]] = range_node(&keys, &vals, 0);
             } else {
                 // Every address of the node goes on to one sub-node.
                 let base = self.mem.len() - self.root;
-                self.mem[at + 1] = values_line(&[SUB], 0, 0, base as u32);
+                [self.mem[at], self.mem[at + 1]] = range_node(&[], &[SUB], base as u32);
                 self.mem.resize(self.mem.len() + 2, Line([PAD; 16]));
                 self.fill(self.root + base, a, b);
             }
@@ -320,8 +348,7 @@ impl Chunk<'_> {
     fn range_nodes(&self) -> Vec<(usize, usize, bool)> {
         let iv = self.iv;
         let coarse = |a: usize, b: usize| {
-            let starts: Vec<u128> = iv[a..b].iter().map(|r| r.0 >> COARSE).collect();
-            iv[a..b].iter().all(|r| r.0 % (1 << COARSE) == 0) && window(&starts).is_some()
+            b - a <= COARSE_KEYS && iv[a..b].iter().all(|r| r.0 % (1 << COARSE) == 0)
         };
         let mut nodes = Vec::new();
         let mut open = 1;
