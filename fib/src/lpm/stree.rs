@@ -41,6 +41,11 @@ const CHUNK_BITS: u32 = 128 - <u128 as Key>::DIR_BITS;
 const CHUNK_MASK: u128 = u128::MAX >> <u128 as Key>::DIR_BITS;
 /// Index nodes compare the 31 bits after the direct array: a unit is `2^UNIT_SHIFT` addresses.
 const UNIT_SHIFT: u32 = CHUNK_BITS - 31;
+/// Each chunk starts with an array of blocks: the next `BLOCK_BITS` address bits pick the
+/// block's index node (or its one next hop).
+const BLOCK_BITS: u32 = 6;
+const BLOCKS: usize = 1 << BLOCK_BITS;
+const BLOCK_SHIFT: u32 = CHUNK_BITS - BLOCK_BITS;
 /// Children of an index node (15 keys and the position of child 0).
 const FANOUT: usize = 16;
 /// Keys of a range node (17 ranges).
@@ -57,8 +62,6 @@ const COARSE: u32 = CHUNK_BITS - 62;
 const COARSE_KEYS: usize = 12;
 /// Flags a range-node value that is the number of a sub-node, not a next hop.
 const SUB: u16 = 0x8000;
-/// Index nodes per chunk: three levels of sixteen cover 4096 range nodes.
-const MAX_RANGE_NODES: usize = FANOUT * FANOUT * FANOUT;
 
 /// The IPv6 arena.
 #[derive(Clone, Debug, Default)]
@@ -108,8 +111,12 @@ impl Arena<u128> for Stree {
         let y = addr & CHUNK_MASK;
         let unit = unit_key(y);
         let r = root as usize;
-        let l = &mem[r];
-        let l = &mem[r + l.0[15] as usize + count(l, unit)];
+        let b = (y >> BLOCK_SHIFT) as usize % BLOCKS;
+        let e = mem[r + b / 16].0[b % 16];
+        if e < 0 {
+            return e as u32 & !LEAF_FLAG;
+        }
+        let l = &mem[r + e as usize];
         let l = &mem[r + l.0[15] as usize + count(l, unit)];
         let n = r + l.0[15] as usize + 2 * count(l, unit);
         let (first, second) = (&mem[n], &mem[n + 1]);
@@ -286,38 +293,77 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// Emits the chunk: index nodes, then range nodes, then sub-nodes.
+    /// Emits the chunk: its block array, index nodes, range nodes, then sub-nodes.
     fn emit(&mut self) {
-        let groups = self.range_nodes();
-        let n = groups.len();
-        // Index levels bottom up: level 2 has one node per 16 range nodes, and so on.
-        let n2 = n.div_ceil(FANOUT);
-        let n1 = n2.div_ceil(FANOUT);
-        let (at1, at2, at_ranges) = (1usize, 1 + n1, 1 + n1 + n2);
-        // The unit that starts range node `g` (range node 0 starts the chunk).
-        let sep = |g: usize| unit_key(self.iv[groups[g].0].0);
-        let keys = |first: usize, step: usize, count: usize| -> Vec<i32> {
-            (1..FANOUT)
-                .map(|c| first + c * step)
-                .filter(|&g| g < first + count * step && g < n)
-                .map(sep)
-                .collect()
+        let iv = self.iv;
+        let mut groups = self.range_nodes();
+        // The unit of range node `g`'s first start (range node 0 starts the chunk), and the
+        // range node an address belongs to.
+        let units = |groups: &[(usize, usize, bool)]| -> Vec<u128> {
+            groups.iter().map(|g| iv[g.0].0 >> UNIT_SHIFT).collect()
         };
-        let mut lines = Vec::with_capacity(at_ranges + 2 * n);
-        lines.push(index_line(&keys(0, FANOUT * FANOUT, n1), at1 as i32));
-        for i in 0..n1 {
-            let first = i * FANOUT * FANOUT;
-            lines.push(index_line(
-                &keys(first, FANOUT, FANOUT),
-                (at2 + i * FANOUT) as i32,
-            ));
+        let node_of =
+            |units: &[u128], y: u128| units[1..].partition_point(|&u| u <= y >> UNIT_SHIFT);
+        let block = |b: usize| {
+            (
+                (b as u128) << BLOCK_SHIFT,
+                ((b as u128 + 1) << BLOCK_SHIFT) - 1,
+            )
+        };
+        // A block's index node reaches 16 second-level nodes of 16 range nodes each: where a
+        // block has more range nodes than that, pairs of its range nodes become sub-nodes.
+        loop {
+            let u = units(&groups);
+            let crowded = (0..BLOCKS).find(|&b| {
+                let (first, last) = block(b);
+                node_of(&u, last) / FANOUT - node_of(&u, first) / FANOUT >= FANOUT
+            });
+            let Some(b) = crowded else { break };
+            let (first, last) = block(b);
+            let (g0, g1) = (node_of(&u, first) + 1, node_of(&u, last) + 1);
+            let merged: Vec<(usize, usize, bool)> = groups[g0..g1]
+                .chunks(2)
+                .map(|c| (c[0].0, c[c.len() - 1].1, c.len() == 1 && c[0].2))
+                .collect();
+            groups.splice(g0..g1, merged);
+        }
+        let u = units(&groups);
+        let n = groups.len();
+        let n2 = n.div_ceil(FANOUT);
+        // Each block's index node: the second-level nodes its addresses can reach, (first,
+        // last); blocks with one range answer directly. Blocks that reach the same nodes share.
+        let mut entries = [0i32; BLOCKS];
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for (b, e) in entries.iter_mut().enumerate() {
+            let (first, last) = block(b);
+            let at = iv.partition_point(|r| r.0 <= first) - 1;
+            if iv.get(at + 1).is_none_or(|r| r.0 > last) {
+                *e = (LEAF_FLAG | u32::from(iv[at].1)) as i32;
+                continue;
+            }
+            let span = (node_of(&u, first) / FANOUT, node_of(&u, last) / FANOUT);
+            let i = spans.iter().position(|&s| s == span).unwrap_or_else(|| {
+                spans.push(span);
+                spans.len() - 1
+            });
+            *e = (BLOCKS / 16 + i) as i32;
+        }
+        let (at2, at_ranges) = (BLOCKS / 16 + spans.len(), BLOCKS / 16 + spans.len() + n2);
+        let sep = |g: usize| unit_key(u[g] << UNIT_SHIFT);
+        let mut lines: Vec<Line> = entries
+            .chunks(16)
+            .map(|e| Line(std::array::from_fn(|i| e[i])))
+            .collect();
+        for &(k0, k1) in &spans {
+            let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
+            lines.push(index_line(&keys, (at2 + k0) as i32));
         }
         for k in 0..n2 {
-            let first = k * FANOUT;
-            lines.push(index_line(
-                &keys(first, 1, FANOUT),
-                (at_ranges + 2 * first) as i32,
-            ));
+            let keys: Vec<i32> = (k * FANOUT + 1..(k + 1) * FANOUT)
+                .filter(|&g| g < n)
+                .map(sep)
+                .collect();
+            lines.push(index_line(&keys, (at_ranges + 2 * k * FANOUT) as i32));
         }
         self.mem.extend_from_slice(&lines);
         self.mem
@@ -376,13 +422,6 @@ impl Chunk<'_> {
         }
         if open < iv.len() || nodes.is_empty() {
             nodes.push((open, iv.len(), true));
-        }
-        if nodes.len() > MAX_RANGE_NODES {
-            let per = nodes.len().div_ceil(MAX_RANGE_NODES);
-            nodes = nodes
-                .chunks(per)
-                .map(|c| (c[0].0, c[c.len() - 1].1, false))
-                .collect();
         }
         nodes
     }
@@ -472,9 +511,11 @@ mod tests {
     }
 
     #[test]
-    fn one_route_is_three_index_lines_and_a_range_node() {
+    fn one_route_is_a_block_array_two_index_nodes_and_a_range_node() {
+        // The block array (64 entries, 4 lines), the block's index node, one second-level
+        // node, one range node (2 lines); the other 63 blocks answer next hop 1 directly.
         let t = Lpm::<u128>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5), (0, 0, 1)]).unwrap();
-        assert_eq!(t.memory().arena_bytes, 5 * 64);
+        assert_eq!(t.memory().arena_bytes, 8 * 64);
         assert_eq!(t.lookup(v6("2001:db8:1234:ffff::1")), Some(5));
         assert_eq!(t.lookup(v6("2001:db8:1235::")), Some(1));
         assert_eq!(t.lookup(v6("2001:db8:1233:ffff::")), Some(1));
@@ -506,9 +547,9 @@ mod tests {
 
     #[test]
     fn chunks_beyond_the_index_levels_still_answer() {
-        // 4,200 units of one /18, each with 16 range starts (8 /60s of alternating next hops):
-        // more range nodes than three index levels reach (4,096), so runs of them become
-        // sub-nodes.
+        // 4,200 units of one /18, each with 16 range starts (8 /60s of alternating next hops),
+        // all in its first block: more range nodes than a block's two index levels reach
+        // (256), so pairs of them become sub-nodes until they fit.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
         let base = v6("2001:db8::") & !(u128::MAX >> 18);
         let mut routes = Vec::new();
