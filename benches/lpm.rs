@@ -1,12 +1,15 @@
 //! Criterion: IPv4 lookups (vrouter batched and single vs treebitmap) on the shipped 512k table
-//! with routed-random destinations, and table build time. `cargo bench --bench lpm`.
+//! with routed-random destinations, table build time, and IPv6 lookups on the shipped RouteViews
+//! IPv6 dump (vrouter's range trees vs the same table as a poptrie vs treebitmap).
+//! `cargo bench --bench lpm`.
 use std::hint::black_box;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fib::lpm::{poptrie::Poptrie, Arena};
 use fib::source::{load, LoadOptions};
-use fib::{Lpm, BATCH, NO_ROUTE};
+use fib::{Key, Lpm, BATCH, NO_ROUTE};
 use ip_network_table_deps_treebitmap::IpLookupTable;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -79,5 +82,60 @@ fn lookups(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookups);
+/// Bursts of 32 into one burst-sized buffer, as the forwarding loop uses it.
+fn batched<K: Key, A: Arena<K>>(fib: &Lpm<K, A>, addrs: &[K]) -> u32 {
+    let mut out = [0u32; BATCH];
+    addrs.chunks(BATCH).fold(0u32, |s, burst| {
+        fib.lookup_batch(burst, &mut out[..burst.len()]);
+        out.iter().fold(s, |s, &nh| s ^ nh)
+    })
+}
+
+fn lookups_v6(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/routeviews-rib6-2015-11-01.first1MB.mrt.bz2"
+    );
+    // The shipped dump is the first megabyte of a RIB file: its last record is cut short.
+    let opts = LoadOptions {
+        lenient: true,
+        ..LoadOptions::default()
+    };
+    let entries = load(path.as_ref(), &opts, &mut |_, _| {})
+        .expect("shipped IPv6 dump loads")
+        .v6_entries(16);
+    let fib = Lpm::<u128>::from_routes(entries.clone()).expect("builds");
+    let pop = Lpm::<u128, Poptrie>::from_routes(entries.clone()).expect("builds");
+    let mut tb = IpLookupTable::<Ipv6Addr, u32>::new();
+    for &(k, l, nh) in &entries {
+        tb.insert(Ipv6Addr::from(k), u32::from(l), nh);
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let addrs: Vec<u128> = (0..N)
+        .map(|_| {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            k | if l >= 128 { 0 } else { rng.gen::<u128>() >> l }
+        })
+        .collect();
+    let tb_addrs: Vec<Ipv6Addr> = addrs.iter().map(|&a| Ipv6Addr::from(a)).collect();
+    let mut g = c.benchmark_group("ipv6-real-routed");
+    g.throughput(Throughput::Elements(N as u64));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("vrouter-batch", |b| {
+        b.iter(|| batched(&fib, black_box(&addrs)))
+    });
+    g.bench_function("poptrie-batch", |b| {
+        b.iter(|| batched(&pop, black_box(&addrs)))
+    });
+    g.bench_function("treebitmap", |b| {
+        b.iter(|| {
+            tb_addrs.iter().fold(0u32, |s, &a| {
+                s ^ tb.longest_match(a).map_or(NO_ROUTE, |(_, _, &v)| v)
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lookups, lookups_v6);
 criterion_main!(benches);

@@ -30,9 +30,9 @@
 //! says next hop 4. Two indexed loads. Adding 198.19.2.128/25 gives entry 2 a pointer to a block
 //! of 256 entries for bits 24..32 (128 of them 4, 128 of them 5), and only that chunk is
 //! recompiled. A full IPv4 table of 512k routes takes 5.8 MiB this way (DIR-24-8 needs 64+ MiB),
-//! so it stays in cache. IPv6, deeper and sparser, uses a poptrie below the same direct array
-//! (64-slot nodes indexed by population counts, runs of equal leaves stored once, chains of
-//! nodes that only pass through folded into one node's skip bits); see [`lpm::poptrie`].
+//! so it stays in cache. IPv6, deeper and sparser, cuts each chunk into address ranges that
+//! answer one next hop each and finds an address's range with a fixed walk of search-tree nodes
+//! that compare it with many range starts at once; see [`lpm::stree`].
 //!
 //! ```
 //! use fib::{Ipv4Fib, Key};

@@ -118,13 +118,13 @@ impl<K: Key> FibWriter<K> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn both_copies_keep_the_same_routes() {
-        // Batches through the writer must leave the published copy (which alternates between
-        // the two) holding exactly the routes of a table that applied them directly: the
-        // catch-up copies long routes per chunk and replays short ones.
-        let mut reference = Lpm::<u32>::new();
-        let (mut writer, _reader) = share(Lpm::<u32>::new());
+    /// Batches through the writer must leave the published copy (which alternates between the
+    /// two) holding exactly the routes of a table that applied them directly: the catch-up
+    /// copies long routes per chunk and replays short ones. `prefix` makes a prefix from a
+    /// random word.
+    fn left_right<K: Key>(prefix: impl Fn(u32) -> (K, u8), flip: impl Fn(K) -> [K; 4]) {
+        let mut reference = Lpm::<K>::new();
+        let (mut writer, _reader) = share(Lpm::<K>::new());
         let mut x = 0x9e37_79b9u32;
         for round in 0..40u32 {
             let mut batch = Vec::new();
@@ -132,8 +132,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
-                let len = [8u8, 16, 18, 19, 24, 24, 24, 28, 32][(x % 9) as usize];
-                let key = (x & 0x0fff_ffff) | 0x1000_0000;
+                let (key, len) = prefix(x);
                 batch.push(if (i + round) % 3 == 0 {
                     Update::Remove { key, len }
                 } else {
@@ -153,14 +152,37 @@ mod tests {
             // catch-up makes the leaf entries of its own arena).
             for u in &batch {
                 let (key, _, _) = u.parts();
-                for a in [key, key | 0xff, key.wrapping_sub(1), key ^ 0x4000] {
+                for a in flip(key) {
                     assert_eq!(
                         published.lookup(a),
                         reference.lookup(a),
-                        "round {round} {a:#x}"
+                        "round {round} {a:?}"
                     );
                 }
             }
         }
+    }
+
+    #[test]
+    fn both_copies_keep_the_same_routes() {
+        left_right(
+            |x| {
+                let len = [8u8, 16, 18, 19, 24, 24, 24, 28, 32][(x % 9) as usize];
+                ((x & 0x0fff_ffff) | 0x1000_0000, len)
+            },
+            |key: u32| [key, key | 0xff, key.wrapping_sub(1), key ^ 0x4000],
+        );
+    }
+
+    #[test]
+    fn both_copies_keep_the_same_routes_v6() {
+        left_right(
+            |x| {
+                let len = [16u8, 18, 24, 32, 40, 48, 48, 56, 64, 126][(x % 10) as usize];
+                let key = (0x2001u128 << 112) | u128::from(x & 0x03ff_ffff) << 80 | u128::from(x);
+                (key, len)
+            },
+            |key: u128| [key, key | 0xffff, key.wrapping_sub(1), key ^ (1 << 90)],
+        );
     }
 }

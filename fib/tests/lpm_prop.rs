@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use fib::lpm::{multibit::Multibit, poptrie::Poptrie, stree::Stree, Arena};
 use fib::{Key, Lpm, Update, NO_ROUTE};
 use ip_network_table_deps_treebitmap::IpLookupTable;
 use proptest::prelude::*;
@@ -49,9 +50,15 @@ fn key_v4() -> impl Strategy<Value = u32> + Clone {
         .prop_map(|(region, low)| (region << 30) | (low >> 2) & 0x00ff_ffff | (region << 24))
 }
 
+/// Keys in a few regions of a few blocks of one /18 (the range trees' block array splits a /18
+/// by bits 18..24), with host bits that reach deep.
 fn key_v6() -> impl Strategy<Value = u128> + Clone {
-    (0u128..4, any::<u64>(), any::<u64>()).prop_map(|(region, hi, lo)| {
-        (0x2001u128 << 112) | (region << 100) | (u128::from(hi & 0xffff) << 64) | u128::from(lo)
+    (0u128..4, 0u128..4, any::<u64>(), any::<u64>()).prop_map(|(block, region, hi, lo)| {
+        (0x2001u128 << 112)
+            | (block << 104)
+            | (region << 100)
+            | (u128::from(hi & 0xffff) << 64)
+            | u128::from(lo)
     })
 }
 
@@ -91,8 +98,8 @@ fn ops<K: Key + 'static>(
     prop::collection::vec(op, 1..400)
 }
 
-fn run<K: Key>(ops: &[Op<K>], batched: bool) -> Result<(), TestCaseError> {
-    let mut t = Lpm::<K>::new();
+fn run<K: Key, A: Arena<K>>(ops: &[Op<K>], batched: bool) -> Result<(), TestCaseError> {
+    let mut t = Lpm::<K, A>::new();
     let mut n = Naive::<K>::new();
     let mut batch = Vec::new();
     let mut probes = Vec::new();
@@ -161,22 +168,28 @@ proptest! {
 
     #[test]
     fn v4_sequences_match_oracle(ops in ops(key_v4(), len_v4())) {
-        run::<u32>(&ops, false)?;
+        run::<u32, Multibit>(&ops, false)?;
     }
 
     #[test]
     fn v4_batches_match_oracle(ops in ops(key_v4(), len_v4())) {
-        run::<u32>(&ops, true)?;
+        run::<u32, Multibit>(&ops, true)?;
     }
 
     #[test]
     fn v6_sequences_match_oracle(ops in ops(key_v6(), len_v6())) {
-        run::<u128>(&ops, false)?;
+        run::<u128, Stree>(&ops, false)?;
+    }
+
+    /// The poptrie, kept for side-by-side measurement, must answer the same.
+    #[test]
+    fn poptrie_sequences_match_oracle(ops in ops(key_v6(), len_v6())) {
+        run::<u128, Poptrie>(&ops, false)?;
     }
 
     #[test]
     fn v6_batches_match_oracle(ops in ops(key_v6(), len_v6())) {
-        run::<u128>(&ops, true)?;
+        run::<u128, Stree>(&ops, true)?;
     }
 
     /// A table built in one go answers like treebitmap for any address.

@@ -1,14 +1,16 @@
 //! The compiled, lookup-side form of a table's chunks. Each address family picks the layout
 //! that measured fastest for it (`Key::Arena`): IPv4 a multibit trie with 6- and 8-bit levels
-//! ([`super::multibit`]), IPv6 a poptrie ([`super::poptrie`]). The route store, chunking,
-//! updates and left-right copying in [`super::Lpm`] are shared.
+//! ([`super::multibit`]), IPv6 search trees over address ranges ([`super::stree`]). A poptrie
+//! ([`super::poptrie`], IPv6's layout before) works for both and is kept for side-by-side
+//! measurement (`Lpm<K, Poptrie>`, `vrouter bench lpm`). The route store, chunking, updates and
+//! left-right copying in [`super::Lpm`] are shared.
 
 use std::fmt::Debug;
 
 use super::key::Key;
 
-/// The direct-entry flag of poptrie leaves: set, the entry is the block's next hop; clear, the
-/// arena index of a chunk's root.
+/// The direct-entry flag of poptrie and range-tree leaves: set, the entry is the block's next
+/// hop; clear, the arena index of a chunk's root.
 pub(crate) const LEAF_FLAG: u32 = 0x8000_0000;
 
 /// A route as the compilers see it: key (host bits clear), length, next hop.

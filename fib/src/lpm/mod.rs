@@ -8,7 +8,8 @@
 //!   ([`Arena::leaf`]): IPv6 flags the next hop with the top bit; IPv4 points to a shared block
 //!   that answers that next hop, so that its lookups never ask which kind an entry is.
 //! - `mem`: the family's arena ([`arena`]): a 6-then-8-bit multibit trie for IPv4
-//!   ([`multibit`]), a poptrie for IPv6 ([`poptrie`]).
+//!   ([`multibit`]), search trees over address ranges for IPv6 ([`stree`]). The arena is a type
+//!   parameter, so the same table can be built as a poptrie ([`poptrie`]) for comparison.
 //!
 //! # Control plane
 //! The table also keeps its routes: routes up to /18 (`short`, per length) give each direct entry
