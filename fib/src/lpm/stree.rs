@@ -80,6 +80,14 @@ fn count(line: &Line, x: i32) -> usize {
     line.0.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize
 }
 
+/// Lanes above `x`. In an index node that is the keys above it plus the last lane (a position,
+/// never negative): child `c` of 16 is `16 - above`, so the last lane holds the position of child
+/// 0 plus 16 children's lines and the child is found by one subtraction.
+#[inline(always)]
+fn above(line: &Line, x: i32) -> usize {
+    line.0.iter().map(|&k| u32::from(k > x)).sum::<u32>() as usize
+}
+
 /// Index-node form of a chunk-relative address: its unit, biased so that a signed compare
 /// orders units as unsigned ones and every unit is negative (non-negative lanes never count).
 #[inline(always)]
@@ -122,8 +130,8 @@ impl Arena<u128> for Stree {
             return e as u32 & !LEAF_FLAG;
         }
         let l = &mem[r + e as usize];
-        let l = &mem[r + l.0[15] as usize + count(l, unit)];
-        let n = r + l.0[15] as usize + 2 * count(l, unit);
+        let l = &mem[r + l.0[15] as usize - above(l, unit)];
+        let n = r + l.0[15] as usize - 2 * above(l, unit);
         let (first, second) = (&mem[n], &mem[n + 1]);
         let wide =
             |l: &Line, i: usize| i64::from(l.0[2 * i] as u32) | i64::from(l.0[2 * i + 1]) << 32;
@@ -135,7 +143,8 @@ impl Arena<u128> for Stree {
             }
         });
         let x = (y >> COARSE) as i64;
-        let c = keys.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize;
+        // Keys above the address, counted from the end (values are stored last range first).
+        let c = keys.iter().map(|&k| u32::from(k > x)).sum::<u32>() as usize;
         let v = (second.0[8 + (c >> 1)] as u32 >> ((c & 1) * 16)) as u16;
         if v & SUB == 0 {
             return u32::from(v);
@@ -185,11 +194,12 @@ fn deep(mem: &[Line], r: usize, mut n: usize, y: u128) -> u32 {
     }
 }
 
-/// An index node: `keys` (units, already biased) for children 1.., child 0 at `base`.
-fn index_line(keys: &[i32], base: i32) -> Line {
+/// An index node: `keys` (units, already biased) for children 1.., child 0 at `base`, children
+/// `stride` lines apart (see [`above`]).
+fn index_line(keys: &[i32], base: usize, stride: usize) -> Line {
     let mut l = [PAD; 16];
     l[..keys.len()].copy_from_slice(keys);
-    l[15] = base;
+    l[15] = (base + FANOUT * stride) as i32;
     Line(l)
 }
 
@@ -202,8 +212,10 @@ fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
         lanes[2 * k] = key as u32;
         lanes[2 * k + 1] = (key >> 32) as u32;
     }
+    // Last range first: a lookup counts the keys above its address.
     for (i, &v) in vals.iter().enumerate() {
-        lanes[2 * COARSE_KEYS + i / 2] |= u32::from(v) << (16 * (i % 2));
+        let j = COARSE_KEYS - i;
+        lanes[2 * COARSE_KEYS + j / 2] |= u32::from(v) << (16 * (j % 2));
     }
     lanes[31] = base;
     let line = |from: usize| Line(std::array::from_fn(|i| lanes[from + i] as i32));
@@ -361,14 +373,14 @@ impl Chunk<'_> {
             .collect();
         for &(k0, k1) in &spans {
             let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
-            lines.push(index_line(&keys, (at2 + k0) as i32));
+            lines.push(index_line(&keys, at2 + k0, 1));
         }
         for k in 0..n2 {
             let keys: Vec<i32> = (k * FANOUT + 1..(k + 1) * FANOUT)
                 .filter(|&g| g < n)
                 .map(sep)
                 .collect();
-            lines.push(index_line(&keys, (at_ranges + 2 * k * FANOUT) as i32));
+            lines.push(index_line(&keys, at_ranges + 2 * k * FANOUT, 2));
         }
         self.mem.extend_from_slice(&lines);
         self.mem
