@@ -14,14 +14,16 @@
 //! ```text
 //! block array  4 lines   64 entries: the block's index node, or (flagged) its one next hop
 //! index node   1 line    lanes 0..15: unit (bits 18..49) of the first address of children
-//!                        1..15, padded; lane 15: where child 0 is (children are consecutive)
+//!                        1..15, padded; lane 15: where the children end (they are consecutive)
 //! range node   2 lines   12 keys of 64 bits: bits 18..80 of the first address of ranges
-//!                        1..12, padded; then 13 values; last lane: where sub-nodes are
+//!                        1..12, padded; then 13 values, last range first; last lane: where
+//!                        sub-nodes are
 //! sub-node     2 lines   16 keys (first address - P) >> s; 17 values; P, s, where sub-nodes are
 //! ```
 //!
-//! A node is searched by comparing all its keys with the address and counting those at or
-//! below it: a handful of vector instructions, and the count is the child (or range) to take.
+//! A node is searched by comparing all its keys with the address and counting those above it:
+//! a handful of vector instructions, and the count, taken from the end, is the child (or range)
+//! to take.
 //! A block's index node tells apart the second-level nodes that the block reaches (blocks that
 //! reach the same ones share it); each second-level node tells apart 16 range nodes. Index
 //! nodes compare /49 *units*, so a range node holds whole units. A range node value is a next
