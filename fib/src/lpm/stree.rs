@@ -27,11 +27,11 @@
 //! A block's index node tells apart the second-level nodes that the block reaches (blocks that
 //! reach the same ones share it); each second-level node tells apart 16 range nodes. Index
 //! nodes compare /49 *units*, so a range node holds whole units. A range node value is a next
-//! hop or, flagged, a sub-node. Range starts finer than /80 (a /126 link, say), or more starts
-//! in one unit than a range node holds, go to sub-nodes, which read their keys relative to
-//! their first start `P` in steps of `2^s`, in 128-bit arithmetic, and can split further. Only
-//! lookups into such places take that extra, data-dependent step (1.6% of the routed lookups on
-//! the shipped RouteViews IPv6 table, none on the synthetic one).
+//! hop or, flagged, a sub-node. Range starts finer than /80 (a /126 link, say) go to a sub-node
+//! for their /80 block only, and a unit with more starts than a range node holds to a sub-node
+//! for the unit; sub-nodes read their keys relative to their first start `P` in steps of `2^s`,
+//! in 128-bit arithmetic, and can split further. Only lookups into such places take that extra,
+//! data-dependent step.
 //!
 //! All positions in a chunk are relative to its first line, so chunks move by plain copy.
 
@@ -104,10 +104,13 @@ impl Arena<u128> for Stree {
             return Err(u32::from(iv[0].1));
         }
         let root = self.mem.len();
+        let (coarse, clusters) = coarsen(&iv);
         Chunk {
             mem: &mut self.mem,
             root,
             iv: &iv,
+            coarse: &coarse,
+            clusters: &clusters,
         }
         .emit();
         Ok(root as u32)
@@ -304,11 +307,54 @@ fn roundest(lo: u128, hi: u128) -> u128 {
     hi & !((1u128 << top) - 1)
 }
 
-/// One chunk being compiled: `iv` are its ranges; lines are appended to `mem` after `root`.
+/// A value of the coarse ranges: a next hop, or with this flag the number of a cluster.
+const CLUSTER: u32 = 0x8000_0000;
+
+/// The ranges as range nodes see them: every start a multiple of `2^COARSE` (/80). Each /80
+/// block holding finer starts becomes one coarse range whose value is a *cluster* (the iv
+/// indices of its fine starts, left to sub-nodes), followed by the range in force at the block's
+/// end. Returns (coarse ranges, clusters).
+fn coarsen(iv: &[(u128, u16)]) -> (Vec<(u128, u32)>, Vec<(usize, usize)>) {
+    let step = 1u128 << COARSE;
+    let mut coarse: Vec<(u128, u32)> = Vec::with_capacity(iv.len());
+    let mut clusters = Vec::new();
+    let mut i = 0;
+    while i < iv.len() {
+        let (start, nh) = iv[i];
+        if start % step == 0 {
+            coarse.push((start, u32::from(nh)));
+            i += 1;
+            continue;
+        }
+        // Fine starts from iv[i] to the end of their /80 block; the range in force at the block's
+        // start is iv[i - 1] (a coarse start can only sit at the block's start).
+        let (block, end) = (start - start % step, start - start % step + step);
+        let mut j = i + 1;
+        while j < iv.len() && iv[j].0 < end {
+            j += 1;
+        }
+        let value = CLUSTER | clusters.len() as u32;
+        clusters.push((i, j));
+        match coarse.last_mut() {
+            Some(last) if last.0 == block => last.1 = value,
+            _ => coarse.push((block, value)),
+        }
+        if iv.get(j).is_none_or(|r| r.0 != end) && end < 1u128 << CHUNK_BITS {
+            coarse.push((end, u32::from(iv[j - 1].1)));
+        }
+        i = j;
+    }
+    (coarse, clusters)
+}
+
+/// One chunk being compiled: `iv` are its ranges, `coarse` and `clusters` the same for range
+/// nodes (see [`coarsen`]); lines are appended to `mem` after `root`.
 struct Chunk<'a> {
     mem: &'a mut Vec<Line>,
     root: usize,
     iv: &'a [(u128, u16)],
+    coarse: &'a [(u128, u32)],
+    clusters: &'a [(usize, usize)],
 }
 
 impl Chunk<'_> {
@@ -318,8 +364,9 @@ impl Chunk<'_> {
         let mut groups = self.range_nodes();
         // The unit of range node `g`'s first start (range node 0 starts the chunk), and the
         // range node an address belongs to.
+        let cv = self.coarse;
         let units = |groups: &[(usize, usize, bool)]| -> Vec<u128> {
-            groups.iter().map(|g| iv[g.0].0 >> UNIT_SHIFT).collect()
+            groups.iter().map(|g| cv[g.0].0 >> UNIT_SHIFT).collect()
         };
         let node_of =
             |units: &[u128], y: u128| units[1..].partition_point(|&u| u <= y >> UNIT_SHIFT);
@@ -390,31 +437,47 @@ impl Chunk<'_> {
         for (g, &(a, b, coarse)) in groups.iter().enumerate() {
             let at = self.root + at_ranges + 2 * g;
             if coarse {
-                let keys: Vec<u64> = self.iv[a..b]
+                // Clusters in the node get consecutive sub-nodes.
+                let mut subs = Vec::new();
+                let keys: Vec<u64> = cv[a..b].iter().map(|r| (r.0 >> COARSE) as u64).collect();
+                let vals: Vec<u16> = cv[a - 1..b]
                     .iter()
-                    .map(|r| (r.0 >> COARSE) as u64)
+                    .map(|r| {
+                        if r.1 & CLUSTER == 0 {
+                            r.1 as u16
+                        } else {
+                            subs.push(self.clusters[(r.1 & !CLUSTER) as usize]);
+                            SUB | (subs.len() - 1) as u16
+                        }
+                    })
                     .collect();
-                let vals: Vec<u16> = self.iv[a - 1..b].iter().map(|r| r.1).collect();
-                [self.mem[at], self.mem[at + 1]] = range_node(&keys, &vals, 0);
+                let base = self.mem.len() - self.root;
+                [self.mem[at], self.mem[at + 1]] = range_node(&keys, &vals, base as u32);
+                let first = self.mem.len();
+                self.mem.resize(first + 2 * subs.len(), Line([PAD; 16]));
+                for (t, &(ia, ib)) in subs.iter().enumerate() {
+                    self.fill(first + 2 * t, ia, ib);
+                }
             } else {
-                // Every address of the node goes on to one sub-node.
+                // Every address of the node goes on to one sub-node, over the node's ranges.
+                let (from, to) = (cv[a].0, cv.get(b).map_or(u128::MAX, |r| r.0));
+                let ia = iv.partition_point(|r| r.0 < from);
+                let ib = iv.partition_point(|r| r.0 < to);
                 let base = self.mem.len() - self.root;
                 [self.mem[at], self.mem[at + 1]] = range_node(&[], &[SUB], base as u32);
                 self.mem.resize(self.mem.len() + 2, Line([PAD; 16]));
-                self.fill(self.root + base, a, b);
+                self.fill(self.root + base, ia, ib);
             }
         }
     }
 
-    /// Splits the range starts `iv[1..]` into range nodes of whole units (an index node only
-    /// tells units apart): (first, end, coarse). A coarse node holds its starts itself; the
-    /// others (a unit with starts finer than /80 or more than a range node holds) send every
-    /// address to a sub-node. [`Chunk::emit`] may merge nodes further.
+    /// Splits the coarse range starts `coarse[1..]` into range nodes of whole units (an index
+    /// node only tells units apart): (first, end, holds its starts). A unit with more starts
+    /// than a range node holds gets a node that sends every address to a sub-node.
+    /// [`Chunk::emit`] may merge nodes further.
     fn range_nodes(&self) -> Vec<(usize, usize, bool)> {
-        let iv = self.iv;
-        let coarse = |a: usize, b: usize| {
-            b - a <= COARSE_KEYS && iv[a..b].iter().all(|r| r.0 % (1 << COARSE) == 0)
-        };
+        let iv = self.coarse;
+        let coarse = |a: usize, b: usize| b - a <= COARSE_KEYS;
         let mut nodes = Vec::new();
         let mut open = 1;
         let mut i = 1;
