@@ -310,11 +310,14 @@ fn roundest(lo: u128, hi: u128) -> u128 {
 /// A value of the coarse ranges: a next hop, or with this flag the number of a cluster.
 const CLUSTER: u32 = 0x8000_0000;
 
+/// Coarse ranges (start, next hop or cluster) and clusters (the `iv` indices of their starts).
+type Coarsened = (Vec<(u128, u32)>, Vec<(usize, usize)>);
+
 /// The ranges as range nodes see them: every start a multiple of `2^COARSE` (/80). Each /80
 /// block holding finer starts becomes one coarse range whose value is a *cluster* (the iv
 /// indices of its fine starts, left to sub-nodes), followed by the range in force at the block's
 /// end. Returns (coarse ranges, clusters).
-fn coarsen(iv: &[(u128, u16)]) -> (Vec<(u128, u32)>, Vec<(usize, usize)>) {
+fn coarsen(iv: &[(u128, u16)]) -> Coarsened {
     let step = 1u128 << COARSE;
     let mut coarse: Vec<(u128, u32)> = Vec::with_capacity(iv.len());
     let mut clusters = Vec::new();
