@@ -53,7 +53,7 @@ const UNIT_SHIFT: u32 = CHUNK_BITS - 31;
 const BLOCK_BITS: u32 = 6;
 const BLOCKS: usize = 1 << BLOCK_BITS;
 const BLOCK_SHIFT: u32 = CHUNK_BITS - BLOCK_BITS;
-/// Children of an index node (15 keys and the position of child 0).
+/// Children of an index node (15 keys, and where its children end).
 const FANOUT: usize = 16;
 /// Keys of a sub-node (17 ranges).
 const KEYS: usize = 16;
@@ -76,7 +76,8 @@ pub struct Stree {
     mem: Vec<Line>,
 }
 
-/// Lanes at or below `x`: the compiler turns this into four vector compares and a count.
+/// Lanes at or below `x` (sub-nodes): the compiler turns this into four vector compares and a
+/// count.
 #[inline(always)]
 fn count(line: &Line, x: i32) -> usize {
     line.0.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize
@@ -91,7 +92,8 @@ fn above(line: &Line, x: i32) -> usize {
 }
 
 /// Index-node form of a chunk-relative address: its unit, biased so that a signed compare
-/// orders units as unsigned ones and every unit is negative (non-negative lanes never count).
+/// orders units as unsigned ones and every unit is negative (so an index node's last lane, a
+/// position, is always above it).
 #[inline(always)]
 fn unit_key(y: u128) -> i32 {
     ((y >> UNIT_SHIFT) as u32 ^ 0x8000_0000) as i32
