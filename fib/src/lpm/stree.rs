@@ -633,6 +633,37 @@ mod tests {
     }
 
     #[test]
+    fn fine_starts_meet_coarse_ones_at_block_edges() {
+        // /80 blocks holding starts finer than /80: one that starts where a coarse route does
+        // (the /80 itself), two in adjacent blocks (the second starts where the first ends),
+        // and one in the last /80 of its /18 chunk (nothing follows it in the chunk).
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let chunk_end = v6("2001:dbb:ffff:ffff:ffff::") | ((1u128 << 110) - 1);
+        let last80 = chunk_end & !((1u128 << 48) - 1);
+        let routes = vec![
+            (v6("2001:db8::"), 32, 1),
+            (v6("2001:db8:1:2:3::"), 80, 2),
+            (v6("2001:db8:1:2:3::4"), 126, 3),
+            (v6("2001:db8:1:2:4::ff"), 128, 4),
+            (v6("2001:db8:1:2:5::1"), 128, 5),
+            (v6("2001:db8:1:2:5:0:0:2"), 127, 6),
+            (last80 | 0x10, 124, 7),
+            (last80, 80, 8),
+        ];
+        let t = Lpm::<u128>::from_routes(routes.clone()).unwrap();
+        check(&t, &routes, &mut rng);
+        for a in [
+            "2001:db8:1:2:3:0:0:7",
+            "2001:db8:1:2:4::",
+            "2001:db8:1:2:6::",
+        ] {
+            let want = if a == "2001:db8:1:2:3:0:0:7" { 3 } else { 1 };
+            assert_eq!(t.lookup(v6(a)), Some(want), "{a}");
+        }
+        assert_eq!(t.lookup(chunk_end), Some(8));
+    }
+
+    #[test]
     fn chunks_beyond_the_index_levels_still_answer() {
         // 4,200 units of one /18, each with 16 range starts (8 /60s of alternating next hops),
         // all in its first block: more range nodes than a block's two index levels reach
