@@ -32,6 +32,12 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
     /// returned by `build`, or an entry from `leaf`.
     fn lookup(&self, e: u32, addr: K) -> u32;
 
+    /// The direct entry of a chunk whose direct entry was `root` once it is copied to `to` (by
+    /// [`Arena::append`]). By default the entry is the chunk's first unit.
+    fn rebase(&self, _root: u32, to: usize) -> u32 {
+        to as u32
+    }
+
     /// Appends a copy of `src[start..start + len]` (a whole chunk) and returns its new start.
     fn append(&mut self, src: &Self, start: usize, len: usize) -> usize;
 

@@ -367,7 +367,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
                         .mem
                         .append(&source.mem, r.start as usize, r.len as usize)
                         as u32;
-                    self.dir[c as usize] = start;
+                    self.dir[c as usize] = self.mem.rebase(source.dir[c as usize], start as usize);
                     self.regions.insert(c, Region { start, len: r.len });
                 }
                 // No nodes to copy: the chunk answers one next hop, and its direct entry (which
@@ -551,7 +551,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
         for c in chunks {
             let r = self.regions[&c];
             let start = mem.append(&self.mem, r.start as usize, r.len as usize) as u32;
-            self.dir[c as usize] = start;
+            self.dir[c as usize] = mem.rebase(self.dir[c as usize], start as usize);
             self.regions.insert(c, Region { start, len: r.len });
             compiled[c as usize] = true;
         }

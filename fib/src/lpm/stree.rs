@@ -48,11 +48,12 @@ const CHUNK_BITS: u32 = 128 - <u128 as Key>::DIR_BITS;
 const CHUNK_MASK: u128 = u128::MAX >> <u128 as Key>::DIR_BITS;
 /// Index nodes compare the 31 bits after the direct array: a unit is `2^UNIT_SHIFT` addresses.
 const UNIT_SHIFT: u32 = CHUNK_BITS - 31;
-/// Each chunk starts with an array of blocks: the next `BLOCK_BITS` address bits pick the
-/// block's index node (or its one next hop).
-const BLOCK_BITS: u32 = 6;
-const BLOCKS: usize = 1 << BLOCK_BITS;
-const BLOCK_SHIFT: u32 = CHUNK_BITS - BLOCK_BITS;
+/// Each chunk starts with the index nodes of its 2^bits blocks, one line each: the next `bits`
+/// address bits (0 to `MAX_BLOCK_BITS`, the fewest that leave no block crowded, per chunk)
+/// pick the line. A direct entry holds the chunk's first line in its low bits and `bits` above.
+const MAX_BLOCK_BITS: u32 = 6;
+const BITS_SHIFT: u32 = 27;
+const POSITION: u32 = (1 << BITS_SHIFT) - 1;
 /// Children of an index node (15 keys, and where its children end).
 const FANOUT: usize = 16;
 /// Keys of a sub-node (17 ranges).
@@ -107,7 +108,7 @@ impl Arena<u128> for Stree {
         }
         let root = self.mem.len();
         let (coarse, clusters) = coarsen(&iv);
-        Chunk {
+        let bits = Chunk {
             mem: &mut self.mem,
             root,
             iv: &iv,
@@ -115,7 +116,7 @@ impl Arena<u128> for Stree {
             clusters: &clusters,
         }
         .emit();
-        Ok(root as u32)
+        Ok(root as u32 | bits << BITS_SHIFT)
     }
 
     fn leaf(&mut self, nh: u32) -> u32 {
@@ -130,13 +131,10 @@ impl Arena<u128> for Stree {
         let mem = &self.mem[..];
         let y = addr & CHUNK_MASK;
         let unit = unit_key(y);
-        let r = root as usize;
-        let b = (y >> BLOCK_SHIFT) as usize % BLOCKS;
-        let e = mem[r + b / 16].0[b % 16];
-        if e < 0 {
-            return e as u32 & !LEAF_FLAG;
-        }
-        let l = &mem[r + e as usize];
+        let r = (root & POSITION) as usize;
+        // The chunk's first 2^bits lines are its blocks' index nodes.
+        let bits = root >> BITS_SHIFT;
+        let l = &mem[r + (((y >> 64) as u64) >> (CHUNK_BITS - 64 - bits)) as usize];
         let l = &mem[r + l.0[15] as usize - above(l, unit)];
         let n = r + l.0[15] as usize - 2 * above(l, unit);
         let (first, second) = (&mem[n], &mem[n + 1]);
@@ -162,6 +160,10 @@ impl Arena<u128> for Stree {
             r + second.0[15] as usize + 2 * usize::from(v & !SUB),
             y,
         )
+    }
+
+    fn rebase(&self, root: u32, to: usize) -> u32 {
+        root & !POSITION | to as u32
     }
 
     fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
@@ -364,7 +366,7 @@ struct Chunk<'a> {
 
 impl Chunk<'_> {
     /// Emits the chunk: its block array, index nodes, range nodes, then sub-nodes.
-    fn emit(&mut self) {
+    fn emit(&mut self) -> u32 {
         let iv = self.iv;
         let mut groups = self.range_nodes();
         // The unit of range node `g`'s first start (range node 0 starts the chunk), and the
@@ -375,22 +377,27 @@ impl Chunk<'_> {
         };
         let node_of =
             |units: &[u128], y: u128| units[1..].partition_point(|&u| u <= y >> UNIT_SHIFT);
-        let block = |b: usize| {
-            (
-                (b as u128) << BLOCK_SHIFT,
-                ((b as u128 + 1) << BLOCK_SHIFT) - 1,
-            )
+        let block = |bits: u32, b: usize| {
+            let shift = CHUNK_BITS - bits;
+            ((b as u128) << shift, ((b as u128 + 1) << shift) - 1)
         };
-        // A block's index node reaches 16 second-level nodes of 16 range nodes each: where a
-        // block has more range nodes than that, pairs of its range nodes become sub-nodes.
+        // A block's index node reaches 16 second-level nodes of 16 range nodes each.
+        let crowded = |u: &[u128], bits: u32| {
+            (0..1usize << bits).find(|&b| {
+                let (first, last) = block(bits, b);
+                node_of(u, last) / FANOUT - node_of(u, first) / FANOUT >= FANOUT
+            })
+        };
+        // The fewest blocks that leave none crowded; where even the most do, pairs of a
+        // crowded block's range nodes become sub-nodes.
+        let u = units(&groups);
+        let bits = (0..=MAX_BLOCK_BITS)
+            .find(|&bits| crowded(&u, bits).is_none())
+            .unwrap_or(MAX_BLOCK_BITS);
         loop {
             let u = units(&groups);
-            let crowded = (0..BLOCKS).find(|&b| {
-                let (first, last) = block(b);
-                node_of(&u, last) / FANOUT - node_of(&u, first) / FANOUT >= FANOUT
-            });
-            let Some(b) = crowded else { break };
-            let (first, last) = block(b);
+            let Some(b) = crowded(&u, bits) else { break };
+            let (first, last) = block(bits, b);
             let (g0, g1) = (node_of(&u, first) + 1, node_of(&u, last) + 1);
             let merged: Vec<(usize, usize, bool)> = groups[g0..g1]
                 .chunks(2)
@@ -401,33 +408,43 @@ impl Chunk<'_> {
         let u = units(&groups);
         let n = groups.len();
         let n2 = n.div_ceil(FANOUT);
-        // Each block's index node: the second-level nodes its addresses can reach, (first,
-        // last); blocks with one range answer directly. Blocks that reach the same nodes share.
-        let mut entries = [0i32; BLOCKS];
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for (b, e) in entries.iter_mut().enumerate() {
-            let (first, last) = block(b);
+        // Each block's index node, one line per block in block order: the second-level nodes
+        // its addresses can reach, or (a block with one range) a shared trivial path.
+        let blocks = 1usize << bits;
+        let mut spans: Vec<Result<(usize, usize), u16>> = Vec::with_capacity(blocks);
+        let mut uniform: Vec<u16> = Vec::new();
+        for b in 0..blocks {
+            let (first, last) = block(bits, b);
             let at = iv.partition_point(|r| r.0 <= first) - 1;
             if iv.get(at + 1).is_none_or(|r| r.0 > last) {
-                *e = (LEAF_FLAG | u32::from(iv[at].1)) as i32;
-                continue;
+                let nh = iv[at].1;
+                if !uniform.contains(&nh) {
+                    uniform.push(nh);
+                }
+                spans.push(Err(nh));
+            } else {
+                spans.push(Ok((
+                    node_of(&u, first) / FANOUT,
+                    node_of(&u, last) / FANOUT,
+                )));
             }
-            let span = (node_of(&u, first) / FANOUT, node_of(&u, last) / FANOUT);
-            let i = spans.iter().position(|&s| s == span).unwrap_or_else(|| {
-                spans.push(span);
-                spans.len() - 1
-            });
-            *e = (BLOCKS / 16 + i) as i32;
         }
-        let (at2, at_ranges) = (BLOCKS / 16 + spans.len(), BLOCKS / 16 + spans.len() + n2);
+        let at2 = blocks;
+        let at_trivial = at2 + n2;
+        let at_ranges = at_trivial + 3 * uniform.len();
         let sep = |g: usize| unit_key(u[g] << UNIT_SHIFT);
-        let mut lines: Vec<Line> = entries
-            .chunks(16)
-            .map(|e| Line(std::array::from_fn(|i| e[i])))
-            .collect();
-        for &(k0, k1) in &spans {
-            let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
-            lines.push(index_line(&keys, at2 + k0, 1));
+        let mut lines: Vec<Line> = Vec::with_capacity(at_ranges);
+        for span in &spans {
+            lines.push(match *span {
+                Ok((k0, k1)) => {
+                    let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
+                    index_line(&keys, at2 + k0, 1)
+                }
+                Err(nh) => {
+                    let t = uniform.iter().position(|&h| h == nh).unwrap_or(0);
+                    index_line(&[], at_trivial + 3 * t, 1)
+                }
+            });
         }
         for k in 0..n2 {
             let keys: Vec<i32> = (k * FANOUT + 1..(k + 1) * FANOUT)
@@ -435,6 +452,12 @@ impl Chunk<'_> {
                 .map(sep)
                 .collect();
             lines.push(index_line(&keys, at_ranges + 2 * k * FANOUT, 2));
+        }
+        // A trivial path: an index line and a second-level line without keys, then a range
+        // node without keys that answers the block's next hop.
+        for (t, &nh) in uniform.iter().enumerate() {
+            lines.push(index_line(&[], at_trivial + 3 * t + 1, 2));
+            lines.extend(range_node(&[], &[nh], 0));
         }
         self.mem.extend_from_slice(&lines);
         self.mem
@@ -474,6 +497,7 @@ impl Chunk<'_> {
                 self.fill(self.root + base, ia, ib);
             }
         }
+        bits
     }
 
     /// Splits the coarse range starts `coarse[1..]` into range nodes of whole units (an index
@@ -598,11 +622,11 @@ mod tests {
     }
 
     #[test]
-    fn one_route_is_a_block_array_two_index_nodes_and_a_range_node() {
-        // The block array (64 entries, 4 lines), the block's index node, one second-level
-        // node, one range node (2 lines); the other 63 blocks answer next hop 1 directly.
+    fn one_route_is_two_index_nodes_and_a_range_node() {
+        // One block (no block bits needed): its index node, one second-level node, one range
+        // node (2 lines).
         let t = Lpm::<u128>::from_routes(vec![(v6("2001:db8:1234::"), 48, 5), (0, 0, 1)]).unwrap();
-        assert_eq!(t.memory().arena_bytes, 8 * 64);
+        assert_eq!(t.memory().arena_bytes, 4 * 64);
         assert_eq!(t.lookup(v6("2001:db8:1234:ffff::1")), Some(5));
         assert_eq!(t.lookup(v6("2001:db8:1235::")), Some(1));
         assert_eq!(t.lookup(v6("2001:db8:1233:ffff::")), Some(1));
@@ -661,6 +685,31 @@ mod tests {
             assert_eq!(t.lookup(v6(a)), Some(want), "{a}");
         }
         assert_eq!(t.lookup(chunk_end), Some(8));
+    }
+
+    #[test]
+    fn crowded_chunks_split_into_blocks() {
+        // Four /24s of one /18 with 1,200 /48s each (alternating next hops: 2,400 ranges, about
+        // 200 range nodes per /24), a /20 without longer routes and empty space: too many range
+        // nodes for one block, so the chunk splits into blocks, and the blocks with one range
+        // take the trivial path.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+        let chunk = v6("2001::");
+        let mut routes = vec![(chunk | (0x30u128 << 104), 20, 9)];
+        for s in [0u128, 9, 18, 27] {
+            for i in 0..1200u128 {
+                routes.push((chunk | (s << 104) | (i << 81), 48, (i % 2) as u32 + 1));
+            }
+        }
+        let t = Lpm::<u128>::from_routes(routes.clone()).unwrap();
+        check(&t, &routes, &mut rng);
+        for (a, want) in [
+            ("2001:3000::1", Some(9)),
+            ("2001:2a00::", None),
+            ("2001:1::", None),
+        ] {
+            assert_eq!(t.lookup(v6(a)), want, "{a}");
+        }
     }
 
     #[test]
