@@ -3,16 +3,15 @@
 //! range that holds its address by comparing the address with the ranges' first addresses,
 //! many at a time.
 //!
-//! Every lookup into a chunk takes the same steps, whatever the address: the chunk's *block
-//! array* (the next 6 bits pick one of 64 blocks), the block's *index node*, a second-level
-//! index node, and a *range node*. Nothing in that walk branches on the data (the lesson of the
-//! IPv4 table: a branch that follows the destination mispredicts, and each misprediction throws
-//! away the loads already started for the lookups after it). A poptrie walk ends at a depth
-//! that follows the destination; on the same tables this layout measured about twice its rate
-//! (README, "Why this FIB"). Everything is in 64-byte lines of sixteen 32-bit lanes:
+//! Every lookup into a chunk takes the same three steps, whatever the address: its block's
+//! *index node*, a second-level index node, and a *range node*. Nothing in that walk branches on
+//! the data (the lesson of the IPv4 table: a branch that follows the destination mispredicts,
+//! and each misprediction throws away the loads already started for the lookups after it). A
+//! poptrie walk ends at a depth that follows the destination; on the same tables this layout
+//! measured 2.5 to 3.5 times its rate (README, "Why this FIB"). Everything is in 64-byte lines
+//! of sixteen 32-bit lanes:
 //!
 //! ```text
-//! block array  4 lines   64 entries: the block's index node, or (flagged) its one next hop
 //! index node   1 line    lanes 0..15: unit (bits 18..49) of the first address of children
 //!                        1..15, padded; lane 15: where the children end (they are consecutive)
 //! range node   2 lines   12 keys of 64 bits: bits 18..80 of the first address of ranges
@@ -23,15 +22,16 @@
 //!
 //! A node is searched by comparing all its keys with the address and counting those above it:
 //! a handful of vector instructions, and the count, taken from the end, is the child (or range)
-//! to take.
-//! A block's index node tells apart the second-level nodes that the block reaches (blocks that
-//! reach the same ones share it); each second-level node tells apart 16 range nodes. Index
-//! nodes compare /49 *units*, so a range node holds whole units. A range node value is a next
-//! hop or, flagged, a sub-node. Range starts finer than /80 (a /126 link, say) go to a sub-node
-//! for their /80 block only, and a unit with more starts than a range node holds to a sub-node
-//! for the unit; sub-nodes read their keys relative to their first start `P` in steps of `2^s`,
-//! in 128-bit arithmetic, and can split further. Only lookups into such places take that extra,
-//! data-dependent step.
+//! to take. A chunk starts with one index node per *block*: the next `bits` address bits (0 to
+//! 6, per chunk, kept in the direct entry beside the chunk's position) pick the line, so finding
+//! the first node costs no load. A chunk takes the fewest bits with which no block reaches more
+//! than 16 second-level nodes; a block with one range gets a trivial path of empty nodes. Each
+//! second-level node tells apart 16 range nodes. Index nodes compare /49 *units*, so a range
+//! node holds whole units. A range node value is a next hop or, flagged, a sub-node. Range
+//! starts finer than /80 (a /126 link, say) go to a sub-node for their /80 block only, and a
+//! unit with more starts than a range node holds to a sub-node for the unit; sub-nodes read
+//! their keys relative to their first start `P` in steps of `2^s`, in 128-bit arithmetic, and
+//! can split further. Only lookups into such places take that extra, data-dependent step.
 //!
 //! All positions in a chunk are relative to its first line, so chunks move by plain copy.
 
@@ -365,7 +365,8 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// Emits the chunk: its block array, index nodes, range nodes, then sub-nodes.
+    /// Emits the chunk: its blocks' index nodes, second-level nodes, trivial paths, range
+    /// nodes, then sub-nodes; returns the block bits it chose.
     fn emit(&mut self) -> u32 {
         let iv = self.iv;
         let mut groups = self.range_nodes();
