@@ -134,7 +134,10 @@ impl Arena<u128> for Stree {
         let r = (root & POSITION) as usize;
         // The chunk's first 2^bits lines are its blocks' index nodes.
         let bits = root >> BITS_SHIFT;
-        let l = &mem[r + (((y >> 64) as u64) >> (CHUNK_BITS - 64 - bits)) as usize];
+        // Shifting left by `bits` (not right by 46 - bits) keeps the count a whole register:
+        // computing it in `cl` made AMD cores merge it into the register's previous value, the
+        // previous lookup's, and lookups ran one after another (54 against 146 M/s).
+        let l = &mem[r + ((((y >> 64) as u64) << bits) >> (CHUNK_BITS - 64)) as usize];
         let l = &mem[r + l.0[15] as usize - above(l, unit)];
         let n = r + l.0[15] as usize - 2 * above(l, unit);
         let (first, second) = (&mem[n], &mem[n + 1]);
