@@ -121,8 +121,8 @@ mod tests {
     /// Batches through the writer must leave the published copy (which alternates between the
     /// two) holding exactly the routes of a table that applied them directly: the catch-up
     /// copies long routes per chunk and replays short ones. `prefix` makes a prefix from a
-    /// random word.
-    fn left_right<K: Key>(prefix: impl Fn(u32) -> (K, u8), flip: impl Fn(K) -> [K; 4]) {
+    /// random word; `probes` gives addresses inside and beside a touched prefix.
+    fn left_right<K: Key>(prefix: impl Fn(u32) -> (K, u8), probes: impl Fn(K) -> [K; 4]) {
         let mut reference = Lpm::<K>::new();
         let (mut writer, _reader) = share(Lpm::<K>::new());
         let mut x = 0x9e37_79b9u32;
@@ -152,7 +152,7 @@ mod tests {
             // catch-up makes the leaf entries of its own arena).
             for u in &batch {
                 let (key, _, _) = u.parts();
-                for a in flip(key) {
+                for a in probes(key) {
                     assert_eq!(
                         published.lookup(a),
                         reference.lookup(a),

@@ -50,8 +50,8 @@ fn key_v4() -> impl Strategy<Value = u32> + Clone {
         .prop_map(|(region, low)| (region << 30) | (low >> 2) & 0x00ff_ffff | (region << 24))
 }
 
-/// Keys in a few regions of a few blocks of one /18 (the range trees' block array splits a /18
-/// by bits 18..24), with host bits that reach deep.
+/// Keys in a few regions of a few /24s of one /18 (the range trees split a crowded /18 into
+/// blocks by bits 18..24), with host bits that reach deep.
 fn key_v6() -> impl Strategy<Value = u128> + Clone {
     (0u128..4, 0u128..4, any::<u64>(), any::<u64>()).prop_map(|(block, region, hi, lo)| {
         (0x2001u128 << 112)

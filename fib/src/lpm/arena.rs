@@ -38,17 +38,38 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
         to as u32
     }
 
-    /// Appends a copy of `src[start..start + len]` (a whole chunk) and returns its new start.
-    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize;
+    /// The units the arena's chunks are made of.
+    type Unit: Copy + Debug + Send + Sync + 'static;
+
+    /// The arena's storage, chunks back to back.
+    fn mem(&self) -> &Vec<Self::Unit>;
+
+    /// The same, to append to.
+    fn mem_mut(&mut self) -> &mut Vec<Self::Unit>;
+
+    /// Appends a copy of `src[start..start + len]` (a whole chunk) and returns its new start. By
+    /// default a plain copy: the chunk's positions are relative to its start.
+    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
+        let at = self.mem().len();
+        self.mem_mut()
+            .extend_from_slice(&src.mem()[start..start + len]);
+        at
+    }
 
     /// Length in units (what `build` and `append` positions count).
-    fn units(&self) -> usize;
+    fn units(&self) -> usize {
+        self.mem().len()
+    }
 
     /// Bytes per unit.
-    fn unit_bytes() -> usize;
+    fn unit_bytes() -> usize {
+        std::mem::size_of::<Self::Unit>()
+    }
 
     /// Bytes allocated.
-    fn capacity_bytes(&self) -> usize;
+    fn capacity_bytes(&self) -> usize {
+        self.mem().capacity() * Self::unit_bytes()
+    }
 }
 
 /// True when every route longer than `off` bits in `routes` has next hop `nh`: then the block

@@ -33,6 +33,16 @@ pub struct Multibit {
 }
 
 impl Arena<u32> for Multibit {
+    type Unit = u16;
+
+    fn mem(&self) -> &Vec<u16> {
+        &self.mem
+    }
+
+    fn mem_mut(&mut self) -> &mut Vec<u16> {
+        &mut self.mem
+    }
+
     fn build(&mut self, routes: &[Entry<u32>], default: u32) -> Result<u32, u32> {
         if uniform(routes, 18, default) {
             return Err(default);
@@ -101,24 +111,6 @@ impl Arena<u32> for Multibit {
             return u32::from(e);
         }
         u32::from(self.mem[base + 64 + (usize::from(e & !POINTER) << 8) + (addr & 255) as usize])
-    }
-
-    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
-        let at = self.mem.len();
-        self.mem.extend_from_slice(&src.mem[start..start + len]);
-        at
-    }
-
-    fn units(&self) -> usize {
-        self.mem.len()
-    }
-
-    fn unit_bytes() -> usize {
-        2
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        self.mem.capacity() * 2
     }
 }
 

@@ -57,6 +57,16 @@ fn popcnt_upto(bits: u64, v: usize) -> u32 {
 }
 
 impl<K: Key> Arena<K> for Poptrie {
+    type Unit = u64;
+
+    fn mem(&self) -> &Vec<u64> {
+        &self.mem
+    }
+
+    fn mem_mut(&mut self) -> &mut Vec<u64> {
+        &mut self.mem
+    }
+
     fn build(&mut self, routes: &[Entry<K>], default: u32) -> Result<u32, u32> {
         if uniform(routes, K::DIR_BITS, default) {
             return Err(default);
@@ -101,18 +111,6 @@ impl<K: Key> Arena<K> for Poptrie {
 
     fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
         append_region(&mut self.mem, &src.mem, start, len)
-    }
-
-    fn units(&self) -> usize {
-        self.mem.len()
-    }
-
-    fn unit_bytes() -> usize {
-        8
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        self.mem.capacity() * 8
     }
 }
 

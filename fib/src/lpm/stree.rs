@@ -101,6 +101,16 @@ fn unit_key(y: u128) -> i32 {
 }
 
 impl Arena<u128> for Stree {
+    type Unit = Line;
+
+    fn mem(&self) -> &Vec<Line> {
+        &self.mem
+    }
+
+    fn mem_mut(&mut self) -> &mut Vec<Line> {
+        &mut self.mem
+    }
+
     fn build(&mut self, routes: &[Entry<u128>], default: u32) -> Result<u32, u32> {
         let iv = ranges(routes, default);
         if iv.len() == 1 {
@@ -167,24 +177,6 @@ impl Arena<u128> for Stree {
 
     fn rebase(&self, root: u32, to: usize) -> u32 {
         root & !POSITION | to as u32
-    }
-
-    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
-        let at = self.mem.len();
-        self.mem.extend_from_slice(&src.mem[start..start + len]);
-        at
-    }
-
-    fn units(&self) -> usize {
-        self.mem.len()
-    }
-
-    fn unit_bytes() -> usize {
-        64
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        self.mem.capacity() * 64
     }
 }
 
@@ -394,13 +386,11 @@ impl Chunk<'_> {
         };
         // The fewest blocks that leave none crowded; where even the most do, pairs of a
         // crowded block's range nodes become sub-nodes.
-        let u = units(&groups);
+        let mut u = units(&groups);
         let bits = (0..=MAX_BLOCK_BITS)
             .find(|&bits| crowded(&u, bits).is_none())
             .unwrap_or(MAX_BLOCK_BITS);
-        loop {
-            let u = units(&groups);
-            let Some(b) = crowded(&u, bits) else { break };
+        while let Some(b) = crowded(&u, bits) {
             let (first, last) = block(bits, b);
             let (g0, g1) = (node_of(&u, first) + 1, node_of(&u, last) + 1);
             let merged: Vec<(usize, usize, bool)> = groups[g0..g1]
@@ -408,24 +398,26 @@ impl Chunk<'_> {
                 .map(|c| (c[0].0, c[c.len() - 1].1, c.len() == 1 && c[0].2))
                 .collect();
             groups.splice(g0..g1, merged);
+            u = units(&groups);
         }
-        let u = units(&groups);
         let n = groups.len();
         let n2 = n.div_ceil(FANOUT);
         // Each block's index node, one line per block in block order: the second-level nodes
         // its addresses can reach, or (a block with one range) a shared trivial path.
         let blocks = 1usize << bits;
-        let mut spans: Vec<Result<(usize, usize), u16>> = Vec::with_capacity(blocks);
+        // Err(t): the block takes trivial path `t`, which answers `uniform[t]`.
+        let mut spans: Vec<Result<(usize, usize), usize>> = Vec::with_capacity(blocks);
         let mut uniform: Vec<u16> = Vec::new();
         for b in 0..blocks {
             let (first, last) = block(bits, b);
             let at = iv.partition_point(|r| r.0 <= first) - 1;
             if iv.get(at + 1).is_none_or(|r| r.0 > last) {
                 let nh = iv[at].1;
-                if !uniform.contains(&nh) {
+                let t = uniform.iter().position(|&h| h == nh).unwrap_or_else(|| {
                     uniform.push(nh);
-                }
-                spans.push(Err(nh));
+                    uniform.len() - 1
+                });
+                spans.push(Err(t));
             } else {
                 spans.push(Ok((
                     node_of(&u, first) / FANOUT,
@@ -444,10 +436,7 @@ impl Chunk<'_> {
                     let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
                     index_line(&keys, at2 + k0, 1)
                 }
-                Err(nh) => {
-                    let t = uniform.iter().position(|&h| h == nh).unwrap_or(0);
-                    index_line(&[], at_trivial + 3 * t, 1)
-                }
+                Err(t) => index_line(&[], at_trivial + 3 * t, 1),
             });
         }
         for k in 0..n2 {
@@ -509,15 +498,15 @@ impl Chunk<'_> {
     /// than a range node holds gets a node that sends every address to a sub-node.
     /// [`Chunk::emit`] may merge nodes further.
     fn range_nodes(&self) -> Vec<(usize, usize, bool)> {
-        let iv = self.coarse;
+        let cv = self.coarse;
         let coarse = |a: usize, b: usize| b - a <= COARSE_KEYS;
         let mut nodes = Vec::new();
         let mut open = 1;
         let mut i = 1;
-        while i < iv.len() {
-            let unit = iv[i].0 >> UNIT_SHIFT;
+        while i < cv.len() {
+            let unit = cv[i].0 >> UNIT_SHIFT;
             let mut j = i + 1;
-            while j < iv.len() && iv[j].0 >> UNIT_SHIFT == unit {
+            while j < cv.len() && cv[j].0 >> UNIT_SHIFT == unit {
                 j += 1;
             }
             if coarse(open, j) {
@@ -535,8 +524,8 @@ impl Chunk<'_> {
             }
             i = j;
         }
-        if open < iv.len() || nodes.is_empty() {
-            nodes.push((open, iv.len(), true));
+        if open < cv.len() || nodes.is_empty() {
+            nodes.push((open, cv.len(), true));
         }
         nodes
     }
