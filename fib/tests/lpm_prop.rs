@@ -288,3 +288,46 @@ fn garbage_is_compacted_without_changing_answers() {
         assert_eq!(t.lookup(b), n.lookup(b));
     }
 }
+
+#[test]
+fn compaction_keeps_chunks_that_compile_to_one_next_hop() {
+    // Two /19s with one next hop cover 2001::/18: the range trees compile that chunk to a leaf
+    // answering 5, not the chunk's default (no route). Churn in another chunk then makes
+    // enough garbage to compact the arena, which must keep that leaf.
+    let v6 = |s: &str| u128::from(s.parse::<Ipv6Addr>().unwrap());
+    let mut t = Lpm::<u128>::new();
+    let mut n = Naive::<u128>::new();
+    for (key, len, nh) in [(v6("2001::"), 19, 5), (v6("2001:2000::"), 19, 5)] {
+        t.insert(key, len, nh).unwrap();
+        n.insert(key, len, nh);
+    }
+    let before = t.memory().lookup_allocated;
+    let base = v6("2a00::");
+    let mut x = 0x1234_5678u64;
+    for i in 0..40_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = base | u128::from(x & 0xffff_fff0) << 80;
+        if i % 3 == 0 {
+            assert_eq!(t.remove(key, 48).unwrap(), n.remove(key, 48));
+        } else {
+            assert_eq!(t.insert(key, 48, i % 7).unwrap(), n.insert(key, 48, i % 7));
+        }
+    }
+    assert!(
+        t.memory().lookup_allocated > before,
+        "the churn built chunks"
+    );
+    for a in ["2001::1", "2001:1fff::", "2001:2abc::9", "2001:3fff:ffff::"] {
+        assert_eq!(t.lookup(v6(a)), Some(5), "{a}");
+    }
+    let mut y = 7u64;
+    for _ in 0..20_000 {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        let a = base | u128::from(y) << 64;
+        assert_eq!(t.lookup(a), n.lookup(a));
+    }
+}

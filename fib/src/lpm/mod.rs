@@ -542,7 +542,9 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
     }
 
     /// Moves live chunks into a fresh arena, dropping the garbage of replaced ones. Leaf
-    /// entries are made again too: an arena may keep what they point to (IPv4's hop blocks).
+    /// entries are made again too, each answering what it answered (its chunk's default, or the
+    /// one next hop its routes compiled to): an arena may keep what they point to (IPv4's hop
+    /// blocks).
     fn compact(&mut self) {
         let mut mem = A::default();
         let mut chunks: Vec<u32> = self.regions.keys().copied().collect();
@@ -557,7 +559,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
         }
         for (i, e) in self.dir.iter_mut().enumerate() {
             if !compiled[i] {
-                *e = mem.leaf(self.dir_default[i].0);
+                *e = mem.leaf(self.mem.lookup(*e, K::ZERO));
             }
         }
         self.mem = mem;
