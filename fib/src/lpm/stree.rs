@@ -33,7 +33,9 @@
 //! their keys relative to their first start `P` in steps of `2^s`, in 128-bit arithmetic, and
 //! can split further. Only lookups into such places take that extra, data-dependent step.
 //!
-//! All positions in a chunk are relative to its first line, so chunks move by plain copy.
+//! All positions in a chunk are relative to its first line, so chunks move by plain copy. A chunk
+//! is a whole number of line pairs and starts at an even line, and so do its range nodes and
+//! sub-nodes: a lookup reads a node as one pair, with one bounds check instead of two.
 
 use super::arena::{Arena, Entry, LEAF_FLAG};
 use super::key::Key;
@@ -117,6 +119,7 @@ impl Arena<u128> for Stree {
             return Err(u32::from(iv[0].1));
         }
         let root = self.mem.len();
+        assert!(root.is_multiple_of(2), "chunks are whole pairs of lines");
         let (coarse, clusters) = coarsen(&iv);
         let bits = Chunk {
             mem: &mut self.mem,
@@ -150,7 +153,7 @@ impl Arena<u128> for Stree {
         let l = &mem[r + ((((y >> 64) as u64) << bits) >> (CHUNK_BITS - 64)) as usize];
         let l = &mem[r + l.0[15] as usize - above(l, unit)];
         let n = r + l.0[15] as usize - 2 * above(l, unit);
-        let (first, second) = (&mem[n], &mem[n + 1]);
+        let [first, second] = &mem.as_chunks::<2>().0[n >> 1];
         let wide =
             |l: &Line, i: usize| i64::from(l.0[2 * i] as u32) | i64::from(l.0[2 * i + 1]) << 32;
         let keys: [i64; COARSE_KEYS] = std::array::from_fn(|i| {
@@ -178,6 +181,17 @@ impl Arena<u128> for Stree {
     fn rebase(&self, root: u32, to: usize) -> u32 {
         root & !POSITION | to as u32
     }
+
+    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
+        // Chunks are whole pairs of lines from an even line on, so that range nodes are pairs.
+        assert!(
+            self.mem.len().is_multiple_of(2) && start.is_multiple_of(2) && len.is_multiple_of(2),
+            "chunks are whole pairs of lines"
+        );
+        let at = self.mem.len();
+        self.mem.extend_from_slice(&src.mem[start..start + len]);
+        at
+    }
 }
 
 /// The rest of a lookup that a range node sent to sub-node `n`: sub-nodes compare in 128 bits
@@ -185,7 +199,7 @@ impl Arena<u128> for Stree {
 #[inline(never)]
 fn deep(mem: &[Line], r: usize, mut n: usize, y: u128) -> u32 {
     loop {
-        let (keys, vals) = (&mem[n], &mem[n + 1]);
+        let [keys, vals] = &mem.as_chunks::<2>().0[n >> 1];
         let lane = |i: usize| u128::from(vals.0[i] as u32);
         let p = lane(10) | lane(11) << 32 | lane(12) << 64 | lane(13) << 96;
         let d = (y as i128 - p as i128) >> (vals.0[14] as u32 & 127);
@@ -427,7 +441,9 @@ impl Chunk<'_> {
         }
         let at2 = blocks;
         let at_trivial = at2 + n2;
-        let at_ranges = at_trivial + 3 * uniform.len();
+        // Range nodes start at an even line, so that each is one pair of lines (chunks start at
+        // even lines too: every chunk is a whole number of pairs).
+        let at_ranges = (at_trivial + uniform.len()).next_multiple_of(2);
         let sep = |g: usize| unit_key(u[g] << UNIT_SHIFT);
         let mut lines: Vec<Line> = Vec::with_capacity(at_ranges);
         for span in &spans {
@@ -436,7 +452,7 @@ impl Chunk<'_> {
                     let keys: Vec<i32> = (k0 + 1..=k1).map(|k| sep(k * FANOUT)).collect();
                     index_line(&keys, at2 + k0, 1)
                 }
-                Err(t) => index_line(&[], at_trivial + 3 * t, 1),
+                Err(t) => index_line(&[], at_trivial + t, 1),
             });
         }
         for k in 0..n2 {
@@ -447,14 +463,18 @@ impl Chunk<'_> {
             lines.push(index_line(&keys, at_ranges + 2 * k * FANOUT, 2));
         }
         // A trivial path: an index line and a second-level line without keys, then a range
-        // node without keys that answers the block's next hop.
-        for (t, &nh) in uniform.iter().enumerate() {
-            lines.push(index_line(&[], at_trivial + 3 * t + 1, 2));
+        // node without keys (after the others) that answers the block's next hop.
+        for t in 0..uniform.len() {
+            lines.push(index_line(&[], at_ranges + 2 * (n + t), 2));
+        }
+        lines.resize(at_ranges, Line([PAD; 16]));
+        for &nh in &uniform {
             lines.extend(range_node(&[], &[nh], 0));
         }
-        self.mem.extend_from_slice(&lines);
+        self.mem.extend_from_slice(&lines[..at_ranges]);
         self.mem
             .resize(self.root + at_ranges + 2 * n, Line([PAD; 16]));
+        self.mem.extend_from_slice(&lines[at_ranges..]);
         for (g, &(a, b, coarse)) in groups.iter().enumerate() {
             let at = self.root + at_ranges + 2 * g;
             if coarse {
