@@ -29,7 +29,8 @@
 //! second-level node tells apart 16 range nodes. Index nodes compare /49 *units*, so a range
 //! node holds whole units. A range node value is a next hop or, flagged, a sub-node. Range
 //! starts finer than /80 (a /126 link, say) go to a sub-node for their /80 block only, and a
-//! unit with more starts than a range node holds to a sub-node for the unit; sub-nodes read
+//! unit with more starts than a range node holds keeps its first 11 ranges in its node and sends
+//! the rest to a sub-node; sub-nodes read
 //! their keys relative to their first start `P` in steps of `2^s`, in 128-bit arithmetic, and
 //! can split further. Only lookups into such places take that extra, data-dependent step.
 //!
@@ -42,8 +43,25 @@ use super::key::Key;
 
 /// One 64-byte line of sixteen lanes.
 #[repr(C, align(64))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+    zerocopy::KnownLayout,
+)]
 pub struct Line([i32; 16]);
+
+/// A line's 32 next-hop slots: lane `i` holds slots `2i` (low half) and `2i + 1`, so a lookup
+/// reads a next hop with one 16-bit load.
+#[inline(always)]
+fn slots(line: &Line) -> &[u16; 32] {
+    zerocopy::transmute_ref!(line)
+}
 
 /// Bits below the direct array: a chunk covers `2^CHUNK_BITS` addresses.
 const CHUNK_BITS: u32 = 128 - <u128 as Key>::DIR_BITS;
@@ -166,7 +184,7 @@ impl Arena<u128> for Stree {
         let x = (y >> COARSE) as i64;
         // Keys above the address, counted from the end (values are stored last range first).
         let c = keys.iter().map(|&k| u32::from(k > x)).sum::<u32>() as usize;
-        let v = (second.0[8 + (c >> 1)] as u32 >> ((c & 1) * 16)) as u16;
+        let v = slots(second)[(16 + c) & 31];
         if v & SUB == 0 {
             return u32::from(v);
         }
@@ -204,7 +222,7 @@ fn deep(mem: &[Line], r: usize, mut n: usize, y: u128) -> u32 {
         let p = lane(10) | lane(11) << 32 | lane(12) << 64 | lane(13) << 96;
         let d = (y as i128 - p as i128) >> (vals.0[14] as u32 & 127);
         let c = count(keys, d.clamp(-1, XMAX) as i32);
-        let v = (vals.0[c >> 1] as u32 >> ((c & 1) * 16)) as u16;
+        let v = slots(vals)[c & 31];
         if v & SUB == 0 {
             return u32::from(v);
         }
@@ -478,10 +496,13 @@ impl Chunk<'_> {
         for (g, &(a, b, coarse)) in groups.iter().enumerate() {
             let at = self.root + at_ranges + 2 * g;
             if coarse {
+                // A unit with more starts than a node holds sends its last range, from its last
+                // key on, to a sub-node over the rest.
+                let m = b.min(a + COARSE_KEYS);
                 // Clusters in the node get consecutive sub-nodes.
                 let mut subs = Vec::new();
-                let keys: Vec<u64> = cv[a..b].iter().map(|r| (r.0 >> COARSE) as u64).collect();
-                let vals: Vec<u16> = cv[a - 1..b]
+                let keys: Vec<u64> = cv[a..m].iter().map(|r| (r.0 >> COARSE) as u64).collect();
+                let mut vals: Vec<u16> = cv[a - 1..m]
                     .iter()
                     .map(|r| {
                         if r.1 & CLUSTER == 0 {
@@ -492,6 +513,17 @@ impl Chunk<'_> {
                         }
                     })
                     .collect();
+                if m < b {
+                    let (from, to) = (cv[m - 1].0, cv.get(b).map_or(u128::MAX, |r| r.0));
+                    if cv[m - 1].1 & CLUSTER != 0 {
+                        subs.pop();
+                    }
+                    subs.push((
+                        iv.partition_point(|r| r.0 <= from),
+                        iv.partition_point(|r| r.0 < to),
+                    ));
+                    vals[m - a] = SUB | (subs.len() - 1) as u16;
+                }
                 let base = self.mem.len() - self.root;
                 [self.mem[at], self.mem[at + 1]] = range_node(&keys, &vals, base as u32);
                 let first = self.mem.len();
@@ -515,8 +547,8 @@ impl Chunk<'_> {
 
     /// Splits the coarse range starts `coarse[1..]` into range nodes of whole units (an index
     /// node only tells units apart): (first, end, holds its starts). A unit with more starts
-    /// than a range node holds gets a node that sends every address to a sub-node.
-    /// [`Chunk::emit`] may merge nodes further.
+    /// than a range node holds gets a node of its own, whose last range goes on to a sub-node.
+    /// [`Chunk::emit`] may merge nodes into ones that send every address to a sub-node.
     fn range_nodes(&self) -> Vec<(usize, usize, bool)> {
         let cv = self.coarse;
         let coarse = |a: usize, b: usize| b - a <= COARSE_KEYS;
@@ -539,7 +571,7 @@ impl Chunk<'_> {
             if coarse(i, j) {
                 open = i;
             } else {
-                nodes.push((i, j, false));
+                nodes.push((i, j, true));
                 open = j;
             }
             i = j;
@@ -723,6 +755,26 @@ mod tests {
         ] {
             assert_eq!(t.lookup(v6(a)), want, "{a}");
         }
+    }
+
+    #[test]
+    fn a_unit_with_more_starts_than_a_node_keeps_its_first_ranges_in_the_node() {
+        // One /49 unit with ten /64s of alternating next hops, a /126 link in the /80 block
+        // that becomes the node's last key, and ten more /64s: more starts than a range node
+        // holds, so its last range goes on to a sub-node over the rest. Checked at every
+        // route's edges.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(17);
+        let base = v6("2001:db8::");
+        let mut routes = vec![(base, 32, 9)];
+        for i in (0..10u128).chain(12..22) {
+            routes.push((base + (i << 64), 64, (i % 2) as u32 + 1));
+        }
+        routes.push((base + (11 << 64) + 0x100, 126, 7));
+        let t = Lpm::<u128>::from_routes(routes.clone()).unwrap();
+        check(&t, &routes, &mut rng);
+        assert_eq!(t.lookup(base + (11 << 64) + 0x101), Some(7));
+        assert_eq!(t.lookup(base + (21 << 64) + 5), Some(2));
+        assert_eq!(t.lookup(base + (22 << 64)), Some(9));
     }
 
     #[test]
