@@ -29,10 +29,10 @@
 //! second-level node tells apart 16 range nodes. Index nodes compare /49 *units*, so a range
 //! node holds whole units. A range node value is a next hop or, flagged, a sub-node. Range
 //! starts finer than /80 (a /126 link, say) go to a sub-node for their /80 block only, and a
-//! unit with more starts than a range node holds keeps its first 11 ranges in its node and sends
-//! the rest to a sub-node; sub-nodes read
-//! their keys relative to their first start `P` in steps of `2^s`, in 128-bit arithmetic, and
-//! can split further. Only lookups into such places take that extra, data-dependent step.
+//! unit with more starts than a range node holds keeps its first 11 ranges in its node and
+//! sends the rest to a sub-node; sub-nodes read their keys relative to their first start `P` in
+//! steps of `2^s`, in 128-bit arithmetic, and can split further. Only lookups into such places
+//! take that extra, data-dependent step.
 //!
 //! All positions in a chunk are relative to its first line, so chunks move by plain copy. A chunk
 //! is a whole number of line pairs and starts at an even line, and so do its range nodes and
