@@ -136,6 +136,9 @@ impl Arena<u128> for Stree {
         if iv.len() == 1 {
             return Err(u32::from(iv[0].1));
         }
+        // Range nodes are read as pairs of lines from even positions: every chunk is a whole
+        // number of pairs, so chunks start at even lines here and wherever plain copies put
+        // them (arenas start empty).
         let root = self.mem.len();
         assert!(root.is_multiple_of(2), "chunks are whole pairs of lines");
         let (coarse, clusters) = coarsen(&iv);
@@ -147,6 +150,10 @@ impl Arena<u128> for Stree {
             clusters: &clusters,
         }
         .emit();
+        assert!(
+            self.mem.len().is_multiple_of(2),
+            "chunks are whole pairs of lines"
+        );
         Ok(root as u32 | bits << BITS_SHIFT)
     }
 
@@ -198,17 +205,6 @@ impl Arena<u128> for Stree {
 
     fn rebase(&self, root: u32, to: usize) -> u32 {
         root & !POSITION | to as u32
-    }
-
-    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
-        // Chunks are whole pairs of lines from an even line on, so that range nodes are pairs.
-        assert!(
-            self.mem.len().is_multiple_of(2) && start.is_multiple_of(2) && len.is_multiple_of(2),
-            "chunks are whole pairs of lines"
-        );
-        let at = self.mem.len();
-        self.mem.extend_from_slice(&src.mem[start..start + len]);
-        at
     }
 }
 
@@ -495,14 +491,16 @@ impl Chunk<'_> {
         self.mem.extend_from_slice(&lines[at_ranges..]);
         for (g, &(a, b, coarse)) in groups.iter().enumerate() {
             let at = self.root + at_ranges + 2 * g;
+            let to = cv.get(b).map_or(u128::MAX, |r| r.0);
             if coarse {
                 // A unit with more starts than a node holds sends its last range, from its last
                 // key on, to a sub-node over the rest.
                 let m = b.min(a + COARSE_KEYS);
+                let tail = m < b;
                 // Clusters in the node get consecutive sub-nodes.
                 let mut subs = Vec::new();
                 let keys: Vec<u64> = cv[a..m].iter().map(|r| (r.0 >> COARSE) as u64).collect();
-                let mut vals: Vec<u16> = cv[a - 1..m]
+                let mut vals: Vec<u16> = cv[a - 1..m - usize::from(tail)]
                     .iter()
                     .map(|r| {
                         if r.1 & CLUSTER == 0 {
@@ -513,16 +511,13 @@ impl Chunk<'_> {
                         }
                     })
                     .collect();
-                if m < b {
-                    let (from, to) = (cv[m - 1].0, cv.get(b).map_or(u128::MAX, |r| r.0));
-                    if cv[m - 1].1 & CLUSTER != 0 {
-                        subs.pop();
-                    }
+                if tail {
+                    let from = cv[m - 1].0;
                     subs.push((
                         iv.partition_point(|r| r.0 <= from),
                         iv.partition_point(|r| r.0 < to),
                     ));
-                    vals[m - a] = SUB | (subs.len() - 1) as u16;
+                    vals.push(SUB | (subs.len() - 1) as u16);
                 }
                 let base = self.mem.len() - self.root;
                 [self.mem[at], self.mem[at + 1]] = range_node(&keys, &vals, base as u32);
@@ -533,7 +528,7 @@ impl Chunk<'_> {
                 }
             } else {
                 // Every address of the node goes on to one sub-node, over the node's ranges.
-                let (from, to) = (cv[a].0, cv.get(b).map_or(u128::MAX, |r| r.0));
+                let from = cv[a].0;
                 let ia = iv.partition_point(|r| r.0 < from);
                 let ib = iv.partition_point(|r| r.0 < to);
                 let base = self.mem.len() - self.root;
