@@ -5,7 +5,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use fib::lpm::{poptrie::Poptrie, Arena};
 use fib::source::{load, LoadOptions};
 use fib::{Key, Lpm, BATCH, NO_ROUTE};
@@ -28,30 +31,18 @@ fn table() -> Vec<(u32, u8, u32)> {
 fn lookups(c: &mut Criterion) {
     let entries = table();
     let fib = Lpm::<u32>::from_routes(entries.clone()).expect("builds");
-    let Routed {
-        addrs,
-        tb_addrs,
-        tb,
-    } = routed(&entries, |k, l, rng| {
+    let dests = routed(&entries, |k, l, rng| {
         k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l }
     });
-    let mut g = c.benchmark_group("ipv4-full-routed");
-    g.throughput(Throughput::Elements(N as u64));
-    g.measurement_time(Duration::from_secs(3));
-    g.bench_function("vrouter-batch", |b| {
-        b.iter(|| batched(&fib, black_box(&addrs)))
+    routed_group(c, "ipv4-full-routed", &fib, &dests, |g, addrs| {
+        g.bench_function("vrouter-single", |b| {
+            b.iter(|| {
+                addrs
+                    .iter()
+                    .fold(0u32, |s, &a| s ^ fib.lookup(a).unwrap_or(NO_ROUTE))
+            })
+        });
     });
-    g.bench_function("vrouter-single", |b| {
-        b.iter(|| {
-            addrs
-                .iter()
-                .fold(0u32, |s, &a| s ^ fib.lookup(a).unwrap_or(NO_ROUTE))
-        })
-    });
-    g.bench_function("treebitmap", |b| {
-        b.iter(|| treebitmap(&tb, black_box(&tb_addrs)))
-    });
-    g.finish();
 
     let mut g = c.benchmark_group("ipv4-full-build");
     g.sample_size(10);
@@ -99,6 +90,30 @@ where
     }
 }
 
+/// A group over routed destinations `dests`: vrouter batched, the family's own benches
+/// (`more`), then treebitmap.
+fn routed_group<K: Key>(
+    c: &mut Criterion,
+    name: &str,
+    fib: &Lpm<K>,
+    dests: &Routed<K>,
+    more: impl FnOnce(&mut BenchmarkGroup<'_, WallTime>, &[K]),
+) where
+    K::Addr: Address,
+{
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(N as u64));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("vrouter-batch", |b| {
+        b.iter(|| batched(fib, black_box(&dests.addrs)))
+    });
+    more(&mut g, &dests.addrs);
+    g.bench_function("treebitmap", |b| {
+        b.iter(|| treebitmap(&dests.tb, black_box(&dests.tb_addrs)))
+    });
+    g.finish();
+}
+
 /// One pass of treebitmap lookups over `addrs`.
 fn treebitmap<T: Address>(tb: &IpLookupTable<T, u32>, addrs: &[T]) -> u32 {
     addrs.iter().fold(0u32, |s, &a| {
@@ -130,26 +145,14 @@ fn lookups_v6(c: &mut Criterion) {
         .v6_entries(16);
     let fib = Lpm::<u128>::from_routes(entries.clone()).expect("builds");
     let pop = Lpm::<u128, Poptrie>::from_routes(entries.clone()).expect("builds");
-    let Routed {
-        addrs,
-        tb_addrs,
-        tb,
-    } = routed(&entries, |k, l, rng| {
+    let dests = routed(&entries, |k, l, rng| {
         k | if l >= 128 { 0 } else { rng.gen::<u128>() >> l }
     });
-    let mut g = c.benchmark_group("ipv6-real-routed");
-    g.throughput(Throughput::Elements(N as u64));
-    g.measurement_time(Duration::from_secs(3));
-    g.bench_function("vrouter-batch", |b| {
-        b.iter(|| batched(&fib, black_box(&addrs)))
+    routed_group(c, "ipv6-real-routed", &fib, &dests, |g, addrs| {
+        g.bench_function("poptrie-batch", |b| {
+            b.iter(|| batched(&pop, black_box(addrs)))
+        });
     });
-    g.bench_function("poptrie-batch", |b| {
-        b.iter(|| batched(&pop, black_box(&addrs)))
-    });
-    g.bench_function("treebitmap", |b| {
-        b.iter(|| treebitmap(&tb, black_box(&tb_addrs)))
-    });
-    g.finish();
 }
 
 criterion_group!(benches, lookups, lookups_v6);
