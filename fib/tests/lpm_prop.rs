@@ -303,12 +303,15 @@ fn compaction_keeps_chunks_that_compile_to_one_next_hop() {
     }
     let before = t.memory().lookup_allocated;
     let base = v6("2a00::");
+    let next = |x: &mut u64| {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    };
     let mut x = 0x1234_5678u64;
     for i in 0..40_000u32 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let key = base | u128::from(x & 0xffff_fff0) << 80;
+        let key = base | u128::from(next(&mut x) & 0xffff_fff0) << 80;
         if i % 3 == 0 {
             assert_eq!(t.remove(key, 48).unwrap(), n.remove(key, 48));
         } else {
@@ -324,10 +327,7 @@ fn compaction_keeps_chunks_that_compile_to_one_next_hop() {
     }
     let mut y = 7u64;
     for _ in 0..20_000 {
-        y ^= y << 13;
-        y ^= y >> 7;
-        y ^= y << 17;
-        let a = base | u128::from(y) << 64;
+        let a = base | u128::from(next(&mut y)) << 64;
         assert_eq!(t.lookup(a), n.lookup(a));
     }
 }
