@@ -31,9 +31,7 @@ fn table() -> Vec<(u32, u8, u32)> {
 fn lookups(c: &mut Criterion) {
     let entries = table();
     let fib = Lpm::<u32>::from_routes(entries.clone()).expect("builds");
-    let dests = routed(&entries, |k, l, rng| {
-        k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l }
-    });
+    let dests = routed(&entries, |k, l, rng| testkit::within(rng, k, l));
     routed_group(c, "ipv4-full-routed", &fib, &dests, |g, addrs| {
         g.bench_function("vrouter-single", |b| {
             b.iter(|| {
@@ -145,9 +143,7 @@ fn lookups_v6(c: &mut Criterion) {
         .v6_entries(16);
     let fib = Lpm::<u128>::from_routes(entries.clone()).expect("builds");
     let pop = Lpm::<u128, Poptrie>::from_routes(entries.clone()).expect("builds");
-    let dests = routed(&entries, |k, l, rng| {
-        k | if l >= 128 { 0 } else { rng.gen::<u128>() >> l }
-    });
+    let dests = routed(&entries, |k, l, rng| testkit::within(rng, k, l));
     routed_group(c, "ipv6-real-routed", &fib, &dests, |g, addrs| {
         g.bench_function("poptrie-batch", |b| {
             b.iter(|| batched(&pop, black_box(addrs)))

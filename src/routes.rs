@@ -1,105 +1,20 @@
-//! `vrouter routes ...`: load, inspect, look up, convert, generate and relocate route tables.
+//! Route-table tools behind `vrouter routes ...`: load (with a progress bar and a warning for
+//! skipped records), inspect, look up, convert, generate and relocate tables, list update
+//! events. Loading itself is `fib::source`; this module adds what a person at a terminal needs.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::ValueEnum;
 use fib::source::{self, Change, Format, LoadOptions, PeerChoice, RouteSet, RouteValue};
 use fib::{Ipv4Fib, Ipv6Fib, Key};
 use ipnet::IpNet;
 use serde_json::json;
 
 use crate::progress;
-
-#[derive(Subcommand)]
-pub enum RoutesCmd {
-    /// Counts (IPv4, IPv6, per prefix length), load and build time, memory.
-    Stats {
-        /// Route file (MRT, bgpdump -m text, ipasn/prefix list, ip route text, snapshot;
-        /// gzip/bzip2 or plain).
-        file: PathBuf,
-        #[command(flatten)]
-        load: LoadArgs,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Longest-prefix match: `ADDR<TAB>PREFIX<TAB>NEXTHOP`, or `ADDR<TAB>-` with no route.
-    Lookup {
-        file: PathBuf,
-        /// Addresses to look up.
-        addrs: Vec<String>,
-        /// Also read addresses from standard input, one per line.
-        #[arg(long)]
-        stdin: bool,
-        #[command(flatten)]
-        load: LoadArgs,
-        /// Print JSON lines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Writes a table as a binary snapshot or as `PREFIX<TAB>NEXTHOP` text.
-    Convert {
-        file: PathBuf,
-        /// Output file.
-        #[arg(short, long)]
-        output: PathBuf,
-        #[arg(long, value_enum, default_value_t = OutFormat::Snapshot)]
-        format: OutFormat,
-        #[command(flatten)]
-        load: LoadArgs,
-    },
-    /// Generates a seeded synthetic BGP-like table.
-    Synth {
-        /// Number of routes.
-        #[arg(long)]
-        count: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Address family.
-        #[arg(long, value_enum, default_value_t = Family::V4)]
-        family: Family,
-        /// Output file (default: text on standard output).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
-        format: OutFormat,
-        /// Next hops to map routes onto.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
-        nexthops: u32,
-    },
-    /// Moves a table into reserved lab space (IPv4 240.0.0.0/4, IPv6 3fff::/20), keeping its
-    /// nesting, for runs whose frames go on kernel interfaces.
-    Relocate {
-        file: PathBuf,
-        /// Output file (default: text on standard output).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
-        format: OutFormat,
-        #[command(flatten)]
-        load: LoadArgs,
-    },
-    /// Route changes of an update file (MRT BGP4MP or bgpdump text), one per line in file
-    /// order: `announce<TAB>PREFIX<TAB>NEXTHOP` or `withdraw<TAB>PREFIX`.
-    Events {
-        file: PathBuf,
-        /// Print the BGP next-hop address instead of the mapped next-hop id.
-        #[arg(long)]
-        bgp: bool,
-        /// Only changes from this peer address.
-        #[arg(long)]
-        peer: Option<IpAddr>,
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
-        nexthops: u32,
-        /// Skip malformed records (counted) instead of failing.
-        #[arg(long)]
-        lenient: bool,
-    },
-}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum OutFormat {
@@ -113,22 +28,27 @@ pub enum Family {
     V6,
 }
 
-/// Options shared by every command that loads a table.
-#[derive(Args, Clone)]
-pub struct LoadArgs {
+/// How a table is loaded: shared by every command that loads one.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
     /// Skip malformed records (counted) instead of failing.
-    #[arg(long)]
     pub lenient: bool,
-    /// RIB dumps: which peer's route to take per prefix: `best` (shortest AS path, then lowest
-    /// peer index), a peer index, or a peer address.
-    #[arg(long, default_value = "best")]
+    /// RIB dumps: which peer's route to take per prefix.
     pub peer: PeerChoice,
     /// Number of next hops the router has; routes map onto ids 0..N deterministically.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
     pub nexthops: u32,
 }
 
-impl LoadArgs {
+impl LoadSpec {
+    /// Strict loading, best peer, `nexthops` next hops.
+    pub fn new(nexthops: u32) -> Self {
+        LoadSpec {
+            lenient: false,
+            peer: PeerChoice::Best,
+            nexthops,
+        }
+    }
+
     pub fn options(&self) -> LoadOptions {
         LoadOptions {
             lenient: self.lenient,
@@ -138,77 +58,58 @@ impl LoadArgs {
     }
 }
 
-pub fn run(cmd: RoutesCmd) -> Result<()> {
-    match cmd {
-        RoutesCmd::Stats { file, load, json } => stats(&file, &load, json),
-        RoutesCmd::Lookup {
-            file,
-            addrs,
-            stdin,
-            load,
-            json,
-        } => lookup(&file, &addrs, stdin, &load, json),
-        RoutesCmd::Convert {
-            file,
-            output,
-            format,
-            load,
-        } => {
-            let set = load_set(&file, &load)?;
-            write_set(&set, Some(&output), format, load.nexthops)?;
-            eprintln!("wrote {} routes to {}", set.routes.len(), output.display());
-            Ok(())
-        }
-        RoutesCmd::Synth {
-            count,
-            seed,
-            family,
-            output,
-            format,
-            nexthops,
-        } => {
-            let set = match family {
-                Family::V4 => source::synth::ipv4(count, seed),
-                Family::V6 => source::synth::ipv6(count, seed),
-            };
-            if set.routes.len() < count {
-                bail!(
-                    "could only generate {} distinct routes of the {count} asked",
-                    set.routes.len()
-                );
-            }
-            write_set(&set, output.as_deref(), format, nexthops)
-        }
-        RoutesCmd::Relocate {
-            file,
-            output,
-            format,
-            load,
-        } => {
-            let set = load_set(&file, &load)?;
-            let (moved, dropped) = source::relocate::relocate(&set);
-            if dropped > 0 {
-                eprintln!(
-                    "relocate: dropped {dropped} routes too long to fit (IPv4 > /28, IPv6 > /108)"
-                );
-            }
-            write_set(&moved, output.as_deref(), format, load.nexthops)
-        }
-        RoutesCmd::Events {
-            file,
-            bgp,
-            peer,
-            nexthops,
-            lenient,
-        } => events(&file, bgp, peer, nexthops, lenient),
-    }
+/// `routes convert`: the table as a snapshot or text file.
+pub fn convert(file: &Path, output: &Path, format: OutFormat, load: &LoadSpec) -> Result<()> {
+    let set = load_set(file, load)?;
+    write_set(&set, Some(output), format, load.nexthops)?;
+    eprintln!("wrote {} routes to {}", set.routes.len(), output.display());
+    Ok(())
 }
 
-pub fn load_set(file: &Path, load: &LoadArgs) -> Result<RouteSet> {
+/// `routes synth`: a seeded synthetic table of `count` routes.
+pub fn synth(
+    count: usize,
+    seed: u64,
+    family: Family,
+    output: Option<&Path>,
+    format: OutFormat,
+    nexthops: u32,
+) -> Result<()> {
+    let set = match family {
+        Family::V4 => source::synth::ipv4(count, seed),
+        Family::V6 => source::synth::ipv6(count, seed),
+    };
+    if set.routes.len() < count {
+        bail!(
+            "could only generate {} distinct routes of the {count} asked",
+            set.routes.len()
+        );
+    }
+    write_set(&set, output, format, nexthops)
+}
+
+/// `routes relocate`: the table moved into 240.0.0.0/4 and 3fff::/20.
+pub fn relocate(
+    file: &Path,
+    output: Option<&Path>,
+    format: OutFormat,
+    load: &LoadSpec,
+) -> Result<()> {
+    let set = load_set(file, load)?;
+    let (moved, dropped) = source::relocate::relocate(&set);
+    if dropped > 0 {
+        tracing::warn!(
+            "relocate: dropped {dropped} routes too long to fit (IPv4 > /28, IPv6 > /108)"
+        );
+    }
+    write_set(&moved, output, format, load.nexthops)
+}
+
+pub fn load_set(file: &Path, load: &LoadSpec) -> Result<RouteSet> {
     let set = progress::load(file, &load.options())?;
     if let Some(e) = &set.stats.first_error {
         let n = set.stats.skipped.get("malformed").copied().unwrap_or(0);
-        eprintln!("warning: skipped {n} malformed record(s); first: {e}");
+        tracing::warn!("skipped {n} malformed record(s); first: {e}");
     }
     Ok(set)
 }
@@ -245,7 +146,7 @@ fn write_set(set: &RouteSet, out: Option<&Path>, format: OutFormat, nexthops: u3
     }
 }
 
-fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
+pub fn stats(file: &Path, load: &LoadSpec, json: bool) -> Result<()> {
     let t0 = Instant::now();
     let set = load_set(file, load)?;
     let load_s = t0.elapsed().as_secs_f64();
@@ -327,7 +228,13 @@ fn stats(file: &Path, load: &LoadArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn lookup(file: &Path, addrs: &[String], stdin: bool, load: &LoadArgs, json: bool) -> Result<()> {
+pub fn lookup(
+    file: &Path,
+    addrs: &[String],
+    stdin: bool,
+    load: &LoadSpec,
+    json: bool,
+) -> Result<()> {
     if addrs.is_empty() && !stdin {
         bail!("give addresses to look up, or --stdin");
     }
@@ -382,7 +289,7 @@ fn answer(v4: &Ipv4Fib, v6: &Ipv6Fib, a: &str, out: &mut impl Write, json: bool)
     Ok(())
 }
 
-fn events(
+pub fn events(
     file: &Path,
     bgp: bool,
     peer: Option<IpAddr>,
@@ -401,7 +308,7 @@ fn events(
     let (events, stats) = source::load_events(file, &opts, &mut cb)?;
     pb.finish_and_clear();
     if let Some(e) = &stats.first_error {
-        eprintln!("warning: skipped malformed record(s); first: {e}");
+        tracing::warn!("skipped malformed record(s); first: {e}");
     }
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());

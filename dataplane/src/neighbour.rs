@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 use crate::wire::ethernet::Mac;
 
 /// Frames held per unresolved next hop.

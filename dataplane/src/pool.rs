@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 
 const CACHE_BATCH: usize = 64;
 

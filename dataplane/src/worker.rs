@@ -28,7 +28,7 @@ use crate::pool::{Pool, PoolCache};
 use crate::port::Port;
 
 /// Default sleep of an adaptive worker between light polls. Measured on this project's VM at
-/// 130 kp/s offered (README): 50 µs -> 23% of a core, 100 µs -> 18%, 200 µs -> 10%, all without
+/// 130 kp/s offered (docs/results/2026-11-figures.md): 50 µs -> 23% of a core, 100 µs -> 18%, 200 µs -> 10%, all without
 /// loss; each wake-up costs tens of microseconds of CPU inside a VM.
 pub const ADAPTIVE_SLEEP: Duration = Duration::from_micros(100);
 /// Shortest sleep an adaptive worker takes.
@@ -128,6 +128,23 @@ pub enum PollMode {
     Busy,
     Adaptive,
     Interrupt,
+}
+
+impl PollMode {
+    /// The name a configuration uses: `busy`, `adaptive`, `interrupt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PollMode::Busy => "busy",
+            PollMode::Adaptive => "adaptive",
+            PollMode::Interrupt => "interrupt",
+        }
+    }
+}
+
+impl std::fmt::Display for PollMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl std::str::FromStr for PollMode {

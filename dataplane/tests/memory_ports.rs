@@ -32,7 +32,7 @@ fn neighbours(generation: u8) -> Neighbours {
             id,
             Neighbour {
                 port: 1 + (id % 2) as u16,
-                mac: neighbour_mac(id, generation),
+                mac: neighbour_mac(id, generation).into(),
             },
         );
     }
@@ -45,7 +45,7 @@ fn router(
 ) -> (VirtualRouter, MemPort, MemPort, MemPort) {
     let ifc = |p: u16, net: &str| Interface {
         port: p,
-        mac: [2, 0, 0, 0, 0, 1 + p as u8],
+        mac: [2, 0, 0, 0, 0, 1 + p as u8].into(),
         v4: vec![net.parse().unwrap()],
         v6: vec![],
         mtu: 1500,
@@ -138,7 +138,7 @@ fn destinations(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Vec<Ipv4Addr
     (0..n)
         .map(|_| {
             let (k, l, _) = entries[rng.gen_range(0..entries.len())];
-            Ipv4Addr::from(k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l })
+            Ipv4Addr::from(testkit::within(&mut rng, k, l))
         })
         .collect()
 }

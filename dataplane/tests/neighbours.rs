@@ -13,7 +13,7 @@ const GW_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x33];
 const US1: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
 fn router() -> Pipeline {
-    let mut p = Pipeline::lab_default(0);
+    let mut p = testkit::default_router(0);
     p.neighbours
         .set_dynamic(0, 1, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 2)));
     p.neighbours

@@ -98,7 +98,7 @@ fn run_at(p: &mut Pipeline, now: u64, frames: &[Vec<u8>]) -> (Vec<Verdict>, Vec<
 }
 
 fn run(frames: &[Vec<u8>]) -> (Vec<Verdict>, Vec<PacketBuf>, Pipeline) {
-    let mut p = Pipeline::lab_default(1);
+    let mut p = testkit::default_router(1);
     let (v, b) = run_at(&mut p, 1_000_000_000, frames);
     let s = &p.stats;
     assert_eq!(s.frames_in, s.accounted(), "every frame counted once");
@@ -257,7 +257,7 @@ fn answers_arp_for_its_addresses_only() {
     assert_eq!(a.operation(), 2);
     assert_eq!(
         (a.sender_mac(), a.sender_ip(), a.target_ip()),
-        (US0, v4("198.18.0.1"), v4("198.18.0.2"))
+        (US0.into(), v4("198.18.0.1"), v4("198.18.0.2"))
     );
 }
 
@@ -279,7 +279,7 @@ fn answers_ping() {
 
 #[test]
 fn mtu_frag_needed_and_too_big() {
-    let mut p = Pipeline::lab_default(1);
+    let mut p = testkit::default_router(1);
     p.interfaces[1].mtu = 1000;
     let big = |df: bool| {
         let mut f = frame4("198.18.0.2", "8.8.8.8", 64, ipv4::PROTO_UDP, &[0u8; 1400]);
@@ -311,7 +311,7 @@ fn mtu_frag_needed_and_too_big() {
 
 #[test]
 fn icmp_errors_are_rate_limited_and_never_about_errors() {
-    let mut p = Pipeline::lab_default(1);
+    let mut p = testkit::default_router(1);
     let expired: Vec<Vec<u8>> = (0..200).map(|_| udp4("198.18.0.2", "8.8.8.8", 1)).collect();
     run_at(&mut p, 5_000_000_000, &expired);
     assert_eq!(p.stats.icmp_errors, 100, "burst of 100");
@@ -402,7 +402,7 @@ fn ipv6_forward_errors_ping_and_neighbour_discovery() {
 
 #[test]
 fn neighbour_missing_is_counted() {
-    let mut p = Pipeline::lab_default(0);
+    let mut p = testkit::default_router(0);
     let (v, _) = run_at(&mut p, 1, &[udp4("198.18.0.2", "8.8.8.8", 64)]);
     assert_eq!(v[0], drop_of(DropReason::NoNeighbour));
 }

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::pipeline::{PacketBuf, Pipeline, Verdict};
+use dataplane::pipeline::{PacketBuf, Verdict};
 use dataplane::wire::{ethernet, ipv4};
 use fib::source::{load, LoadOptions};
 use fib::Lpm;
@@ -69,7 +69,7 @@ fn seeds() -> Vec<Vec<u8>> {
 fn check(frames: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
     let f4 = Lpm::<u32>::from_routes(vec![(0, 0, 0), (0x0808_0800, 24, 0)]).unwrap();
     let f6 = Lpm::<u128>::from_routes(vec![(0, 0, 0)]).unwrap();
-    let mut p = Pipeline::lab_default(1);
+    let mut p = testkit::default_router(1);
     let mut bufs: Vec<PacketBuf> = frames
         .iter()
         .filter_map(|f| PacketBuf::from_bytes(f))
@@ -125,14 +125,14 @@ fn real_table_10k_destinations_forwarded_correctly() {
     let set = load(path.as_ref(), &LoadOptions::default(), &mut |_, _| {}).unwrap();
     let (f4, f6) = set.tables(16).unwrap();
     let entries = set.v4_entries(16);
-    let mut p = Pipeline::lab_default(16);
+    let mut p = testkit::default_router(16);
     // Next hops alternate between two neighbours on port 1, so MACs prove the lookup.
     for id in 0..16u32 {
         p.neighbours.set(
             id,
             dataplane::neighbour::Neighbour {
                 port: 1,
-                mac: [2, 0, 0, 0, 1, id as u8],
+                mac: [2, 0, 0, 0, 1, id as u8].into(),
             },
         );
     }
@@ -143,7 +143,7 @@ fn real_table_10k_destinations_forwarded_correctly() {
         let mut want = Vec::new();
         for _ in 0..32 {
             let (k, l, _) = entries[rng.gen_range(0..entries.len())];
-            let dst = Ipv4Addr::from(k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l });
+            let dst = Ipv4Addr::from(testkit::within(&mut rng, k, l));
             let mut f = vec![0u8; 64];
             ethernet::write_header(
                 &mut f,

@@ -56,6 +56,8 @@
 //! chunks they touch; [`shared`] publishes tables to forwarding threads so that a batch of
 //! updates is seen whole or not at all.
 
+#![forbid(unsafe_code)]
+
 pub mod lpm;
 pub mod shared;
 pub mod source;

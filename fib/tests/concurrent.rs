@@ -33,7 +33,7 @@ fn readers_see_whole_batches_only() {
                 rng.gen()
             } else {
                 let (k, l) = live[rng.gen_range(0..live.len())];
-                k | if l >= 32 { 0 } else { rng.gen::<u32>() >> l }
+                testkit::within(&mut rng, k, l)
             }
         })
         .collect();

@@ -1,6 +1,6 @@
 //! Arbitrary frames through the forwarding pipeline: no panic, one verdict each, counters add up.
 #![no_main]
-use dataplane::pipeline::{PacketBuf, Pipeline, Verdict};
+use dataplane::pipeline::{PacketBuf, Verdict};
 use fib::Lpm;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
             Lpm::from_routes(vec![(0, 0, 0)]).expect("table"),
         )
     });
-    let mut p = Pipeline::lab_default(2);
+    let mut p = testkit::default_router(2);
     // Frames are separated by their first byte's length prefix.
     let mut bufs = Vec::new();
     let mut rest = data;

@@ -32,7 +32,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use reply::mac_at;
 
 use fib::{Lpm, NO_ROUTE};
-use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::neighbour::{Neighbours, Resolution};
 use crate::wire::ethernet::{self, Mac};
@@ -40,8 +39,7 @@ use crate::wire::{arp, get16, icmp, ipv4, ipv6};
 
 /// Frames per burst.
 pub const BURST: usize = 32;
-/// Bytes a packet buffer holds (a full 1518-byte frame and room for any reply).
-pub const BUF_SIZE: usize = 2048;
+pub use crate::buf::BUF_SIZE;
 
 /// A virtual router's forwarding state, owned by the worker that runs it.
 #[derive(Clone, Debug)]
@@ -77,41 +75,6 @@ impl Pipeline {
             class_e_unicast: false,
             icmp: TokenBucket::new(1000, 100),
         }
-    }
-
-    /// The documented default router (used by `vrouter replay` without a configuration):
-    /// port 0 `02:00:00:00:00:01` with 198.18.0.1/24 and 2001:2::1/64, port 1
-    /// `02:00:00:00:00:02` with 198.18.1.1/24 and 2001:2:0:1::1/64 (RFC 2544 and RFC 5180
-    /// benchmarking space), MTU 1500; every next hop id `0..nexthops` resolves to the neighbour
-    /// 198.18.1.2 at `02:00:00:00:00:03` on port 1.
-    pub fn lab_default(nexthops: u32) -> Self {
-        let net4 = |s: &str| s.parse::<Ipv4Net>().ok().into_iter().collect::<Vec<_>>();
-        let net6 = |s: &str| s.parse::<Ipv6Net>().ok().into_iter().collect::<Vec<_>>();
-        let interfaces = vec![
-            Interface {
-                port: 0,
-                mac: [2, 0, 0, 0, 0, 1],
-                v4: net4("198.18.0.1/24"),
-                v6: net6("2001:2::1/64"),
-                mtu: 1500,
-            },
-            Interface {
-                port: 1,
-                mac: [2, 0, 0, 0, 0, 2],
-                v4: net4("198.18.1.1/24"),
-                v6: net6("2001:2:0:1::1/64"),
-                mtu: 1500,
-            },
-        ];
-        let mut neighbours = Neighbours::new();
-        neighbours.fill(
-            nexthops,
-            crate::neighbour::Neighbour {
-                port: 1,
-                mac: [2, 0, 0, 0, 0, 3],
-            },
-        );
-        Pipeline::new(interfaces, neighbours)
     }
 
     /// Processes a burst that arrived on `ingress`, at time `now_ns`. `verdicts` must be at
@@ -450,7 +413,7 @@ impl Pipeline {
         match io.as_deref_mut() {
             Some(io) => {
                 for mut b in held {
-                    b.data[..6].copy_from_slice(&n.mac);
+                    b.data[..6].copy_from_slice(&n.mac.0);
                     io.out.push((n.port, b));
                 }
             }
@@ -568,7 +531,7 @@ impl Pipeline {
             ethernet::TYPE_IPV4
         };
         // Rewritten before any holding: a released frame only needs its destination MAC.
-        ethernet::write_header(&mut f.data[..], mac.unwrap_or([0; 6]), out_mac, ethertype);
+        ethernet::write_header(&mut f.data[..], mac.unwrap_or_default(), out_mac, ethertype);
         if mac.is_some() {
             return Verdict::Forward { port };
         }

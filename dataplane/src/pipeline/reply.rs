@@ -46,7 +46,14 @@ impl Pipeline {
                     return false;
                 };
                 ethernet::write_header(b, ethernet::BROADCAST, ifc.mac, ethernet::TYPE_ARP);
-                arp::write(&mut b[14..], arp::OP_REQUEST, ifc.mac, src, [0; 6], gw);
+                arp::write(
+                    &mut b[14..],
+                    arp::OP_REQUEST,
+                    ifc.mac,
+                    src,
+                    Mac::default(),
+                    gw,
+                );
                 b[42..60].fill(0);
                 f.len = 60;
             }
@@ -78,12 +85,12 @@ impl Pipeline {
                 b[l4 + 8..l4 + 24].copy_from_slice(&g);
                 b[l4 + 24] = 1; // source link-layer address option
                 b[l4 + 25] = 1;
-                b[l4 + 26..l4 + 32].copy_from_slice(&ifc.mac);
+                b[l4 + 26..l4 + 32].copy_from_slice(&ifc.mac.0);
                 ipv6::write_header(&mut b[14..], src, solicited, ipv6::NEXT_ICMPV6, 255, len);
                 icmp6_checksum(b, l4, len, &src, &solicited);
                 ethernet::write_header(
                     b,
-                    [0x33, 0x33, 0xff, g[13], g[14], g[15]],
+                    Mac([0x33, 0x33, 0xff, g[13], g[14], g[15]]),
                     ifc.mac,
                     ethernet::TYPE_IPV6,
                 );
@@ -170,11 +177,11 @@ impl Pipeline {
         b[l4 + 8..l4 + 24].copy_from_slice(&target.octets());
         b[l4 + 24] = 2; // target link-layer address option
         b[l4 + 25] = 1;
-        b[l4 + 26..l4 + 32].copy_from_slice(&mac);
+        b[l4 + 26..l4 + 32].copy_from_slice(&mac.0);
         ipv6::write_header(&mut b[l3..], target, to, ipv6::NEXT_ICMPV6, 255, len);
         icmp6_checksum(b, l4, len, &target, &to);
         let dst_mac = if src.is_unspecified() {
-            [0x33, 0x33, 0, 0, 0, 1]
+            Mac([0x33, 0x33, 0, 0, 0, 1])
         } else {
             peer_mac
         };
@@ -324,7 +331,7 @@ pub(super) fn ip6_at(b: &[u8], at: usize) -> Ipv6Addr {
 pub(super) fn mac_at(b: &[u8], at: usize) -> Mac {
     let mut m = [0u8; 6];
     m.copy_from_slice(&b[at..at + 6]);
-    m
+    Mac(m)
 }
 
 pub(super) fn icmp6_checksum(b: &mut [u8], l4: usize, len: usize, src: &Ipv6Addr, dst: &Ipv6Addr) {

@@ -1,162 +1,86 @@
-//! The pipeline's vocabulary: packet buffers, verdicts, drop reasons, counters, interfaces,
+//! The pipeline's vocabulary: verdicts, drop reasons, counters, interfaces,
 //! the ICMP token bucket, and the [`Io`] through which frames leave outside a burst.
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use super::BUF_SIZE;
+pub use crate::buf::PacketBuf;
 use crate::wire::ethernet::Mac;
 
-/// Buffer storage, cache-line aligned so that a minimum-size frame occupies one line.
-#[derive(Clone)]
-#[repr(C, align(64))]
-pub(super) struct Storage(pub(super) [u8; BUF_SIZE]);
-
-impl std::ops::Deref for Storage {
-    type Target = [u8; BUF_SIZE];
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Storage {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-/// A packet buffer: fixed capacity, current length. The pipeline rewrites frames in place and
-/// may replace one by a (possibly longer) reply.
-#[derive(Clone)]
-pub struct PacketBuf {
-    pub(super) data: Box<Storage>,
-    pub(super) len: usize,
-}
-
-impl Default for PacketBuf {
-    fn default() -> Self {
-        PacketBuf {
-            data: Box::new(Storage([0; BUF_SIZE])),
-            len: 0,
+/// Declares [`DropReason`], its list and its names from one table: a reason is added in one
+/// place, and the list, the counters and the names follow.
+macro_rules! drop_reasons {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// Why a frame was dropped. The names are what operators read in `stats`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum DropReason {
+            $($(#[$doc])* $variant,)*
         }
-    }
-}
 
-impl std::fmt::Debug for PacketBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PacketBuf({} bytes)", self.len)
-    }
-}
+        impl DropReason {
+            /// Every reason, in counter order (`reason as usize` indexes the counters).
+            pub const ALL: [DropReason; [$(DropReason::$variant),*].len()] =
+                [$(DropReason::$variant),*];
 
-impl PacketBuf {
-    /// Copies `frame` in; `None` if it does not fit.
-    pub fn from_bytes(frame: &[u8]) -> Option<Self> {
-        let mut p = PacketBuf::default();
-        p.set(frame).then_some(p)
-    }
-    /// Replaces the content; false (content unchanged) if `frame` does not fit.
-    pub fn set(&mut self, frame: &[u8]) -> bool {
-        if frame.len() > BUF_SIZE {
-            return false;
+            /// The reason's name in counters and logs (`too-short`, `no-route`, ...).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $name,)*
+                }
+            }
         }
-        self.data[..frame.len()].copy_from_slice(frame);
-        self.len = frame.len();
-        true
-    }
-    /// Copies `head` to the front and sets the length to `len` without touching the bytes in
-    /// between: how generators build large test frames at the cost of a small one (the payload
-    /// past the stamp carries whatever the buffer held, which no test reads). False (unchanged)
-    /// if `len` does not fit or is shorter than `head`.
-    pub fn set_head(&mut self, head: &[u8], len: usize) -> bool {
-        if len > BUF_SIZE || len < head.len() {
-            return false;
-        }
-        self.data[..head.len()].copy_from_slice(head);
-        self.len = len;
-        true
-    }
-    pub fn bytes(&self) -> &[u8] {
-        &self.data[..self.len]
-    }
-    /// The first byte of the buffer (whatever the length): a cheap way to pull the frame's
-    /// first cache line in.
-    #[inline(always)]
-    pub fn first_byte(&self) -> u8 {
-        self.data[0]
-    }
-    /// Where the frame's bytes start in memory: for backends that prefetch (the pointer is
-    /// never dereferenced outside this type).
-    #[inline(always)]
-    pub fn head_ptr(&self) -> *const u8 {
-        self.data.0.as_ptr()
-    }
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
+    };
 }
 
-/// Why a frame was dropped. The names are what operators read in `stats`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DropReason {
-    TooShort,
-    NotForUs,
-    Vlan,
-    UnsupportedEthertype,
-    BadArp,
-    BadVersion,
-    BadHeaderLength,
-    BadLength,
-    BadChecksum,
-    Martian,
-    NotForwarded,
-    LocalUnsupported,
-    TtlExpired,
-    NoRoute,
-    NoNeighbour,
-    TooBig,
+drop_reasons! {
+    /// Shorter than an Ethernet header plus the network header it announces.
+    TooShort => "too-short",
+    /// Not addressed to this router: a unicast destination MAC that is not the ingress
+    /// port's, or a frame with nothing for the router to do (an unknown port).
+    NotForUs => "not-for-us",
+    /// 802.1Q-tagged (no VLANs configured).
+    Vlan => "vlan-tagged",
+    /// Neither IPv4, IPv6 nor ARP.
+    UnsupportedEthertype => "unsupported-ethertype",
+    /// A malformed ARP packet.
+    BadArp => "bad-arp",
+    /// An IP version field that does not match the ethertype.
+    BadVersion => "bad-version",
+    /// An IPv4 header length below 5 words or past the frame.
+    BadHeaderLength => "bad-header-length",
+    /// A total or payload length that disagrees with the frame.
+    BadLength => "bad-length",
+    /// A wrong IPv4 header checksum.
+    BadChecksum => "bad-checksum",
+    /// A source or destination no router forwards (RFC 1812 §5.3.7, RFC 4291).
+    Martian => "martian",
+    /// Multicast or broadcast (IP or link layer) that a router does not forward.
+    NotForwarded => "not-forwarded",
+    /// Addressed to the router, but nothing it answers (only ARP, echo and neighbour
+    /// discovery are).
+    LocalUnsupported => "local-unsupported",
+    /// TTL or hop limit reached zero.
+    TtlExpired => "ttl-expired",
+    /// No route to the destination.
+    NoRoute => "no-route",
+    /// The next hop has no MAC and cannot be resolved here.
+    NoNeighbour => "no-neighbour",
+    /// Larger than the egress MTU.
+    TooBig => "too-big",
 }
 
-impl DropReason {
-    pub const ALL: [DropReason; 16] = [
-        DropReason::TooShort,
-        DropReason::NotForUs,
-        DropReason::Vlan,
-        DropReason::UnsupportedEthertype,
-        DropReason::BadArp,
-        DropReason::BadVersion,
-        DropReason::BadHeaderLength,
-        DropReason::BadLength,
-        DropReason::BadChecksum,
-        DropReason::Martian,
-        DropReason::NotForwarded,
-        DropReason::LocalUnsupported,
-        DropReason::TtlExpired,
-        DropReason::NoRoute,
-        DropReason::NoNeighbour,
-        DropReason::TooBig,
-    ];
+#[cfg(test)]
+mod drop_reason_tests {
+    use super::DropReason;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::TooShort => "too-short",
-            DropReason::NotForUs => "not-for-us",
-            DropReason::Vlan => "vlan-tagged",
-            DropReason::UnsupportedEthertype => "unsupported-ethertype",
-            DropReason::BadArp => "bad-arp",
-            DropReason::BadVersion => "bad-version",
-            DropReason::BadHeaderLength => "bad-header-length",
-            DropReason::BadLength => "bad-length",
-            DropReason::BadChecksum => "bad-checksum",
-            DropReason::Martian => "martian",
-            DropReason::NotForwarded => "not-forwarded",
-            DropReason::LocalUnsupported => "local-unsupported",
-            DropReason::TtlExpired => "ttl-expired",
-            DropReason::NoRoute => "no-route",
-            DropReason::NoNeighbour => "no-neighbour",
-            DropReason::TooBig => "too-big",
+    #[test]
+    fn every_reason_has_its_index_and_a_distinct_name() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
         }
+        let mut names: Vec<&str> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
     }
 }
 

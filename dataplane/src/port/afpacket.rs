@@ -18,7 +18,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::Port;
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 use crate::pool::{Pool, PoolCache};
 
 const TPACKET_V3: libc::c_int = 2;

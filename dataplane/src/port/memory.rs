@@ -5,7 +5,7 @@
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use super::Port;
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 
 /// One end of a memory link.
 pub struct MemPort {

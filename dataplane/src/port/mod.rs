@@ -2,12 +2,17 @@
 //! AF_PACKET, AF_XDP and DPDK plug in the same way). Buffers move through ports by value (a
 //! pointer move), never copied or allocated per packet.
 
+// The backends talk to the kernel through raw sockets, mappings and FFI: the only modules of
+// the engine where `unsafe` is allowed (each block has a `// SAFETY:` line).
+#[allow(unsafe_code)]
 pub mod afpacket;
 #[cfg(feature = "afxdp")]
+#[allow(unsafe_code)]
 pub mod afxdp;
+#[allow(unsafe_code)]
 pub mod memory;
 
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 
 /// A router port.
 pub trait Port: Send {

@@ -48,7 +48,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn sender_mac(&self) -> Mac {
         let mut m = [0u8; 6];
         m.copy_from_slice(&self.buf.as_ref()[field::SHA]);
-        m
+        Mac(m)
     }
     pub fn sender_ip(&self) -> Ipv4Addr {
         ip(&self.buf.as_ref()[field::SPA])
@@ -63,15 +63,22 @@ fn ip(b: &[u8]) -> Ipv4Addr {
 }
 
 /// Writes a 28-byte ARP message into `b[..28]`.
-pub fn write(b: &mut [u8], op: u16, sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) {
+pub fn write(
+    b: &mut [u8],
+    op: u16,
+    sha: impl Into<Mac>,
+    spa: Ipv4Addr,
+    tha: impl Into<Mac>,
+    tpa: Ipv4Addr,
+) {
     b[field::HTYPE..field::HTYPE + 2].copy_from_slice(&1u16.to_be_bytes());
     b[field::PTYPE..field::PTYPE + 2].copy_from_slice(&0x0800u16.to_be_bytes());
     b[field::HLEN] = 6;
     b[field::PLEN] = 4;
     b[field::OPER..field::OPER + 2].copy_from_slice(&op.to_be_bytes());
-    b[field::SHA].copy_from_slice(&sha);
+    b[field::SHA].copy_from_slice(&sha.into().0);
     b[field::SPA].copy_from_slice(&spa.octets());
-    b[field::THA].copy_from_slice(&tha);
+    b[field::THA].copy_from_slice(&tha.into().0);
     b[field::TPA].copy_from_slice(&tpa.octets());
 }
 
@@ -82,7 +89,7 @@ mod tests {
     #[test]
     fn round_trip_and_rejects() {
         let mut b = [0u8; 28];
-        let (m1, m2) = ([2, 0, 0, 0, 0, 1], [0; 6]);
+        let (m1, m2) = (Mac([2, 0, 0, 0, 0, 1]), Mac([0; 6]));
         write(
             &mut b,
             OP_REQUEST,

@@ -17,8 +17,97 @@ pub const TYPE_ARP: u16 = 0x0806;
 pub const TYPE_IPV6: u16 = 0x86dd;
 pub const TYPE_VLAN: u16 = 0x8100;
 
-pub type Mac = [u8; 6];
-pub const BROADCAST: Mac = [0xff; 6];
+/// A MAC address. Prints and parses as `02:00:00:00:00:01`; compares with `[u8; 6]`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Mac(pub [u8; 6]);
+
+pub const BROADCAST: Mac = Mac([0xff; 6]);
+
+impl Mac {
+    /// The six bytes, in wire order.
+    pub const fn octets(self) -> [u8; 6] {
+        self.0
+    }
+    /// Group (multicast or broadcast) addresses have the low bit of the first byte set.
+    pub const fn is_multicast(self) -> bool {
+        self.0[0] & 1 != 0
+    }
+}
+
+impl From<[u8; 6]> for Mac {
+    fn from(b: [u8; 6]) -> Self {
+        Mac(b)
+    }
+}
+
+impl From<Mac> for [u8; 6] {
+    fn from(m: Mac) -> Self {
+        m.0
+    }
+}
+
+impl PartialEq<[u8; 6]> for Mac {
+    fn eq(&self, other: &[u8; 6]) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<Mac> for [u8; 6] {
+    fn eq(&self, other: &Mac) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<Mac> for [u8] {
+    fn eq(&self, other: &Mac) -> bool {
+        *self == other.0
+    }
+}
+
+impl std::ops::Deref for Mac {
+    type Target = [u8; 6];
+    fn deref(&self) -> &[u8; 6] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl std::fmt::Debug for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// `02:00:00:00:00:01`: six bytes of one or two hex digits, colon-separated.
+impl std::str::FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{s}` is not a MAC (six hex bytes like 02:00:00:00:00:01)");
+        let mut m = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut m {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.is_empty() || p.len() > 2 {
+                return Err(bad());
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Mac(m))
+    }
+}
 
 /// A checked view of an Ethernet frame.
 #[derive(Debug)]
@@ -75,32 +164,14 @@ impl<T: AsRef<[u8]>> Frame<T> {
 fn mac(b: &[u8]) -> Mac {
     let mut m = [0u8; 6];
     m.copy_from_slice(b);
-    m
+    Mac(m)
 }
 
 /// Writes an untagged Ethernet header into the first 14 bytes of `b` (which must hold them).
-pub fn write_header(b: &mut [u8], dst: Mac, src: Mac, ethertype: u16) {
-    b[field::DST].copy_from_slice(&dst);
-    b[field::SRC].copy_from_slice(&src);
+pub fn write_header(b: &mut [u8], dst: impl Into<Mac>, src: impl Into<Mac>, ethertype: u16) {
+    b[field::DST].copy_from_slice(&dst.into().0);
+    b[field::SRC].copy_from_slice(&src.into().0);
     b[field::ETHERTYPE..field::ETHERTYPE + 2].copy_from_slice(&ethertype.to_be_bytes());
-}
-
-/// Formats a MAC as `02:00:00:00:00:01`.
-pub fn fmt_mac(m: &Mac) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// Parses `02:00:00:00:00:01`.
-pub fn parse_mac(s: &str) -> Option<Mac> {
-    let mut m = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut m {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(m)
 }
 
 #[cfg(test)]
@@ -127,8 +198,14 @@ mod tests {
         );
         assert_eq!(Frame::new_checked(&t[..16]).unwrap_err(), Error::Truncated);
         assert_eq!(Frame::new_checked(&f[..13]).unwrap_err(), Error::Truncated);
-        assert_eq!(parse_mac("02:00:00:00:00:0a"), Some([2, 0, 0, 0, 0, 10]));
-        assert_eq!(parse_mac("02:00:00:00:00"), None);
-        assert_eq!(fmt_mac(&[2, 0, 0, 0, 0, 10]), "02:00:00:00:00:0a");
+        assert_eq!(
+            "02:00:00:00:00:0a".parse::<Mac>(),
+            Ok(Mac([2, 0, 0, 0, 0, 10]))
+        );
+        assert!("02:00:00:00:00".parse::<Mac>().is_err());
+        assert!("02:00:00:00:00:0a:0b".parse::<Mac>().is_err());
+        assert!("02:00:00:00:00:100".parse::<Mac>().is_err());
+        assert_eq!(Mac([2, 0, 0, 0, 0, 10]).to_string(), "02:00:00:00:00:0a");
+        assert!(BROADCAST.is_multicast() && !Mac([2, 0, 0, 0, 0, 1]).is_multicast());
     }
 }

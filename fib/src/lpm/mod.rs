@@ -266,7 +266,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
     /// Each lookup is independent of the others, so the out-of-order core overlaps the memory
     /// accesses of many consecutive lookups by itself; on this project's machines that measured
     /// faster than lock-step rounds over a burst with explicit staging or prefetching (see
-    /// README, "Why this FIB"). Callers should still hand over whole bursts.
+    /// docs/fib.md). Callers should still hand over whole bursts.
     #[inline]
     pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
         // Sliced to its constant length once, the direct array needs no bounds check per

@@ -3,13 +3,13 @@
 //! 24..32. An entry with the top bit set points to such a block (numbered within the chunk, so
 //! chunks move by plain copy); otherwise it is a next hop. A /24 lookup is two indexed loads
 //! and no arithmetic beyond shifts: on the shipped 512k table this measured about 1.6 times the
-//! poptrie's rate, at 6 MiB instead of 2 MiB (see README).
+//! poptrie's rate, at 6 MiB instead of 2 MiB (see docs/fib.md).
 //!
 //! Every direct entry points to a block of 64, also where a whole /18 has one next hop: such
 //! entries share one *hop block* per next hop (64 copies of it). A lookup therefore never asks
 //! whether the direct entry is a leaf. That branch followed the destination, so the core
 //! mispredicted it for a share of lookups and threw away the loads it had started for the
-//! lookups after them; without it the full table measured twice the rate (README, "Why this
+//! lookups after them; without it the full table measured twice the rate (docs/fib.md, "Why this
 //! FIB").
 //!
 //! ```text

@@ -8,7 +8,7 @@
 //! the data (the lesson of the IPv4 table: a branch that follows the destination mispredicts,
 //! and each misprediction throws away the loads already started for the lookups after it). A
 //! poptrie walk ends at a depth that follows the destination; on the same tables this layout
-//! measured 2.5 to 3.5 times its rate (README, "Why this FIB"). Everything is in 64-byte lines
+//! measured 2.5 to 3.5 times its rate (docs/fib.md). Everything is in 64-byte lines
 //! of sixteen 32-bit lanes:
 //!
 //! ```text

@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::json;
 
-use crate::lab::{self, RouterKind};
-use crate::labbed::{LabBed, LabOptions};
-use crate::testbed::{self, Load, RouterResult, RouterSetup};
+use crate::host::system_busy_ns;
+use crate::measure::bed::{self, BedOptions, Dut, RouterSetup, TestBed};
+use crate::measure::generator::{FrameSize, Load, RouterResult};
+use crate::measure::search::search;
 
 #[derive(clap::Args)]
 pub struct LabBenchArgs {
@@ -20,7 +21,7 @@ pub struct LabBenchArgs {
     table: Option<PathBuf>,
     /// What to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["vrouter-afxdp", "vrouter-afpacket", "kernel"])]
-    routers: Vec<Subject>,
+    routers: Vec<Dut>,
     /// vrouter's polling mode (adaptive is what `vrouter run` and the lab use by default).
     #[arg(long, default_value = "adaptive")]
     mode: String,
@@ -35,55 +36,8 @@ pub struct LabBenchArgs {
     json: bool,
 }
 
-/// A router under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Subject {
-    VrouterAfxdp,
-    VrouterAfpacket,
-    Kernel,
-}
-
-impl Subject {
-    fn kind(self) -> RouterKind {
-        match self {
-            Subject::Kernel => RouterKind::Kernel,
-            _ => RouterKind::Vrouter,
-        }
-    }
-    fn io(self) -> lab::PortIo {
-        match self {
-            Subject::VrouterAfxdp => lab::PortIo::Afxdp,
-            _ => lab::PortIo::Afpacket,
-        }
-    }
-    fn tag(self) -> &'static str {
-        match self {
-            Subject::VrouterAfxdp => "x",
-            Subject::VrouterAfpacket => "p",
-            Subject::Kernel => "k",
-        }
-    }
-}
-
-/// Busy time of all CPUs (user, nice, system, irq, softirq), in ns, from /proc/stat.
-fn system_busy_ns() -> u64 {
-    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(l) = s.lines().next() else { return 0 };
-    let f: Vec<u64> = l
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    let busy = [0usize, 1, 2, 5, 6]
-        .iter()
-        .map(|&i| f.get(i).copied().unwrap_or(0))
-        .sum::<u64>();
-    busy * 10_000_000
-}
-
 struct Row {
-    kind: Subject,
+    kind: Dut,
     max_pps: f64,
     max_offered_pps: f64,
     max_loss: f64,
@@ -104,7 +58,7 @@ struct Row {
 impl Row {
     /// What held the rate back, judged from where frames were lost.
     fn limit(&self) -> &'static str {
-        if self.kind == Subject::Kernel {
+        if self.kind == Dut::Kernel {
             // On veth the kernel forwards (and the sink receives) inside the generator's
             // system call: one core does all of it.
             "generator core (forwarding runs in its send)"
@@ -123,7 +77,7 @@ impl Row {
 }
 
 /// One trial and every core's busy time during it (ns).
-fn busy_run(bed: &mut LabBed, load: &Load) -> Result<(RouterResult, f64)> {
+fn busy_run(bed: &mut dyn TestBed, load: &Load) -> Result<(RouterResult, f64)> {
     let b0 = system_busy_ns();
     let r = bed
         .trial(load)?
@@ -135,52 +89,41 @@ fn busy_run(bed: &mut LabBed, load: &Load) -> Result<(RouterResult, f64)> {
 
 /// Measures one router; `same_load`, when given, is a rate (the kernel's zero-loss rate) at
 /// which CPU per packet is measured too, so that routers compare at equal load.
-fn measure(
-    a: &LabBenchArgs,
-    subject: Subject,
-    table: &Path,
-    same_load: Option<f64>,
-) -> Result<Row> {
-    let set = crate::routes::load_set(
-        table,
-        &crate::routes::LoadArgs {
-            lenient: false,
-            peer: fib::source::PeerChoice::Best,
-            nexthops: 16,
-        },
-    )?;
+fn measure(a: &LabBenchArgs, subject: Dut, table: &Path, same_load: Option<f64>) -> Result<Row> {
+    let set = crate::routes::load_set(table, &crate::routes::LoadSpec::new(16))?;
     let router = RouterSetup::new(&set.v4_entries(16), 65_536, 1)?;
-    let mut bed = LabBed::up(
-        &LabOptions {
+    let mode = a.mode.parse().map_err(|e| anyhow!("--mode: {e}"))?;
+    let mut bed = bed::open(
+        subject,
+        &BedOptions {
             name: format!("bl{}{}", subject.tag(), std::process::id() % 10_000),
-            kind: subject.kind(),
-            io: subject.io(),
-            mode: a.mode.clone(),
+            mode,
             // The router on core 1, the generator and sink on core 0 (when there are two).
             core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
-            frame: testbed::FrameSize::Fixed(60),
+            ..BedOptions::new(subject)
         },
-        &[router],
+        vec![router],
     )?;
+    let bed = bed.as_mut();
     let load = |rate: Option<f64>| Load {
         rate_per_router: rate,
-        frame: testbed::FrameSize::Fixed(60),
+        frame: FrameSize::Fixed(60),
         seconds: a.seconds,
     };
     // The unpaced run: the top rate, and whether the generator thread was what held it.
     let d0 = bed.drops();
-    let (max, _) = busy_run(&mut bed, &load(None))?;
-    let gen_cpu = bed.gen_cpu_ns as f64;
-    let (zero, _) = testbed::search(&mut |rate| bed.trial(&load(rate)), a.steps, 0.0)?;
+    let (max, _) = busy_run(bed, &load(None))?;
+    let gen_cpu = bed.generator_cpu_ns().unwrap_or(0) as f64;
+    let (zero, _) = search(&mut |rate| bed.trial(&load(rate)), a.steps, 0.0)?;
     // CPU per packet at the router's own zero-loss rate: all cores' busy time (generator,
     // router, sink, and the kernel's work for each; on veth the kernel forwards inside the
     // sender's system call, so no finer split is fair) per forwarded packet. Measured at a rate
     // the router sustains, not in the unpaced run, where frames the router later drops would
     // be charged to the ones it forwards.
-    let (at_zero, all_cpu) = busy_run(&mut bed, &load(Some(zero.max(1_000.0))))?;
+    let (at_zero, all_cpu) = busy_run(bed, &load(Some(zero.max(1_000.0))))?;
     let cpu_same_load = match same_load.filter(|&r| r > 0.0) {
         Some(rate) => {
-            let (r, cpu) = busy_run(&mut bed, &load(Some(rate)))?;
+            let (r, cpu) = busy_run(bed, &load(Some(rate)))?;
             Some(cpu / r.received.max(1) as f64)
         }
         None => None,
@@ -203,28 +146,33 @@ fn measure(
 }
 
 pub fn run(a: &LabBenchArgs) -> Result<()> {
-    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let table = a.table.clone().unwrap_or_else(crate::host::default_table);
     // The kernel first: its zero-loss rate is the equal load at which vrouter's CPU per packet
     // is measured as well.
     let mut order = a.routers.clone();
-    order.sort_by_key(|&k| k != Subject::Kernel);
+    if let Some(m) = order.iter().find(|d| !d.in_lab()) {
+        bail!(
+            "--routers: {} is not a lab router (use `vrouter bench pipeline`)",
+            m.label()
+        );
+    }
+    order.sort_by_key(|&k| k != Dut::Kernel);
     let mut rows = Vec::new();
     let mut kernel_rate = None;
     for k in order {
-        eprintln!("bench lab: {k:?} ...");
+        tracing::info!("bench lab: {} ...", k.label());
         let row = measure(a, k, &table, kernel_rate)?;
-        if k == Subject::Kernel {
+        if k == Dut::Kernel {
             kernel_rate = Some(row.zero_loss_pps);
         }
         rows.push(row);
         std::thread::sleep(Duration::from_millis(200));
     }
-    let name = |k: Subject| match k {
-        Subject::VrouterAfxdp => format!("vrouter-afxdp ({})", a.mode),
-        Subject::VrouterAfpacket => format!("vrouter-afpacket ({})", a.mode),
-        Subject::Kernel => "linux kernel".to_string(),
+    let name = |k: Dut| match k {
+        Dut::Kernel => k.label().to_string(),
+        _ => format!("{} ({})", k.label(), a.mode),
     };
-    let kernel = rows.iter().find(|r| r.kind == Subject::Kernel);
+    let kernel = rows.iter().find(|r| r.kind == Dut::Kernel);
     let kernel_pps = kernel.map(|r| r.zero_loss_pps);
     let kernel_cpu = kernel.map(|r| r.cpu_ns_per_packet);
     if a.json {
@@ -300,7 +248,7 @@ pub fn run(a: &LabBenchArgs) -> Result<()> {
         );
     }
     if let (Some(k), Some(kc)) = (kernel_pps, kernel_cpu) {
-        for r in rows.iter().filter(|r| r.kind != Subject::Kernel) {
+        for r in rows.iter().filter(|r| r.kind != Dut::Kernel) {
             println!(
                 "{}: {:.2}x the kernel's zero-loss rate; CPU per packet {:.2}x the kernel's at \
                  each one's zero-loss rate, {} at the kernel's rate",

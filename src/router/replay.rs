@@ -5,45 +5,39 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Args;
 use dataplane::pcap;
 use dataplane::pipeline::{DropReason, Io, PacketBuf, Pipeline, Verdict, BURST};
 use serde_json::json;
 
-use crate::routes::{load_set, LoadArgs};
+use crate::routes::{load_set, LoadSpec};
 
-#[derive(Args)]
-pub struct ReplayArgs {
+/// What `vrouter replay` was asked.
+pub struct ReplayOptions {
     /// Input capture (pcap or pcapng, Ethernet). Frames arrive on port 0.
-    input: PathBuf,
+    pub input: PathBuf,
     /// Route table (default: the configuration's, else the shipped RouteViews IPv4 table).
-    #[arg(long)]
-    table: Option<PathBuf>,
-    /// Router configuration (its first router is replayed); default: the documented lab router.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    pub table: Option<PathBuf>,
+    /// Router configuration (its first router is replayed); default: [`super::preset`].
+    pub config: Option<PathBuf>,
     /// Output capture (pcapng, one interface per port) of every frame the router sends.
-    #[arg(short, long)]
-    output: Option<PathBuf>,
-    #[command(flatten)]
-    load: LoadArgs,
-    /// Print JSON: frames_in, forwarded, answered, dropped (reason -> count), icmp_errors.
-    #[arg(long)]
-    json: bool,
+    pub output: Option<PathBuf>,
+    pub load: LoadSpec,
+    /// Print JSON instead of text.
+    pub json: bool,
 }
 
-pub fn run(a: ReplayArgs) -> Result<()> {
+pub fn run(a: ReplayOptions) -> Result<()> {
     let bytes =
         std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
     let records = pcap::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
     let (mut router, nexthops, cfg_table) = match &a.config {
         Some(path) => {
-            let routers = crate::config::load(path)?;
+            let routers = super::config::load(path)?;
             let r = &routers[0];
-            (crate::run::pipeline(r), r.nexthops, r.routes.clone())
+            (super::run::pipeline(r), r.nexthops, r.routes.clone())
         }
         None => (
-            Pipeline::lab_default(a.load.nexthops),
+            super::preset::default_router(a.load.nexthops),
             a.load.nexthops,
             None,
         ),
@@ -52,7 +46,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
         .table
         .clone()
         .or(cfg_table)
-        .unwrap_or_else(crate::default_table);
+        .unwrap_or_else(crate::host::default_table);
     let set = load_set(&table, &a.load)?;
     let (fib4, fib6) = set.tables(nexthops)?;
     let mut out = pcap::Writer::new(router.interfaces.len() as u32);

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
+use dataplane::worker::PollMode;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::plot::{self, Panel, Series};
-use crate::stats::{jain, Summary};
-use crate::testbed::{Bed, FrameSize, Load, Placement, RouterResult, RouterSetup, NEXT_HOPS};
+use crate::measure::bed::{self, BedOptions, Dut, Placement, RouterSetup, TestBed, NEXT_HOPS};
+use crate::measure::generator::{FrameSize, Load, RouterResult};
+use crate::measure::plot::{self, Panel, Series};
+use crate::measure::stats::{jain, Summary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,27 +50,14 @@ impl Experiment {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// In-process memory links (no privileges, no kernel interfaces).
-    Memory,
-    /// vrouter processes on AF_PACKET in a parallel namespace lab (root).
-    Afpacket,
-    /// vrouter processes on AF_XDP in the same lab (root).
-    Afxdp,
-    /// The Linux kernel forwarding in the same lab (root; its `modes` rows are the kernel too).
-    Kernel,
-}
-
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
     /// Experiments to run, comma-separated (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     experiments: Vec<Experiment>,
     /// Packet I/O between generator, routers and sink.
-    #[arg(long, value_enum, default_value_t = Backend::Memory)]
-    backend: Backend,
+    #[arg(long, value_enum, default_value_t = Dut::Memory)]
+    backend: Dut,
     /// Trials per point.
     #[arg(long)]
     trials: Option<usize>,
@@ -118,7 +107,7 @@ pub struct SweepArgs {
 #[derive(Clone, Debug, Serialize)]
 struct Params {
     experiments: Vec<Experiment>,
-    backend: Backend,
+    backend: Dut,
     trials: usize,
     seconds: f64,
     search_seconds: f64,
@@ -210,11 +199,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
     if !(0.0..100.0).contains(&a.loss_tolerance) {
         bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
     }
-    if a.backend != Backend::Memory {
+    if a.backend != Dut::Memory {
         if a.mode == Placement::SharedCore {
             bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
         }
-        crate::lab::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
+        crate::host::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
     }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
     let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
@@ -234,7 +223,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     };
     experiments.sort();
     experiments.dedup();
-    let table = a.table.clone().unwrap_or_else(crate::default_table);
+    let table = a.table.clone().unwrap_or_else(crate::host::default_table);
     let p = Params {
         experiments,
         backend: a.backend,
@@ -260,7 +249,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let pb = std::io::stderr()
         .is_terminal()
         .then(|| crate::progress::steps(total, "sweep"));
-    eprintln!(
+    tracing::info!(
         "sweep: {} on the {:?} backend, {} trials of {} s per point, {} cores; results in {}",
         p.experiments
             .iter()
@@ -326,38 +315,21 @@ fn total_trials(p: &Params) -> u64 {
 impl Run {
     /// A test bed for `routers` with `placement`: in process on memory ports, or a parallel
     /// namespace lab (one router namespace per router; they all load router 0's table).
-    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Result<TestBed> {
-        if self.p.backend == Backend::Memory {
-            return Ok(TestBed::Memory(Bed {
-                routers,
-                placement,
-                ring: self.p.ring,
-                sleep: Duration::from_micros(self.p.sleep_us),
-            }));
-        }
-        use crate::lab::{PortIo, RouterKind};
-        let o = crate::labbed::LabOptions {
-            name: format!("sw{}", std::process::id() % 10_000),
-            kind: if self.p.backend == Backend::Kernel {
-                RouterKind::Kernel
-            } else {
-                RouterKind::Vrouter
-            },
-            io: if self.p.backend == Backend::Afxdp {
-                PortIo::Afxdp
-            } else {
-                PortIo::Afpacket
-            },
+    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Result<Box<dyn TestBed>> {
+        let o = BedOptions {
+            placement,
+            ring: self.p.ring,
+            sleep: Duration::from_micros(self.p.sleep_us),
             mode: if placement == Placement::Busy {
-                "busy"
+                PollMode::Busy
             } else {
-                "adaptive"
-            }
-            .into(),
+                PollMode::Adaptive
+            },
+            name: format!("sw{}", std::process::id() % 10_000),
             core: None,
             frame: self.p.frame,
         };
-        crate::labbed::LabBed::up(&o, &routers).map(TestBed::Lab)
+        bed::open(self.p.backend, &o, routers)
     }
 
     fn tick(&self, what: &str) {
@@ -387,7 +359,7 @@ impl Run {
         let fwd: Vec<f64> = rs.iter().map(|r| r.forwarded_pps).collect();
         let offered: u64 = rs.iter().map(|r| r.offered).sum();
         let lost: u64 = rs.iter().map(|r| r.lost).sum();
-        let worst = |f: fn(&dataplane::traffic::LatencySummary) -> u64| {
+        let worst = |f: fn(&crate::measure::traffic::LatencySummary) -> u64| {
             rs.iter()
                 .filter_map(|r| r.latency.as_ref().map(f))
                 .max()
@@ -526,7 +498,7 @@ impl Run {
                     self.p.rate / 1e3,
                     t + 1
                 ));
-                let (max, _) = self.search(&mut bed, 0.0)?;
+                let (max, _) = self.search(bed.as_mut(), 0.0)?;
                 self.push(&at, None, "zero_loss_mpps", max / 1e6);
                 self.tick(&format!(
                     "table-size: {point} zero-loss search, trial {}",
@@ -571,11 +543,11 @@ impl Run {
         Ok(())
     }
 
-    /// RFC 2544 throughput search on one bed (see [`crate::testbed::search`]), with trials
+    /// RFC 2544 throughput search on one bed (see [`crate::measure::search::search`]), with trials
     /// of `search_seconds`.
-    fn search(&self, bed: &mut TestBed, tolerance: f64) -> Result<(f64, f64)> {
+    fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let (secs, frame) = (self.p.search_seconds, self.p.frame);
-        crate::testbed::search(
+        crate::measure::search::search(
             &mut |rate| bed.trial(&self.load(rate, frame, secs)),
             self.p.search_steps,
             tolerance,
@@ -595,10 +567,10 @@ impl Run {
                 x: 0.0,
                 trial: t,
             };
-            let (r0, _) = self.search(&mut bed, 0.0)?;
+            let (r0, _) = self.search(bed.as_mut(), 0.0)?;
             self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
             self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1));
-            let (rt, lt) = self.search(&mut bed, tol)?;
+            let (rt, lt) = self.search(bed.as_mut(), tol)?;
             self.push(&at, None, "tolerant_mpps", rt / 1e6);
             self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
             self.tick(&format!(
@@ -608,7 +580,7 @@ impl Run {
             ));
             zero.push(r0);
         }
-        let base = crate::stats::median(&zero);
+        let base = crate::measure::stats::median(&zero);
         if base.is_nan() || base <= 0.0 {
             return Ok(());
         }
@@ -634,7 +606,7 @@ impl Run {
         let e = Experiment::Modes;
         let all = self.synth_routers(self.p.max_routers)?;
         for mode in Placement::ALL {
-            if mode == Placement::SharedCore && self.p.backend != Backend::Memory {
+            if mode == Placement::SharedCore && self.p.backend != Dut::Memory {
                 // Lab routers are one process each; there is no shared worker to compare.
                 continue;
             }
@@ -691,21 +663,6 @@ impl Run {
                 })
             })
             .collect()
-    }
-}
-
-/// Where trials run.
-enum TestBed {
-    Memory(Bed),
-    Lab(crate::labbed::LabBed),
-}
-
-impl TestBed {
-    fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
-        match self {
-            TestBed::Memory(b) => b.trial(load),
-            TestBed::Lab(l) => l.trial(load),
-        }
     }
 }
 

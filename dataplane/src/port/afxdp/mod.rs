@@ -8,195 +8,26 @@
 //! path, works everywhere, slower), or `auto`: native, falling back to generic with a message.
 //! Frames are copied between UMEM frames and pool buffers (veth has no zero-copy mode).
 //!
-//! All `unsafe` of this backend is here: the FFI calls, the UMEM mapping, and ring memory.
+//! The backend is three files: `ffi` (libxdp/libbpf declarations and kernel ABI structs),
+//! `ring` (the producer/consumer protocol of the shared rings) and this one (the port: UMEM,
+//! socket, attach/detach, burst RX/TX). All `unsafe` of the backend is in these three, each
+//! block with a `// SAFETY:` line.
 
 use std::ffi::{c_int, c_void, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU32, Ordering};
+
+mod ffi;
+mod ring;
+
+use ffi::*;
+use ring::XskRing;
 
 use super::Port;
-use crate::pipeline::PacketBuf;
+use crate::buf::PacketBuf;
 use crate::pool::{Pool, PoolCache};
 
-/// libxdp's ring handle (`DEFINE_XSK_RING` in `xdp/xsk.h`), the same layout for producer and
-/// consumer rings.
-#[repr(C)]
-struct XskRing {
-    cached_prod: u32,
-    cached_cons: u32,
-    mask: u32,
-    size: u32,
-    producer: *mut u32,
-    consumer: *mut u32,
-    ring: *mut c_void,
-    flags: *mut u32,
-}
-
-impl XskRing {
-    const fn empty() -> Self {
-        XskRing {
-            cached_prod: 0,
-            cached_cons: 0,
-            mask: 0,
-            size: 0,
-            producer: ptr::null_mut(),
-            consumer: ptr::null_mut(),
-            ring: ptr::null_mut(),
-            flags: ptr::null_mut(),
-        }
-    }
-
-    fn atomic(p: *mut u32) -> &'static AtomicU32 {
-        // The ring is dropped with the socket; the kernel updates the word concurrently.
-        // SAFETY: `p` is a 4-aligned ring index word in the socket's mapping, valid for the
-        // socket's lifetime, and only accessed atomically.
-        unsafe { &*p.cast::<AtomicU32>() }
-    }
-
-    /// Producer: free slots (refreshing the consumer index when fewer than `nb`).
-    fn prod_free(&mut self, nb: u32) -> u32 {
-        let free = self.cached_cons.wrapping_sub(self.cached_prod);
-        if free >= nb {
-            return free;
-        }
-        self.cached_cons = Self::atomic(self.consumer)
-            .load(Ordering::Acquire)
-            .wrapping_add(self.size);
-        self.cached_cons.wrapping_sub(self.cached_prod)
-    }
-
-    fn reserve(&mut self, nb: u32) -> Option<u32> {
-        if self.prod_free(nb) < nb {
-            return None;
-        }
-        let idx = self.cached_prod;
-        self.cached_prod = self.cached_prod.wrapping_add(nb);
-        Some(idx)
-    }
-
-    fn submit(&mut self, nb: u32) {
-        let p = Self::atomic(self.producer);
-        p.store(
-            p.load(Ordering::Relaxed).wrapping_add(nb),
-            Ordering::Release,
-        );
-    }
-
-    /// Producer: entries submitted that the kernel has not consumed yet.
-    fn unconsumed(&self) -> u32 {
-        let prod = Self::atomic(self.producer).load(Ordering::Relaxed);
-        prod.wrapping_sub(Self::atomic(self.consumer).load(Ordering::Acquire))
-    }
-
-    /// Consumer: entries available, at most `nb`; returns (first index, count).
-    fn peek(&mut self, nb: u32) -> (u32, u32) {
-        let mut avail = self.cached_prod.wrapping_sub(self.cached_cons);
-        if avail == 0 {
-            self.cached_prod = Self::atomic(self.producer).load(Ordering::Acquire);
-            avail = self.cached_prod.wrapping_sub(self.cached_cons);
-        }
-        let n = avail.min(nb);
-        let idx = self.cached_cons;
-        self.cached_cons = self.cached_cons.wrapping_add(n);
-        (idx, n)
-    }
-
-    fn release(&mut self, nb: u32) {
-        let c = Self::atomic(self.consumer);
-        c.store(
-            c.load(Ordering::Relaxed).wrapping_add(nb),
-            Ordering::Release,
-        );
-    }
-
-    /// The `idx`-th 64-bit address slot (fill and completion rings).
-    fn addr(&self, idx: u32) -> *mut u64 {
-        // SAFETY: masked index inside the ring array the kernel mapped for this ring.
-        unsafe { self.ring.cast::<u64>().add((idx & self.mask) as usize) }
-    }
-
-    /// The `idx`-th descriptor slot (RX and TX rings).
-    fn desc(&self, idx: u32) -> *mut XdpDesc {
-        // SAFETY: as above, for descriptor rings.
-        unsafe { self.ring.cast::<XdpDesc>().add((idx & self.mask) as usize) }
-    }
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct XdpDesc {
-    addr: u64,
-    len: u32,
-    options: u32,
-}
-
-#[repr(C)]
-struct UmemConfig {
-    fill_size: u32,
-    comp_size: u32,
-    frame_size: u32,
-    frame_headroom: u32,
-    flags: u32,
-}
-
-#[repr(C)]
-struct SocketConfig {
-    rx_size: u32,
-    tx_size: u32,
-    libxdp_flags: u32,
-    xdp_flags: u32,
-    bind_flags: u16,
-}
-
-enum XskUmem {}
-enum XskSocket {}
-
-/// `struct bpf_xdp_attach_opts` (libbpf 1.x).
-#[repr(C)]
-struct XdpAttachOpts {
-    sz: usize,
-    old_prog_fd: c_int,
-}
-
-#[link(name = "bpf")]
-extern "C" {
-    /// Replaces libbpf's log callback; NULL silences it.
-    fn libbpf_set_print(f: *const c_void) -> *const c_void;
-    fn bpf_xdp_query_id(ifindex: c_int, flags: c_int, prog_id: *mut u32) -> c_int;
-    fn bpf_xdp_detach(ifindex: c_int, flags: u32, opts: *const XdpAttachOpts) -> c_int;
-    fn bpf_prog_get_fd_by_id(id: u32) -> c_int;
-}
-
-#[link(name = "xdp")]
-extern "C" {
-    fn xsk_umem__create(
-        umem: *mut *mut XskUmem,
-        area: *mut c_void,
-        size: u64,
-        fill: *mut XskRing,
-        comp: *mut XskRing,
-        config: *const UmemConfig,
-    ) -> c_int;
-    fn xsk_socket__create(
-        xsk: *mut *mut XskSocket,
-        ifname: *const std::ffi::c_char,
-        queue_id: u32,
-        umem: *mut XskUmem,
-        rx: *mut XskRing,
-        tx: *mut XskRing,
-        config: *const SocketConfig,
-    ) -> c_int;
-    fn xsk_socket__fd(xsk: *const XskSocket) -> c_int;
-    fn xsk_umem__delete(umem: *mut XskUmem) -> c_int;
-    fn xsk_socket__delete(xsk: *mut XskSocket);
-}
-
-const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
-const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
-const XDP_FLAGS_REPLACE: u32 = 1 << 4;
-const XDP_COPY: u16 = 1 << 1;
 const FRAME: usize = 2048;
 /// Default ring size (descriptors per ring; the UMEM holds twice as many frames): 64 MiB of
 /// frames per port, room for about 15 ms of 1 Mp/s when the router's vCPU stalls.
@@ -317,18 +148,6 @@ impl Attached {
         })
         .join();
     }
-}
-
-/// `struct xdp_statistics` (the first three fields are in every kernel with AF_XDP).
-#[repr(C)]
-#[derive(Default)]
-struct XdpStatistics {
-    rx_dropped: u64,
-    rx_invalid_descs: u64,
-    tx_invalid_descs: u64,
-    rx_ring_full: u64,
-    rx_fill_ring_empty_descs: u64,
-    tx_ring_empty_descs: u64,
 }
 
 // SAFETY: the socket, UMEM and rings belong to this port alone; moving the port moves that

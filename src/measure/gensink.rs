@@ -10,13 +10,14 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use dataplane::pipeline::PacketBuf;
+use super::generator::Sender;
+use super::traffic::{FrameSpec, Sink};
+use crate::host::mono_ns;
+use crate::lab::netns::{open_in, open_xdp_in};
+use crate::lab::PortIo;
+use anyhow::{bail, Result};
 use dataplane::pool::Pool;
 use dataplane::port::Port;
-use dataplane::traffic::{self, FrameSpec, Pacer, Sink, Stamp};
-
-use crate::lab::PortIo;
 use serde_json::json;
 
 /// Where a generator or sink sends or receives.
@@ -58,7 +59,7 @@ pub struct GenArgs {
     rate: f64,
     /// Frame size in bytes with FCS (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1).
     #[arg(long, default_value = "64")]
-    frame: crate::testbed::FrameSize,
+    frame: super::generator::FrameSize,
     /// Seconds to send.
     #[arg(long, default_value_t = 1.0)]
     duration: f64,
@@ -83,18 +84,11 @@ pub struct SinkArgs {
     json: bool,
 }
 
-/// CLOCK_MONOTONIC in ns: the clock stamps carry, shared by every process on the host.
-fn mono_ns() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
-        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-    })
-}
-
 fn open(at: &IfaceArgs, pool: &Pool) -> Result<Box<dyn Port>> {
     let (ns, iface) = (at.netns.as_deref(), at.iface.as_str());
     Ok(match (at.io, ns) {
-        (PortIo::Afxdp, _) => Box::new(crate::labbed::open_xdp_in(ns, iface, pool)?),
-        (PortIo::Afpacket, Some(ns)) => Box::new(crate::labbed::open_in(ns, iface, pool)?),
+        (PortIo::Afxdp, _) => Box::new(open_xdp_in(ns, iface, pool)?),
+        (PortIo::Afpacket, Some(ns)) => Box::new(open_in(ns, iface, pool)?),
         (PortIo::Afpacket, None) => {
             let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
             Box::new(dataplane::port::afpacket::AfPacket::open(&cfg, pool)?)
@@ -121,8 +115,8 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         );
     }
     let mac = |s: &str, what: &str| {
-        dataplane::wire::ethernet::parse_mac(s)
-            .with_context(|| format!("{what}: `{s}` is not a MAC address"))
+        s.parse::<dataplane::wire::ethernet::Mac>()
+            .map_err(|_| anyhow::anyhow!("{what}: `{s}` is not a MAC address"))
     };
     let spec = FrameSpec {
         src_mac: mac(&a.src_mac, "--src-mac")?,
@@ -132,20 +126,13 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     };
     let dests = match &a.table {
         Some(t) => {
-            let set = crate::routes::load_set(
-                t,
-                &crate::routes::LoadArgs {
-                    lenient: false,
-                    peer: fib::source::PeerChoice::Best,
-                    nexthops: 16,
-                },
-            )?;
+            let set = crate::routes::load_set(t, &crate::routes::LoadSpec::new(16))?;
             let set = if a.relocate {
                 fib::source::relocate::relocate(&set).0
             } else {
                 set
             };
-            let d = crate::testbed::destinations(&set.v4_entries(16), 65_536, 1);
+            let d = super::bed::destinations(&set.v4_entries(16), 65_536, 1);
             if d.is_empty() {
                 bail!("{}: no IPv4 routes", t.display());
             }
@@ -158,54 +145,29 @@ pub fn gen(a: &GenArgs) -> Result<()> {
             }
             d
         }
-        None => crate::testbed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
+        None => super::bed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
     };
-    let heads = crate::testbed::heads(&spec, &dests, a.frame);
+    let heads = super::generator::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
-    let mut port = open(&a.at, &pool)?;
     let mut cache = pool.cache();
-    let mut pacer = Pacer::new(a.rate);
-    let limit = a.count.unwrap_or(u64::MAX);
+    let mut tx = Sender::new(open(&a.at, &pool)?, heads);
+    tx.reset(Some(a.rate));
+    // Gather 16 frames per system call, or wait at most 50 µs.
+    (tx.batch, tx.batch_wait_ns) = (16, 50_000);
+    tx.flow = a.flow;
+    tx.limit = a.count.unwrap_or(u64::MAX);
     let start = Instant::now();
     let end = Duration::from_secs_f64(a.duration);
-    let (mut seq, mut sent, mut full) = (0u64, 0u64, 0u64);
-    let mut next = 0usize;
-    let mut out: Vec<PacketBuf> = Vec::with_capacity(32);
-    let mut last_tx = Duration::ZERO;
-    while start.elapsed() < end && seq < limit {
-        let now = start.elapsed();
-        let due = pacer.due(now.as_nanos() as u64).min(limit - seq);
-        // Gather 16 frames per system call, or wait at most 50 µs.
-        if due == 0 || (due < 16 && now - last_tx < Duration::from_micros(50)) {
-            std::hint::spin_loop();
-            continue;
-        }
-        last_tx = now;
-        let n = due.min(32);
-        let stamp_ns = mono_ns();
-        for _ in 0..n {
-            let Some(mut b) = cache.get() else { break };
-            let (mut h, len) = heads[next];
-            next = (next + 1) % heads.len();
-            traffic::stamp(
-                &mut h,
-                Stamp {
-                    flow: a.flow,
-                    seq: seq as u32,
-                    sent_ns: stamp_ns,
-                },
-            );
-            seq += 1;
-            b.set_head(&h, usize::from(len));
-            out.push(b);
-        }
-        pacer.sent(n);
-        sent += port.tx_burst(&mut out) as u64;
-        full += out.len() as u64;
-        for b in out.drain(..) {
-            cache.put(b);
+    let mut sent = 0u64;
+    while start.elapsed() < end && !tx.done() {
+        let now = start.elapsed().as_nanos() as u64;
+        match tx.round(now, mono_ns, &mut cache) {
+            0 => std::hint::spin_loop(),
+            n => sent += n as u64,
         }
     }
+    tx.finish(&mut cache);
+    let (seq, full) = (tx.offered, tx.refused);
     let secs = start.elapsed().as_secs_f64();
     if a.json {
         println!(

@@ -13,8 +13,8 @@ use std::net::Ipv4Addr;
 
 use hdrhistogram::Histogram;
 
-use crate::wire::ethernet::{self, Mac};
-use crate::wire::{ipv4, udp};
+use dataplane::wire::ethernet::{self, Mac};
+use dataplane::wire::{ipv4, udp};
 
 pub const MAGIC: u16 = 0x7672;
 pub const STAMP_LEN: usize = 16;
@@ -312,8 +312,8 @@ mod tests {
 
     fn spec(size: usize) -> FrameSpec {
         FrameSpec {
-            src_mac: [2, 0, 0, 0, 0, 9],
-            dst_mac: [2, 0, 0, 0, 0, 1],
+            src_mac: Mac([2, 0, 0, 0, 0, 9]),
+            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
             src_ip: Ipv4Addr::new(198, 18, 0, 2),
             size,
         }

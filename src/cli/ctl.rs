@@ -1,0 +1,146 @@
+//! `vrouter ctl`: flags, the request each one sends (typed: [`crate::router::proto`]) and how
+//! its answer is printed.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::router::client::{self, default_socket};
+use crate::router::proto::{Lookup, Request, Stats};
+
+#[derive(Args)]
+pub struct CtlArgs {
+    /// Control socket of the running router.
+    #[arg(long, global = true, default_value_os_t = default_socket())]
+    socket: PathBuf,
+    /// Router to address (default: the first one in the configuration).
+    #[arg(long, global = true)]
+    router: Option<String>,
+    #[command(subcommand)]
+    cmd: CtlCmd,
+}
+
+#[derive(Subcommand)]
+enum CtlCmd {
+    /// Per-router, per-port and per-worker counters (like VPP's show interface / errors / runtime).
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or remove one route while forwarding.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// Replace a router's whole table from a route file, atomically, while forwarding.
+    #[command(subcommand)]
+    Routes(RoutesCmd),
+    /// Longest-prefix match in a router's live table.
+    Lookup { addr: String },
+    /// Stop the router (as SIGTERM would).
+    Shutdown,
+}
+
+#[derive(Subcommand)]
+enum RouteCmd {
+    Add { prefix: String, nexthop: u32 },
+    Del { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum RoutesCmd {
+    Load {
+        file: PathBuf,
+        /// Skip malformed records (counted) instead of failing.
+        #[arg(long)]
+        lenient: bool,
+    },
+}
+
+pub fn run(a: CtlArgs) -> Result<()> {
+    let req = match &a.cmd {
+        CtlCmd::Stats { .. } => Request::Stats,
+        CtlCmd::Route(RouteCmd::Add { prefix, nexthop }) => Request::RouteAdd {
+            router: None,
+            prefix: prefix.clone(),
+            nexthop: *nexthop,
+        },
+        CtlCmd::Route(RouteCmd::Del { prefix }) => Request::RouteDel {
+            router: None,
+            prefix: prefix.clone(),
+        },
+        CtlCmd::Routes(RoutesCmd::Load { file, lenient }) => {
+            let abs = std::fs::canonicalize(file).with_context(|| format!("{}", file.display()))?;
+            Request::RoutesLoad {
+                router: None,
+                file: abs,
+                lenient: *lenient,
+            }
+        }
+        CtlCmd::Lookup { addr } => Request::Lookup {
+            router: None,
+            addr: addr.clone(),
+        },
+        CtlCmd::Shutdown => Request::Shutdown,
+    }
+    .to_router(a.router.clone());
+    match a.cmd {
+        CtlCmd::Stats { json: false } => print_stats(&client::stats(&a.socket)?),
+        CtlCmd::Lookup { .. } => {
+            let l: Lookup = client::call(&a.socket, &req)?;
+            match (l.prefix, l.nexthop) {
+                (Some(p), Some(nh)) => println!("{}\t{p}\t{nh}", l.addr),
+                _ => println!("{}\t-", l.addr),
+            }
+        }
+        _ => {
+            let mut body = client::call_raw(&a.socket, &req)?;
+            body.insert("ok".into(), serde_json::Value::Bool(true));
+            println!("{}", serde_json::Value::Object(body));
+        }
+    }
+    Ok(())
+}
+
+fn print_stats(v: &Stats) {
+    for r in &v.routers {
+        println!(
+            "router {}: {} in, {} forwarded, {} answered, {} ICMP errors; \
+             {} held for a neighbour ({} released, {} dropped there); {} IPv4 + {} IPv6 routes; \
+             {} queue(s)",
+            r.name,
+            r.frames_in,
+            r.forwarded,
+            r.answered,
+            r.icmp_errors,
+            r.held,
+            r.released,
+            r.hold_dropped,
+            r.routes_v4,
+            r.routes_v6,
+            r.queues
+        );
+        for (i, p) in r.ports.iter().enumerate() {
+            println!(
+                "  port {i}: rx {} pkts {} B, rx dropped {}, tx {} pkts {} B, tx dropped {}",
+                p.rx_packets, p.rx_bytes, p.rx_dropped, p.tx_packets, p.tx_bytes, p.tx_dropped
+            );
+        }
+        for (reason, n) in &r.dropped {
+            println!("  drop {reason:<22} {n}");
+        }
+    }
+    for w in &v.workers {
+        println!(
+            "worker {}: {} packets, {} busy / {} idle polls, {} sleeps, {:.1} ns/packet{}, pinned {}",
+            w.name,
+            w.packets,
+            w.busy_polls,
+            w.idle_polls,
+            w.sleeps,
+            w.ns_per_packet,
+            w.cycles_per_packet
+                .map_or(String::new(), |c| format!(" (~{c:.0} cycles)")),
+            w.pinned
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The router under test: one type for every test bed (`vrouter sweep --backend`, `vrouter
+//! bench lab --routers`, `vrouter lab up --router/--io`). A new kind of router (a guest VM, a
+//! DPDK process) is one more variant here, one more arm in [`crate::measure::bed::open`], and,
+//! if it runs in a lab, one more arm in the lab's plan.
+
+use serde::{Deserialize, Serialize};
+
+/// What forwards the test traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dut {
+    /// vrouter in this process on memory links (no privileges, no kernel interfaces).
+    Memory,
+    /// vrouter processes on AF_PACKET in a parallel namespace lab (root).
+    #[value(alias = "vrouter-afpacket")]
+    Afpacket,
+    /// vrouter processes on AF_XDP in the same lab (root).
+    #[value(alias = "vrouter-afxdp")]
+    Afxdp,
+    /// The Linux kernel forwarding in the same lab (root).
+    Kernel,
+}
+
+impl Dut {
+    /// The name people read in tables: `vrouter-afxdp`, `linux kernel`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Dut::Memory => "vrouter-memory",
+            Dut::Afpacket => "vrouter-afpacket",
+            Dut::Afxdp => "vrouter-afxdp",
+            Dut::Kernel => "linux kernel",
+        }
+    }
+
+    /// Whether it runs in a namespace lab (and so needs root).
+    pub fn in_lab(self) -> bool {
+        self != Dut::Memory
+    }
+
+    /// Whether the router is vrouter (it has a control socket and port counters).
+    pub fn is_vrouter(self) -> bool {
+        self != Dut::Kernel
+    }
+
+    /// The vrouter port backend a lab router uses (`None`: not a vrouter lab router).
+    pub fn lab_backend(self) -> Option<&'static str> {
+        match self {
+            Dut::Afpacket => Some("afpacket"),
+            Dut::Afxdp => Some("afxdp"),
+            Dut::Memory | Dut::Kernel => None,
+        }
+    }
+
+    /// A short tag for names (lab names are at most 12 characters).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Dut::Memory => "m",
+            Dut::Afpacket => "p",
+            Dut::Afxdp => "x",
+            Dut::Kernel => "k",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn both_spellings_parse_and_serde_keeps_the_short_one() {
+        for (s, d) in [
+            ("afxdp", Dut::Afxdp),
+            ("vrouter-afxdp", Dut::Afxdp),
+            ("vrouter-afpacket", Dut::Afpacket),
+            ("kernel", Dut::Kernel),
+            ("memory", Dut::Memory),
+        ] {
+            assert_eq!(Dut::from_str(s, false), Ok(d), "{s}");
+        }
+        assert_eq!(
+            serde_json::json!(Dut::Afpacket),
+            serde_json::json!("afpacket")
+        );
+        assert!(Dut::Kernel.in_lab() && !Dut::Kernel.is_vrouter());
+        assert_eq!(Dut::Afxdp.lab_backend(), Some("afxdp"));
+    }
+}

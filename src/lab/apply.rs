@@ -1,0 +1,150 @@
+//! Carries out a [`Plan`]: creates namespaces and veths, turns offloads off, adds addresses
+//! and routes, sets sysctls, loads kernel routes, writes each vrouter's table and config and
+//! starts it, waiting until its control socket is up. Every step that creates something is
+//! recorded in the lab's [`State`] first, so that a failure part-way can be undone.
+
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::netns::{in_ns, ip};
+use super::plan::{config_text, mac, Plan, RouterPlan};
+use super::{save, State};
+
+/// Builds what `plan` says; `dir` is the lab's state directory.
+pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
+    for name in &plan.namespaces {
+        ip(&["netns", "add", name])?;
+        st.namespaces.push(name.clone());
+        save(dir, st)?;
+        ip(&["-n", name, "link", "set", "lo", "up"])?;
+    }
+    // Veth ends are created directly inside their namespaces.
+    for l in &plan.links {
+        let (ld, rd) = (l.left_dev(), l.right_dev());
+        let (ml, mr) = (mac(l.index, 1).to_string(), mac(l.index, 2).to_string());
+        ip(&[
+            "link", "add", "name", &ld, "address", &ml, "netns", &l.left, "type", "veth", "peer",
+            "name", &rd, "address", &mr, "netns", &l.right,
+        ])?;
+        for (nsn, dev) in [(&l.left, &ld), (&l.right, &rd)] {
+            // Offloads off: frames on the wire are whole and carry real checksums, as a
+            // router (and AF_PACKET) must see them.
+            in_ns(
+                nsn,
+                &[
+                    "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+                ],
+            )
+            .context("turning veth offloads off (needs ethtool)")?;
+            ip(&["-n", nsn, "link", "set", dev, "up"])?;
+        }
+    }
+    for a in &plan.addresses {
+        if a.cidr.contains(':') {
+            ip(&[
+                "-n", &a.ns, "-6", "addr", "add", &a.cidr, "dev", &a.dev, "nodad",
+            ])?;
+        } else {
+            ip(&["-n", &a.ns, "addr", "add", &a.cidr, "dev", &a.dev])?;
+        }
+    }
+    for r in &plan.routes {
+        let mut args = vec!["-n", r.ns.as_str()];
+        args.extend(r.args.iter().map(String::as_str));
+        ip(&args)?;
+    }
+    let exe = std::env::current_exe().context("locating the vrouter binary")?;
+    for r in &plan.routers {
+        match r {
+            RouterPlan::Kernel {
+                k,
+                ns,
+                sysctls,
+                batch,
+                routes,
+            } => {
+                for s in sysctls {
+                    in_ns(ns, &["sysctl", "-qw", s])?;
+                }
+                let f = dir.join(format!("r{k}.batch"));
+                std::fs::write(&f, batch)?;
+                tracing::info!(
+                    "lab: r{k}: loading {routes} routes into the kernel (ip -batch; ~30k routes/s)"
+                );
+                ip(&["-n", ns, "-batch", &f.to_string_lossy()])
+                    .context("loading the routes into the kernel")?;
+            }
+            RouterPlan::Vrouter {
+                k,
+                ns,
+                sysctls,
+                table,
+                config,
+                routes,
+                backend,
+                devs,
+            } => {
+                for s in sysctls {
+                    in_ns(ns, &["sysctl", "-qw", s])?;
+                }
+                let rf = dir.join(format!("r{k}.routes"));
+                std::fs::write(&rf, table)?;
+                let cf = dir.join(format!("r{k}.toml"));
+                std::fs::write(
+                    &cf,
+                    config_text(lab, (**config).clone(), &rf.to_string_lossy()),
+                )?;
+                let log_path = dir.join(format!("r{k}.log"));
+                let log = std::fs::File::create(&log_path)?;
+                let sock = dir.join(format!("r{k}.sock"));
+                let child = Command::new("ip")
+                    .args(["netns", "exec", ns])
+                    .arg(&exe)
+                    .args(["run", "--config"])
+                    .arg(&cf)
+                    .arg("--socket")
+                    .arg(&sock)
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone()?)
+                    .stderr(log)
+                    .process_group(0)
+                    .spawn()
+                    .context("starting vrouter in the router namespace")?;
+                st.pids.push(child.id());
+                save(dir, st)?;
+                tracing::info!(
+                    "lab: r{k}: vrouter ({routes} routes, {backend} on {}/{}) starting",
+                    devs.0,
+                    devs.1
+                );
+                wait_ready(&sock, child.id(), &log_path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits for a router's control socket (its tables are loaded and workers run), or fails with
+/// the end of its log if it exits first.
+fn wait_ready(sock: &Path, pid: u32, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if sock.exists() {
+            return Ok(());
+        }
+        if !crate::host::alive(pid) {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            bail!(
+                "vrouter in the router namespace exited: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("vrouter did not open {} within 60 s", sock.display())
+}

@@ -1,0 +1,210 @@
+//! The test-bed abstraction: every experiment (`sweep`, `bench lab`) runs trials on a
+//! [`TestBed`], whatever the router under test ([`Dut`]) is. [`open`] builds the bed for a
+//! router kind: in process on memory ports ([`super::memory`]) or in a parallel namespace lab
+//! ([`super::labbed`]). Adding a router kind is one more bed implementation and one more arm
+//! of [`open`].
+//!
+//! Invariant of every bed: a trial's results are in router order, one per router, and each
+//! counts every offered frame as received or lost (see [`super::generator`]).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use dataplane::worker::PollMode;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use crate::dut::Dut;
+
+use super::generator::{FrameSize, Load, RouterResult};
+
+/// Next-hop ids the beds' routers map routes onto (all resolve to the sink side).
+pub const NEXT_HOPS: u32 = 16;
+
+/// Where trials run.
+pub trait TestBed {
+    /// One trial at `load`: each router's result, in router order.
+    fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>>;
+    /// Frames dropped where they can be counted, since the bed came up.
+    fn drops(&mut self) -> Drops;
+    /// CPU the generator/sink thread used in the last trial (ns), where it is measured.
+    fn generator_cpu_ns(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// How to build a bed; each kind reads the fields it needs.
+#[derive(Clone, Debug)]
+pub struct BedOptions {
+    /// Worker placement (in-process beds).
+    pub placement: Placement,
+    /// Frames each memory link holds per direction (a NIC or virtio ring).
+    pub ring: usize,
+    /// Adaptive workers' sleep between light polls (in-process beds).
+    pub sleep: Duration,
+    /// Lab routers' polling mode.
+    pub mode: PollMode,
+    /// Lab name (short: namespaces are vrl-<name>-...).
+    pub name: String,
+    /// Pin every lab router's worker to this core.
+    pub core: Option<usize>,
+    /// Frame sizes the lab's headers are first built for.
+    pub frame: FrameSize,
+}
+
+impl BedOptions {
+    /// Defaults for `dut`: adaptive placement, 4096-frame rings, 100 µs sleeps, 64-byte frames,
+    /// a lab named after the process.
+    pub fn new(dut: Dut) -> Self {
+        BedOptions {
+            placement: Placement::Adaptive,
+            ring: 4096,
+            sleep: Duration::from_micros(100),
+            mode: PollMode::Adaptive,
+            name: format!("b{}{}", dut.tag(), std::process::id() % 10_000),
+            core: None,
+            frame: FrameSize::Fixed(60),
+        }
+    }
+}
+
+/// A bed for `routers` with `dut` forwarding.
+pub fn open(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<Box<dyn TestBed>> {
+    if routers.is_empty() {
+        bail!("a test bed needs at least one router");
+    }
+    match dut {
+        Dut::Memory => Ok(Box::new(super::memory::MemoryBed {
+            routers,
+            placement: o.placement,
+            ring: o.ring,
+            sleep: o.sleep,
+        })),
+        Dut::Afpacket | Dut::Afxdp | Dut::Kernel => {
+            crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
+            Ok(Box::new(super::labbed::LabBed::up(dut, o, &routers)?))
+        }
+    }
+}
+
+/// Frames dropped where they could be counted since the bed came up, summed over its lanes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// The vrouters' port drops (receive ring overflow, transmit ring full), from their control
+    /// sockets; `None` when a router is the kernel (it has no socket) or the bed counts none.
+    pub router: Option<u64>,
+    /// The sink sockets' receive-ring drops.
+    pub sink: u64,
+}
+
+impl Drops {
+    /// Drops counted between `before` and `self`: (router, sink).
+    pub fn since(&self, before: &Drops) -> (Option<u64>, u64) {
+        let router = self
+            .router
+            .map(|r| r.saturating_sub(before.router.unwrap_or(0)));
+        (router, self.sink - before.sink)
+    }
+}
+
+/// How routers are placed on worker threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// One busy-polling worker per router.
+    Busy,
+    /// One adaptive worker per router.
+    Adaptive,
+    /// One adaptive worker serving all routers.
+    SharedCore,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 3] = [Placement::Busy, Placement::Adaptive, Placement::SharedCore];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Busy => "busy",
+            Placement::Adaptive => "adaptive",
+            Placement::SharedCore => "shared-core",
+        }
+    }
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Placement::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("mode must be busy, adaptive or shared-core, not `{s}`"))
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One router of a bed: its table and the destinations the generator sends it.
+#[derive(Clone)]
+pub struct RouterSetup {
+    pub fib4: fib::Lpm<u32>,
+    /// Routed destinations, drawn from the table's own prefixes.
+    pub dests: Vec<u32>,
+}
+
+impl RouterSetup {
+    /// A router for `entries` (prefix, length, next hop), with `n` destinations spread over the
+    /// table's routes (a route chosen at random, then an address inside it).
+    pub fn new(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Result<Self> {
+        if entries.is_empty() {
+            return Err(anyhow!("a testbed router needs at least one IPv4 route"));
+        }
+        let fib4 = fib::Lpm::<u32>::from_routes(entries.to_vec())
+            .map_err(|e| anyhow!("building the router's table: {e}"))?;
+        Ok(RouterSetup {
+            fib4,
+            dests: destinations(entries, n, seed),
+        })
+    }
+}
+
+/// `n` destinations spread over `entries`' routes: a route chosen at random, then an address
+/// inside it (seeded: the same `seed` gives the same addresses).
+pub fn destinations(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Vec<u32> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            random_in(&mut rng, k, l)
+        })
+        .collect()
+}
+
+/// A random address inside `key/len` (IPv4).
+pub fn random_in(rng: &mut impl Rng, key: u32, len: u8) -> u32 {
+    let host = if len >= 32 {
+        0
+    } else {
+        rng.gen::<u32>() >> len
+    };
+    key | host
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_names_round_trip() {
+        for p in Placement::ALL {
+            assert_eq!(p.name().parse::<Placement>(), Ok(p));
+        }
+        let e = "spin".parse::<Placement>().unwrap_err();
+        assert!(e.contains("busy, adaptive or shared-core"), "{e}");
+    }
+}

@@ -1,0 +1,490 @@
+//! The generator and sink of every test bed: lanes (one generator-to-sink path through one
+//! router), the frames they send (fixed sizes or IMIX, stamped), and the one loop that paces
+//! every lane, stamps frames, receives them back and ends the trial. The loop runs on its own
+//! thread and core, outside the routers, as the paper's external generator and sink did.
+//!
+//! A lane's result counts every frame it offered as received or lost, none twice; rates are on
+//! the generator's and the sink's own clock.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use dataplane::pipeline::PacketBuf;
+use dataplane::pool::{Pool, PoolCache};
+use dataplane::port::Port;
+
+use super::traffic::{self, FrameSpec, LatencySummary, Pacer, Sink, Stamp, STAMP_LEN};
+
+/// Frames per generator burst.
+const BURST: usize = 32;
+/// Bytes of a test frame the generator writes: Ethernet + IPv4 + UDP headers and the stamp.
+const HEAD: usize = 14 + 20 + 8 + STAMP_LEN;
+
+/// The size of the frames a generator sends: one size, or the simple IMIX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameSize {
+    /// Bytes without FCS (60 = a 64-byte frame on the wire, 1514 = a 1518-byte one).
+    Fixed(usize),
+    /// Simple IMIX: 64-, 594- and 1518-byte frames (FCS included) in the ratio 7:4:1, mixed
+    /// within every 12 frames ([`IMIX_CYCLE`]).
+    Imix,
+}
+
+/// The simple IMIX as a generator cycles through it, sizes without FCS: 7 × 60, 4 × 590 and
+/// 1 × 1514 bytes (64, 594 and 1518 on the wire; 576- and 1500-byte IP packets).
+pub const IMIX_CYCLE: [usize; 12] = [60, 590, 60, 60, 590, 60, 60, 1514, 60, 590, 60, 590];
+
+impl FrameSize {
+    /// Size without FCS of the `i`-th frame.
+    pub fn at(self, i: usize) -> usize {
+        match self {
+            FrameSize::Fixed(n) => n,
+            FrameSize::Imix => IMIX_CYCLE[i % IMIX_CYCLE.len()],
+        }
+    }
+}
+
+/// `64`..`1518` (bytes on the wire, FCS included) or `imix`.
+impl std::str::FromStr for FrameSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("imix") {
+            return Ok(FrameSize::Imix);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if (64..=1518).contains(&n) => Ok(FrameSize::Fixed(n - 4)),
+            _ => Err(format!(
+                "`{s}` is not a frame size: 64..=1518 (bytes, FCS included) or imix"
+            )),
+        }
+    }
+}
+
+/// In JSON: the size on the wire (`64`), or `"imix"`.
+impl serde::Serialize for FrameSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FrameSize::Fixed(n) => s.serialize_u64((n + 4) as u64),
+            FrameSize::Imix => s.serialize_str("imix"),
+        }
+    }
+}
+
+/// `64-byte`, or `IMIX`: what plot titles and tables say.
+impl std::fmt::Display for FrameSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameSize::Fixed(n) => write!(f, "{}-byte", n + 4),
+            FrameSize::Imix => write!(f, "IMIX"),
+        }
+    }
+}
+
+/// The offered load of one trial.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// Frames per second offered to each router; `None`: as fast as each router's input ring
+    /// takes them (the generator never outruns a router, like a sender with back-pressure).
+    pub rate_per_router: Option<f64>,
+    /// Frame sizes (`Fixed(60)`: 64-byte frames; `Fixed(1514)`: 1472-byte UDP payloads).
+    pub frame: FrameSize,
+    pub seconds: f64,
+}
+
+/// What one router did in a trial, measured at the generator and the sink.
+#[derive(Clone, Debug, Default)]
+pub struct RouterResult {
+    /// Frames the generator produced for this router.
+    pub offered: u64,
+    /// Distinct frames the sink received.
+    pub received: u64,
+    /// Bytes of all frames the sink received.
+    pub bytes: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// Offered rate achieved by the generator (frames/s over the trial).
+    pub offered_pps: f64,
+    /// Forwarding rate on the sink's clock (frames/s between first and last frame).
+    pub forwarded_pps: f64,
+    pub latency: Option<LatencySummary>,
+    /// CPU used for this router, as a fraction of one core (a shared worker's time is split
+    /// evenly between its routers).
+    pub cpu: f64,
+    /// Time its worker was runnable but waiting for a core, as a fraction of the trial.
+    pub run_queue_wait: f64,
+}
+
+impl RouterResult {
+    pub fn loss(&self) -> f64 {
+        if self.offered == 0 {
+            0.0
+        } else {
+            self.lost as f64 / self.offered as f64
+        }
+    }
+}
+
+/// Cores for the generator/sink thread and for router workers: the generator takes core 0
+/// and routers the others, when there are at least two.
+pub fn cores() -> (Option<usize>, Vec<usize>) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n > 1 {
+        (Some(0), (1..n).collect())
+    } else {
+        (None, Vec::new())
+    }
+}
+
+/// The sending half of a lane, and all of `vrouter gen`: paces (or fills the ring when
+/// unpaced), builds stamped frames from the headers in turn, and sends them in bursts.
+pub struct Sender {
+    pub tx: Box<dyn Port>,
+    heads: Vec<Head>,
+    next: usize,
+    pacer: Option<Pacer>,
+    /// Frames built and handed to the port so far (their stamps carry `offered` as sequence).
+    pub offered: u64,
+    /// Paced frames the port refused (its ring was full): lost at the router's input.
+    pub refused: u64,
+    out: Vec<PacketBuf>,
+    /// Paced frames gathered per transmit (1 on memory ports; kernel ports cost a system call
+    /// per transmit).
+    pub batch: usize,
+    /// Longest a paced sender waits to gather its batch.
+    pub batch_wait_ns: u64,
+    last_tx_ns: u64,
+    /// Flow id in the stamps.
+    pub flow: u16,
+    /// Frames to offer at most.
+    pub limit: u64,
+}
+
+impl Sender {
+    pub fn new(tx: Box<dyn Port>, heads: Vec<Head>) -> Self {
+        Sender {
+            tx,
+            heads,
+            next: 0,
+            pacer: None,
+            offered: 0,
+            refused: 0,
+            out: Vec::with_capacity(BURST),
+            batch: 1,
+            batch_wait_ns: BATCH_WAIT_NS,
+            last_tx_ns: 0,
+            flow: 0,
+            limit: u64::MAX,
+        }
+    }
+
+    /// Ready for a new run at `rate` (frames/s; `None`: as fast as the port takes them).
+    pub fn reset(&mut self, rate: Option<f64>) {
+        self.next = 0;
+        self.pacer = rate.map(Pacer::new);
+        self.offered = 0;
+        self.refused = 0;
+        self.last_tx_ns = 0;
+    }
+
+    /// Whether the sender has offered all it may.
+    pub fn done(&self) -> bool {
+        self.offered >= self.limit
+    }
+
+    /// One round at `now_ns` (on the run's clock): builds the frames that are due, stamped
+    /// with `stamp_ns()` (read only when frames are built), and sends them. Paced, frames the
+    /// port refuses are lost (as on a NIC whose RX ring overflows); unpaced, they are retried
+    /// next round (their stamp a little old, as with any sender that waits for room).
+    /// Returns the frames the port took.
+    pub fn round(
+        &mut self,
+        now_ns: u64,
+        stamp_ns: impl FnOnce() -> u64,
+        cache: &mut PoolCache,
+    ) -> usize {
+        let left = self.limit - self.offered;
+        let want = match self.pacer.as_mut() {
+            Some(p) => {
+                let due = p.due(now_ns).min(left);
+                if due == 0
+                    || (due < self.batch as u64 && now_ns - self.last_tx_ns < self.batch_wait_ns)
+                {
+                    0
+                } else {
+                    self.last_tx_ns = now_ns;
+                    due.min((BURST - self.out.len()) as u64) as usize
+                }
+            }
+            None => (BURST - self.out.len()).min(left.min(BURST as u64) as usize),
+        };
+        if want > 0 {
+            let stamp_ns = stamp_ns();
+            for _ in 0..want {
+                let Some(mut b) = cache.get() else { break };
+                let (mut h, len) = self.heads[self.next];
+                self.next = (self.next + 1) % self.heads.len();
+                traffic::stamp(
+                    &mut h,
+                    Stamp {
+                        flow: self.flow,
+                        seq: self.offered as u32,
+                        sent_ns: stamp_ns,
+                    },
+                );
+                self.offered += 1;
+                b.set_head(&h, usize::from(len));
+                self.out.push(b);
+            }
+        }
+        if let Some(p) = self.pacer.as_mut() {
+            p.sent(want as u64);
+        }
+        if self.out.is_empty() {
+            return 0;
+        }
+        let sent = self.tx.tx_burst(&mut self.out);
+        if self.pacer.is_some() {
+            self.refused += self.out.len() as u64;
+            for b in self.out.drain(..) {
+                cache.put(b);
+            }
+        }
+        sent
+    }
+
+    /// Ends a run: frames still waiting for room (unpaced) were never offered.
+    pub fn finish(&mut self, cache: &mut PoolCache) {
+        self.offered -= self.out.len() as u64;
+        for b in self.out.drain(..) {
+            cache.put(b);
+        }
+    }
+}
+
+/// One generator-to-sink path through one router: the sender, the port the sink receives on,
+/// and the sink's accounts.
+pub struct Lane {
+    pub sender: Sender,
+    pub rx: Box<dyn Port>,
+    sink: Sink,
+}
+
+/// Longest a paced lane waits to gather its batch.
+const BATCH_WAIT_NS: u64 = 200_000;
+
+/// A frame's headers (with stamp space) and its length without FCS.
+pub type Head = ([u8; HEAD], u16);
+
+/// Frame headers from `spec` (its size is ignored) to each destination, the `i`-th sized
+/// `frame.at(i)`. For IMIX the list is cut to whole cycles, so that a generator walking it
+/// sends the exact mix.
+pub fn heads(spec: &FrameSpec, dests: &[u32], frame: FrameSize) -> Vec<Head> {
+    let n = match frame {
+        FrameSize::Imix if dests.len() >= IMIX_CYCLE.len() => {
+            dests.len() - dests.len() % IMIX_CYCLE.len()
+        }
+        _ => dests.len(),
+    };
+    dests[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            let size = frame.at(i).clamp(traffic::MIN_FRAME, traffic::MAX_FRAME);
+            let spec = FrameSpec {
+                size,
+                ..spec.clone()
+            };
+            let t = spec.template(std::net::Ipv4Addr::from(d));
+            let mut h = [0u8; HEAD];
+            h.copy_from_slice(&t[..HEAD]);
+            (h, size as u16)
+        })
+        .collect()
+}
+
+impl Lane {
+    pub fn new(tx: Box<dyn Port>, rx: Box<dyn Port>, heads: Vec<Head>) -> Self {
+        Lane {
+            sender: Sender::new(tx, heads),
+            rx,
+            sink: Sink::new(),
+        }
+    }
+
+    /// Replaces the frame headers (for another frame size).
+    pub fn set_heads(&mut self, heads: Vec<Head>) {
+        self.sender.heads = heads;
+        self.sender.next = 0;
+    }
+
+    /// The lane ready for a new trial at `rate` (frames/s; `None`: as fast as it goes).
+    pub(super) fn reset(&mut self, rate: Option<f64>) {
+        self.sender.reset(rate);
+        self.sink = Sink::new();
+    }
+
+    /// Receives what has arrived, on the run's clock; returns the frames received.
+    fn drain(&mut self, start: Instant, rx: &mut Vec<PacketBuf>, cache: &mut PoolCache) -> usize {
+        let mut got = 0;
+        loop {
+            rx.clear();
+            let n = self.rx.rx_burst(rx, 64);
+            if n == 0 {
+                return got;
+            }
+            got += n;
+            let now = start.elapsed().as_nanos() as u64;
+            for b in rx.drain(..) {
+                self.sink.record(b.bytes(), now);
+                cache.put(b);
+            }
+        }
+    }
+
+    pub(super) fn result(&self, secs: f64) -> RouterResult {
+        let rep = self.sink.report();
+        let offered = self.sender.offered;
+        RouterResult {
+            offered,
+            received: rep.received,
+            bytes: rep.bytes,
+            lost: offered.saturating_sub(rep.received),
+            duplicates: rep.duplicates,
+            reordered: rep.reordered,
+            offered_pps: offered as f64 / secs,
+            forwarded_pps: rep.rate_pps,
+            latency: rep.latency_ns,
+            cpu: f64::NAN,
+            run_queue_wait: f64::NAN,
+        }
+    }
+}
+
+/// Runs one trial of `seconds` over `lanes` on a thread of its own (pinned to the generator's
+/// core): paces, stamps, sends and receives, then drains. Returns the lanes (for the next
+/// trial), the sending window in seconds and the CPU time the thread used (ns).
+pub fn run_lanes(lanes: Vec<Lane>, pool: &Pool, seconds: f64) -> Result<(Vec<Lane>, f64, u64)> {
+    let (core, _) = cores();
+    let pool = pool.clone();
+    let h = std::thread::Builder::new()
+        .name("vrouter-gen".into())
+        .spawn(move || {
+            let c0 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
+            let (lanes, secs) = generate(lanes, pool, core, seconds);
+            let c1 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
+            (lanes, secs, c1.saturating_sub(c0))
+        })
+        .map_err(|e| anyhow!("cannot start the generator thread: {e}"))?;
+    h.join().map_err(|_| anyhow!("the generator thread failed"))
+}
+
+/// A trial through routers that run elsewhere (other processes, the kernel): only the
+/// generator and sink run here. Returns each lane's result, the lanes (for the next trial)
+/// and the CPU the generator/sink thread used (ns).
+pub fn external_trial(
+    mut lanes: Vec<Lane>,
+    pool: &Pool,
+    load: &Load,
+) -> Result<(Vec<RouterResult>, Vec<Lane>, u64)> {
+    for l in lanes.iter_mut() {
+        l.reset(load.rate_per_router);
+    }
+    let (lanes, secs, cpu) = run_lanes(lanes, pool, load.seconds)?;
+    let rs = lanes.iter().map(|l| l.result(secs)).collect();
+    Ok((rs, lanes, cpu))
+}
+
+/// The generator and sink loop: one clock read per round dates the stamps, paces every lane
+/// and ends the trial; then drains what is in flight.
+fn generate(
+    mut lanes: Vec<Lane>,
+    pool: Pool,
+    core: Option<usize>,
+    seconds: f64,
+) -> (Vec<Lane>, f64) {
+    if let Some(c) = core {
+        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+    }
+    let mut cache = pool.cache();
+    let mut rx = Vec::with_capacity(64);
+    let start = Instant::now();
+    let end_ns = (seconds * 1e9) as u64;
+    loop {
+        let now = start.elapsed().as_nanos() as u64;
+        if now >= end_ns {
+            break;
+        }
+        for l in lanes.iter_mut() {
+            l.sender.round(now, || now, &mut cache);
+            l.drain(start, &mut rx, &mut cache);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64().min(seconds.max(1e-9));
+    for l in lanes.iter_mut() {
+        l.sender.finish(&mut cache);
+    }
+    // Drain until every router has been quiet for 10 ms (at most 500 ms).
+    let until = Instant::now() + Duration::from_millis(500);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(10) {
+        let mut got = 0;
+        for l in lanes.iter_mut() {
+            got += l.drain(start, &mut rx, &mut cache);
+        }
+        if got > 0 {
+            quiet_since = Instant::now();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    (lanes, secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane::wire::ethernet::Mac;
+
+    #[test]
+    fn frame_sizes_parse_and_print() {
+        assert_eq!("64".parse::<FrameSize>(), Ok(FrameSize::Fixed(60)));
+        assert_eq!("1518".parse::<FrameSize>(), Ok(FrameSize::Fixed(1514)));
+        assert_eq!("IMIX".parse::<FrameSize>(), Ok(FrameSize::Imix));
+        for bad in ["63", "1519", "", "jumbo"] {
+            let e = bad.parse::<FrameSize>().unwrap_err();
+            assert!(e.contains("64..=1518") && e.contains("imix"), "{e}");
+        }
+        assert_eq!(FrameSize::Fixed(60).to_string(), "64-byte");
+        assert_eq!(
+            serde_json::json!(FrameSize::Imix),
+            serde_json::json!("imix")
+        );
+        assert_eq!(
+            serde_json::json!(FrameSize::Fixed(1514)),
+            serde_json::json!(1518)
+        );
+    }
+
+    #[test]
+    fn imix_heads_carry_the_7_4_1_mix_with_consistent_lengths() {
+        let spec = FrameSpec {
+            src_mac: Mac([2, 0, 0, 0, 0, 9]),
+            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
+            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            size: 60,
+        };
+        let dests: Vec<u32> = (0..1000u32).map(|i| 0xf000_0000 | i).collect();
+        let hs = heads(&spec, &dests, FrameSize::Imix);
+        assert_eq!(hs.len(), 996, "whole cycles only");
+        let count = |n: u16| hs.iter().filter(|h| h.1 == n).count();
+        assert_eq!((count(60), count(590), count(1514)), (581, 332, 83));
+        for (h, len) in &hs {
+            let len = usize::from(*len);
+            let ip_total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+            let udp_len = usize::from(u16::from_be_bytes([h[38], h[39]]));
+            assert_eq!(ip_total, len - 14);
+            assert_eq!(udp_len, len - 34);
+        }
+    }
+}

@@ -1,0 +1,674 @@
+//! `vr.toml`: one or more virtual routers, their ports, routes, neighbours and workers. The
+//! one example with every field commented is `examples/vr.toml` (a test parses it). Every
+//! error names the file, the line and the field, and says why.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use dataplane::port::afxdp::XdpMode;
+use dataplane::wire::ethernet::Mac;
+use dataplane::worker::PollMode;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+// The file as written: every field with its place in the text, so that errors can name the
+// line. `Serialize` too: the lab writes its routers' configs through these types, and
+// [`spanned`] wraps a value for them.
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A value for the file types, with no place in any text (for configs that are written).
+pub fn spanned<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub router: Vec<RouterToml>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RouterToml {
+    pub name: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nexthops: Option<Spanned<u32>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lenient: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub class_e_unicast: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Spanned<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub port: Vec<PortToml>,
+    #[serde(default)]
+    pub neighbour: Vec<NeighbourToml>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PortToml {
+    pub backend: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Spanned<u16>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xdp_mode: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring: Option<Spanned<u32>>,
+    pub mac: Spanned<String>,
+    #[serde(default)]
+    pub addresses: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Spanned<u16>>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourToml {
+    pub nexthop: Spanned<u32>,
+    pub port: Spanned<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Spanned<String>>,
+}
+
+/// A validated router.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    pub name: String,
+    pub routes: Option<PathBuf>,
+    pub nexthops: u32,
+    pub lenient: bool,
+    /// 240.0.0.0/4 sources are unicast, not martians (labs relocated there).
+    pub class_e_unicast: bool,
+    /// The router spreads over this many workers, each with its own queue of every port.
+    pub queues: usize,
+    pub mode: PollMode,
+    pub worker: String,
+    pub core: Option<usize>,
+    pub ports: Vec<PortConfig>,
+    pub neighbours: Vec<NeighbourConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PortConfig {
+    pub backend: Backend,
+    pub mac: Mac,
+    pub addresses: Vec<IpNet>,
+    pub mtu: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Memory {
+        link: String,
+    },
+    /// A Linux interface through AF_PACKET rings; `fanout` joins a PACKET_FANOUT group.
+    AfPacket {
+        iface: String,
+        fanout: Option<u16>,
+    },
+    /// A Linux interface through an AF_XDP socket (queue 0); `xdp_mode` auto|native|generic;
+    /// `ring` descriptors per ring (the UMEM holds twice as many 2 KiB frames).
+    AfXdp {
+        iface: String,
+        xdp_mode: XdpMode,
+        ring: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct NeighbourConfig {
+    pub nexthop: u32,
+    pub port: u16,
+    pub target: NeighbourTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeighbourTarget {
+    Static(Mac),
+    Gateway(IpAddr),
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: Range<usize>) -> usize {
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+    fn err(&self, span: Range<usize>, field: &str, why: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!(
+            "{}:{}: {field}: {why}",
+            self.path.display(),
+            self.line(span)
+        )
+    }
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Vec<RouterConfig>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    parse(path, &text)
+}
+
+/// Validates configuration text (`path` names it in errors and anchors relative paths).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
+    let cx = Ctx { path, text };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| cx.line(s));
+        anyhow!("{}:{line}: {}", path.display(), e.message())
+    })?;
+    if file.router.is_empty() {
+        return Err(anyhow!("{}: no [[router]] defined", path.display()));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut names = HashMap::new();
+    let mut links = Links::new();
+    let mut routers = Vec::new();
+    for r in &file.router {
+        let name = r.name.get_ref();
+        if names.insert(name.clone(), ()).is_some() {
+            return Err(cx.err(
+                r.name.span(),
+                "name",
+                format!("router `{name}` is defined twice"),
+            ));
+        }
+        routers.push(cx.router(r, base, &mut links)?);
+    }
+    if let Some((link, (_, span))) = links.iter().find(|(_, (n, _))| *n == 1) {
+        return Err(cx.err(
+            span.clone(),
+            "link",
+            format!("memory link `{link}` has one end; memory ports connect in pairs"),
+        ));
+    }
+    Ok(routers)
+}
+
+/// Memory links seen so far: ends counted, and where the first was named.
+type Links = HashMap<String, (usize, Range<usize>)>;
+
+/// A field's value or its default, or an error if it is outside `range`.
+fn ranged<T: Copy + PartialOrd>(
+    cx: &Ctx,
+    v: &Option<Spanned<T>>,
+    field: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    why: &str,
+) -> Result<T> {
+    match v {
+        None => Ok(default),
+        Some(x) if range.contains(x.get_ref()) => Ok(*x.get_ref()),
+        Some(x) => Err(cx.err(x.span(), field, why)),
+    }
+}
+
+impl Ctx<'_> {
+    /// One `[[router]]` section, its ports and neighbours.
+    fn router(&self, r: &RouterToml, base: &Path, links: &mut Links) -> Result<RouterConfig> {
+        let name = r.name.get_ref().clone();
+        let mode = match &r.mode {
+            None => PollMode::Adaptive,
+            Some(m) => m
+                .get_ref()
+                .parse()
+                .map_err(|e| self.err(m.span(), "mode", e))?,
+        };
+        let most = fib::MAX_NEXT_HOP + 1;
+        let nexthops = ranged(
+            self,
+            &r.nexthops,
+            "nexthops",
+            16,
+            1..=most,
+            &format!("must be 1..={most}"),
+        )?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if let Some(c) = &r.core {
+            if *c.get_ref() >= cores {
+                return Err(self.err(
+                    c.span(),
+                    "core",
+                    format!("this machine has cores 0..{}", cores - 1),
+                ));
+            }
+        }
+        if r.port.is_empty() {
+            return Err(self.err(
+                r.name.span(),
+                "port",
+                format!("router `{name}` has no [[router.port]]"),
+            ));
+        }
+        let queues = ranged(self, &r.queues, "queues", 1, 1..=16, "must be 1..=16")?;
+        if queues > 1 {
+            if let Some(p) = r.port.iter().find(|p| p.backend.get_ref() == "afxdp") {
+                return Err(self.err(
+                    p.backend.span(),
+                    "queues",
+                    "afxdp ports have one queue so far; use queues = 1 or afpacket/memory ports",
+                ));
+            }
+        }
+        let ports = r
+            .port
+            .iter()
+            .map(|p| self.port(p, links))
+            .collect::<Result<Vec<_>>>()?;
+        let neighbours = r
+            .neighbour
+            .iter()
+            .map(|n| self.neighbour(n, &name, ports.len(), nexthops, queues))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RouterConfig {
+            routes: r.routes.as_ref().map(|p| base.join(p.get_ref())),
+            nexthops,
+            lenient: r.lenient,
+            class_e_unicast: r.class_e_unicast,
+            queues,
+            mode,
+            worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),
+            core: r.core.as_ref().map(|c| *c.get_ref()),
+            ports,
+            neighbours,
+            name,
+        })
+    }
+
+    /// One `[[router.port]]` section.
+    fn port(&self, p: &PortToml, links: &mut Links) -> Result<PortConfig> {
+        if let Some(r) = p.ring.as_ref().filter(|_| p.backend.get_ref() != "afxdp") {
+            return Err(self.err(
+                r.span(),
+                "ring",
+                format!(
+                    "sizes AF_XDP rings; `{}` ports have none to size",
+                    p.backend.get_ref()
+                ),
+            ));
+        }
+        let backend = self.backend(p, links)?;
+        let mac = p
+            .mac
+            .get_ref()
+            .parse::<Mac>()
+            .ok()
+            .filter(|m| !m.is_multicast())
+            .ok_or_else(|| {
+                self.err(
+                    p.mac.span(),
+                    "mac",
+                    format!(
+                        "`{}` is not a unicast MAC like 02:00:00:00:00:01",
+                        p.mac.get_ref()
+                    ),
+                )
+            })?;
+        let addresses = p
+            .addresses
+            .iter()
+            .map(|a| {
+                a.get_ref().parse::<IpNet>().map_err(|_| {
+                    self.err(
+                        a.span(),
+                        "addresses",
+                        format!("`{}` is not ADDRESS/LENGTH", a.get_ref()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mtu = ranged(self, &p.mtu, "mtu", 1500, 576..=9000, "must be 576..=9000")?;
+        Ok(PortConfig {
+            backend,
+            mac,
+            addresses,
+            mtu,
+        })
+    }
+
+    /// A port's backend and its own fields.
+    fn backend(&self, p: &PortToml, links: &mut Links) -> Result<Backend> {
+        match p.backend.get_ref().as_str() {
+            "memory" => {
+                let Some(link) = &p.link else {
+                    return Err(self.err(
+                        p.backend.span(),
+                        "link",
+                        "memory ports need `link = \"NAME\"`",
+                    ));
+                };
+                let e = links
+                    .entry(link.get_ref().clone())
+                    .or_insert((0, link.span()));
+                e.0 += 1;
+                if e.0 > 2 {
+                    return Err(self.err(
+                        link.span(),
+                        "link",
+                        format!("memory link `{}` has more than two ends", link.get_ref()),
+                    ));
+                }
+                Ok(Backend::Memory {
+                    link: link.get_ref().clone(),
+                })
+            }
+            b @ ("afpacket" | "afxdp") => {
+                let Some(iface) = &p.iface else {
+                    return Err(self.err(
+                        p.backend.span(),
+                        "iface",
+                        format!("{b} ports need `iface = \"NAME\"` (a Linux interface)"),
+                    ));
+                };
+                let name = iface.get_ref();
+                if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                    return Err(self.err(
+                        iface.span(),
+                        "iface",
+                        format!(
+                            "`{name}` is not an interface name (1-15 characters, no `/` or spaces)"
+                        ),
+                    ));
+                }
+                if b == "afpacket" {
+                    return Ok(Backend::AfPacket {
+                        iface: name.clone(),
+                        fanout: p.fanout.as_ref().map(|f| *f.get_ref()),
+                    });
+                }
+                let xdp_mode = match &p.xdp_mode {
+                    None => XdpMode::Auto,
+                    Some(m) => m.get_ref().parse().map_err(|_| {
+                        self.err(
+                            m.span(),
+                            "xdp_mode",
+                            format!("`{}`: must be auto, native or generic", m.get_ref()),
+                        )
+                    })?,
+                };
+                let ring = match &p.ring {
+                    None => dataplane::port::afxdp::DEFAULT_RING,
+                    Some(r) => {
+                        dataplane::port::afxdp::check_ring(*r.get_ref())
+                            .map_err(|e| self.err(r.span(), "ring", e))?;
+                        *r.get_ref()
+                    }
+                };
+                Ok(Backend::AfXdp {
+                    iface: name.clone(),
+                    xdp_mode,
+                    ring,
+                })
+            }
+            b @ "dpdk" => Err(self.err(
+                p.backend.span(),
+                "backend",
+                format!("`{b}` is not built yet (memory, afpacket and afxdp are)"),
+            )),
+            other => Err(self.err(
+                p.backend.span(),
+                "backend",
+                format!("unknown backend `{other}` (memory, afpacket, afxdp, dpdk)"),
+            )),
+        }
+    }
+
+    /// One `[[router.neighbour]]` section of router `router`.
+    fn neighbour(
+        &self,
+        n: &NeighbourToml,
+        router: &str,
+        ports: usize,
+        nexthops: u32,
+        queues: usize,
+    ) -> Result<NeighbourConfig> {
+        if usize::from(*n.port.get_ref()) >= ports {
+            return Err(self.err(
+                n.port.span(),
+                "port",
+                format!("router `{router}` has ports 0..{}", ports - 1),
+            ));
+        }
+        if *n.nexthop.get_ref() >= nexthops {
+            return Err(self.err(
+                n.nexthop.span(),
+                "nexthop",
+                format!("must be below nexthops = {nexthops}"),
+            ));
+        }
+        let target = match (&n.mac, &n.gateway) {
+            (Some(m), None) => {
+                NeighbourTarget::Static(m.get_ref().parse::<Mac>().map_err(|_| {
+                    self.err(m.span(), "mac", format!("`{}` is not a MAC", m.get_ref()))
+                })?)
+            }
+            (None, Some(g)) if queues > 1 => {
+                return Err(self.err(
+                    g.span(),
+                    "gateway",
+                    "a router with queues > 1 needs static neighbours (`mac = ...`): \
+                     ARP/ND answers reach only one of its queues",
+                ))
+            }
+            (None, Some(g)) => NeighbourTarget::Gateway(g.get_ref().parse().map_err(|_| {
+                self.err(
+                    g.span(),
+                    "gateway",
+                    format!("`{}` is not an address", g.get_ref()),
+                )
+            })?),
+            _ => {
+                return Err(self.err(
+                    n.nexthop.span(),
+                    "neighbour",
+                    "give exactly one of `mac` (static) or `gateway` (resolved)",
+                ))
+            }
+        };
+        Ok(NeighbourConfig {
+            nexthop: *n.nexthop.get_ref(),
+            port: *n.port.get_ref(),
+            target,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[router]]
+name = "vr0"
+mode = "busy"
+nexthops = 4
+
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:00:01"
+addresses = ["198.18.0.1/24", "2001:2::1/64"]
+
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:00:02"
+
+[[router.neighbour]]
+nexthop = 0
+port = 1
+gateway = "198.18.1.2"
+
+[[router]]
+name = "vr1"
+[[router.port]]
+backend = "memory"
+link = "b"
+mac = "02:00:00:00:01:01"
+[[router.port]]
+backend = "memory"
+link = "a"
+mac = "02:00:00:00:01:02"
+"#;
+
+    #[test]
+    fn the_shipped_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vr.toml");
+        let routers = load(&path).unwrap();
+        assert_eq!(routers.len(), 2);
+        assert_eq!(routers[0].worker, routers[1].worker);
+        assert!(routers[0].routes.as_ref().unwrap().exists());
+        assert_eq!(
+            routers[1].neighbours[0].target,
+            NeighbourTarget::Static(Mac([2, 0, 0, 0, 0, 2]))
+        );
+    }
+
+    #[test]
+    fn parses_a_good_file() {
+        let r = parse(Path::new("vr.toml"), GOOD).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].mode, r[0].nexthops, r[0].ports.len()),
+            (PollMode::Busy, 4, 2)
+        );
+        assert_eq!(r[0].ports[0].addresses.len(), 2);
+        assert_eq!(
+            r[0].neighbours[0].target,
+            NeighbourTarget::Gateway("198.18.1.2".parse().unwrap())
+        );
+        assert_eq!(r[1].mode, PollMode::Adaptive);
+        assert_eq!(r[1].worker, "worker-vr1");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let cases: [(&str, &str, &str); 10] = [
+            (
+                "mac = \"02:00:00:00:00:01\"",
+                "mac = \"zz\"",
+                "vr.toml:10: mac: `zz` is not a unicast MAC",
+            ),
+            (
+                "mode = \"busy\"",
+                "mode = \"spin\"",
+                "vr.toml:4: mode: polling mode must be busy, adaptive or interrupt",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 0",
+                "vr.toml:5: nexthops: must be",
+            ),
+            (
+                "addresses = [\"198.18.0.1/24\"",
+                "addresses = [\"198.18.0.1/33\"",
+                "vr.toml:11: addresses: `198.18.0.1/33` is not ADDRESS/LENGTH",
+            ),
+            (
+                "backend = \"memory\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
+                "backend = \"dpdk\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
+                "vr.toml:8: backend: `dpdk` is not built yet",
+            ),
+            (
+                "port = 1\n",
+                "port = 7\n",
+                "vr.toml:20: port: router `vr0` has ports 0..1",
+            ),
+            (
+                "gateway = \"198.18.1.2\"",
+                "gateway = \"198.18.1.2\"\nmac = \"02:00:00:00:00:09\"",
+                "vr.toml:19: neighbour: give exactly one",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\ncolour = \"red\"",
+                "vr.toml:6: unknown field `colour`",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\nqueues = 2",
+                "vr.toml:22: gateway: a router with queues > 1 needs static neighbours",
+            ),
+            (
+                "nexthops = 4",
+                "nexthops = 4\nqueues = 40",
+                "vr.toml:6: queues: must be 1..=16",
+            ),
+        ];
+        for (from, to, want) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            let text = GOOD.replacen(from, to, 1);
+            let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+            assert!(err.starts_with(want), "got `{err}`, want `{want}`");
+        }
+        // AF_XDP ring sizes: checked on afxdp ports, refused elsewhere.
+        let xdp = GOOD.replace(
+            "backend = \"memory\"\nlink = \"a\"",
+            "backend = \"afxdp\"\niface = \"veth0\"\nring = 1024",
+        );
+        let r = parse(Path::new("vr.toml"), &xdp).unwrap();
+        assert!(matches!(
+            r[0].ports[0].backend,
+            Backend::AfXdp { ring: 1024, .. }
+        ));
+        let r = parse(Path::new("vr.toml"), &xdp.replace("\nring = 1024", "")).unwrap();
+        assert!(matches!(
+            r[0].ports[0].backend,
+            Backend::AfXdp {
+                ring: dataplane::port::afxdp::DEFAULT_RING,
+                ..
+            }
+        ));
+        for bad in ["1000", "128", "65536"] {
+            let text = xdp.replace("ring = 1024", &format!("ring = {bad}"));
+            let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("vr.toml:10: ring: {bad}: must be a power of two")),
+                "{err}"
+            );
+        }
+        let text = GOOD.replacen("link = \"a\"", "link = \"a\"\nring = 1024", 1);
+        let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("vr.toml:10: ring: sizes AF_XDP rings; `memory` ports"),
+            "{err}"
+        );
+        let one_end = GOOD.replacen(
+            "link = \"b\"\nmac = \"02:00:00:00:01:01\"",
+            "link = \"c\"\nmac = \"02:00:00:00:01:01\"",
+            1,
+        );
+        let err = parse(Path::new("vr.toml"), &one_end)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has one end"), "{err}");
+    }
+}

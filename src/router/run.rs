@@ -1,0 +1,230 @@
+//! Building and running the routers of a configuration: tables, pipelines, ports, workers,
+//! then the control socket ([`super::control`]) until SIGINT/SIGTERM, `ctl shutdown` or the
+//! optional duration; final counters on stdout.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use dataplane::neighbour::{Neighbour, Neighbours};
+use dataplane::pipeline::{Interface, Pipeline};
+use dataplane::pool::Pool;
+use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
+use dataplane::port::memory::{link, MemPort};
+use dataplane::port::Port;
+use dataplane::worker::{PollMode, VirtualRouter, Worker, WorkerCounters};
+use fib::{share, Lpm};
+use ipnet::IpNet;
+
+use super::config::{self, Backend, NeighbourTarget, RouterConfig};
+use super::control::{self, Control};
+
+/// What `vrouter run` was asked.
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    /// Stop by itself after this many seconds.
+    pub duration: Option<f64>,
+}
+
+/// A PACKET_FANOUT group id for a router's port (stable, distinct per router and port).
+fn fanout_group(router: &str, port: usize) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in router.bytes().chain([0, port as u8]) {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as u16
+}
+
+fn tables(r: &RouterConfig) -> Result<(Lpm<u32>, Lpm<u128>)> {
+    let Some(path) = &r.routes else {
+        return Ok((Lpm::new(), Lpm::new()));
+    };
+    let load = crate::routes::LoadSpec {
+        lenient: r.lenient,
+        ..crate::routes::LoadSpec::new(r.nexthops)
+    };
+    Ok(crate::routes::load_set(path, &load)?.tables(r.nexthops)?)
+}
+
+/// The forwarding state of a configured router.
+pub fn pipeline(r: &RouterConfig) -> Pipeline {
+    let interfaces = r
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Interface {
+            port: i as u16,
+            mac: p.mac,
+            v4: p
+                .addresses
+                .iter()
+                .filter_map(|a| if let IpNet::V4(n) = a { Some(*n) } else { None })
+                .collect(),
+            v6: p
+                .addresses
+                .iter()
+                .filter_map(|a| if let IpNet::V6(n) = a { Some(*n) } else { None })
+                .collect(),
+            mtu: p.mtu,
+        })
+        .collect();
+    let mut neighbours = Neighbours::new();
+    for n in &r.neighbours {
+        match n.target {
+            NeighbourTarget::Static(mac) => {
+                neighbours.set(n.nexthop, Neighbour { port: n.port, mac })
+            }
+            NeighbourTarget::Gateway(ip) => neighbours.set_dynamic(n.nexthop, n.port, ip),
+        }
+    }
+    let mut p = Pipeline::new(interfaces, neighbours);
+    p.class_e_unicast = r.class_e_unicast;
+    p
+}
+
+pub fn run(a: RunOptions) -> Result<()> {
+    let routers = config::load(&a.config)?;
+    // Memory links: the first port naming a link gets one end, the second the other.
+    // With queues, link `L` is one ring pair per queue (`L.q0`, `L.q1`, ...): both ends must
+    // have the same number of queues.
+    let mut ends: HashMap<(String, usize), Vec<MemPort>> = HashMap::new();
+    let mut link_queues: HashMap<&str, (usize, &str)> = HashMap::new();
+    for r in &routers {
+        for p in &r.ports {
+            let Backend::Memory { link: name } = &p.backend else {
+                continue;
+            };
+            if let Some((q, other)) = link_queues.insert(name, (r.queues, &r.name)) {
+                if q != r.queues {
+                    bail!(
+                        "memory link `{name}`: router `{other}` has {q} queue(s), router `{}` {}; both ends need the same",
+                        r.name,
+                        r.queues
+                    );
+                }
+            }
+            for k in 0..r.queues {
+                ends.entry((name.clone(), k)).or_insert_with(|| {
+                    let (x, y) = link(&format!("{name}.q{k}"), 4096);
+                    vec![y, x]
+                });
+            }
+        }
+    }
+    let pool = Pool::new(16_384 * routers.len().max(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut controls = Vec::new();
+    let mut groups: Vec<(String, Vec<VirtualRouter>, PollMode, Option<usize>)> = Vec::new();
+    for r in &routers {
+        let (t4, t6) = tables(r)?;
+        let (w4, r4) = share(t4);
+        let (w6, r6) = share(t6);
+        let mut shards = Vec::new();
+        for k in 0..r.queues {
+            let mut ports: Vec<Box<dyn Port>> = Vec::new();
+            for (pi, p) in r.ports.iter().enumerate() {
+                match &p.backend {
+                    Backend::Memory { link: name } => {
+                        let end = ends
+                            .get_mut(&(name.clone(), k))
+                            .and_then(Vec::pop)
+                            .ok_or_else(|| anyhow!("memory link `{name}` has no free end"))?;
+                        ports.push(Box::new(end));
+                    }
+                    Backend::AfXdp {
+                        iface,
+                        xdp_mode,
+                        ring,
+                    } => {
+                        let port = dataplane::port::afxdp::AfXdp::open_with(
+                            iface, *xdp_mode, *ring, &pool,
+                        )
+                        .with_context(|| format!("router `{}`: afxdp port", r.name))?;
+                        tracing::info!(
+                            "vrouter: {iface}: AF_XDP in {:?} mode, rings of {ring}",
+                            port.mode
+                        );
+                        ports.push(Box::new(port));
+                    }
+                    Backend::AfPacket { iface, fanout } => {
+                        let mut c = AfPacketConfig::new(iface);
+                        // Several queues: one socket each, in a fanout group (the configured
+                        // one, else one derived from the router and port).
+                        c.fanout =
+                            fanout.or_else(|| (r.queues > 1).then(|| fanout_group(&r.name, pi)));
+                        let port = AfPacket::open(&c, &pool)
+                            .with_context(|| format!("router `{}`: afpacket port", r.name))?;
+                        ports.push(Box::new(port));
+                    }
+                }
+            }
+            let vr = VirtualRouter::new(&r.name, pipeline(r), ports, r4.clone(), r6.clone());
+            shards.push(Arc::clone(&vr.counters));
+            let worker = if r.queues > 1 {
+                format!("{}#q{k}", r.worker)
+            } else {
+                r.worker.clone()
+            };
+            let core = r.core.map(|c| c + k);
+            match groups.iter_mut().find(|g| g.0 == worker) {
+                Some(g) => g.1.push(vr),
+                None => groups.push((worker, vec![vr], r.mode, core)),
+            }
+        }
+        controls.push(Control {
+            name: r.name.clone(),
+            nexthops: r.nexthops,
+            v4: w4,
+            v6: w6,
+            counters: shards,
+        });
+    }
+    let mut handles = Vec::new();
+    let mut workers: Vec<(String, Arc<WorkerCounters>)> = Vec::new();
+    for (name, vrs, mode, core) in groups {
+        let w = Worker::new(vrs, mode, core, &pool, Arc::clone(&stop))
+            .map_err(|e| anyhow!("worker `{name}`: {e}"))?;
+        workers.push((name, Arc::clone(&w.counters)));
+        handles.push(w.spawn());
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
+
+    let listener = control::bind(&a.socket)?;
+    tracing::info!(
+        "vrouter: {} router(s) on {} worker(s); control socket {}",
+        controls.len(),
+        workers.len(),
+        a.socket.display()
+    );
+    let deadline = a
+        .duration
+        .map(|d| Instant::now() + Duration::from_secs_f64(d));
+    while !stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+        match listener.accept() {
+            Ok((s, _)) => {
+                if let Err(e) = control::serve(s, &mut controls, &workers, &stop) {
+                    tracing::warn!("vrouter: control connection: {e:#}");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => tracing::error!("vrouter: control socket: {e}"),
+        }
+    }
+    stop.store(true, Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let _ = std::fs::remove_file(&a.socket);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&control::stats(&controls, &workers))?
+    );
+    Ok(())
+}
