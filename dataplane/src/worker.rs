@@ -16,6 +16,9 @@
 //!
 //! A worker can serve several routers (shared-core mode: no context switch between routers on
 //! one core), and counters are atomics published per burst, readable without stopping anything.
+//!
+//! Longer than 600 lines: the polling modes, the adaptive sleep model and the counters they
+//! update are one loop's parts and are kept together.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

@@ -31,28 +31,12 @@ fn ip(args: &[&str]) {
 }
 
 fn can_run() -> bool {
-    let root = nix_is_root();
-    let has_ip = Command::new("ip").arg("-V").output().is_ok();
-    if root && has_ip {
-        return true;
-    }
-    let why = "the AF_PACKET test needs root and iproute2 (`ip`)";
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
+    testkit::require(
+        "the AF_PACKET tests",
+        true,
+        &["ip"],
+        "iproute2; run as root",
+    )
 }
 
 /// A test frame: broadcast Ethernet header, a private ethertype, `len` bytes, numbered `i`.

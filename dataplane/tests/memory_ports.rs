@@ -12,7 +12,7 @@ use dataplane::pipeline::{Interface, PacketBuf, Pipeline};
 use dataplane::pool::Pool;
 use dataplane::port::memory::{link, MemPort};
 use dataplane::port::Port;
-use dataplane::wire::{ethernet, ipv4};
+use dataplane::wire::ipv4;
 use dataplane::worker::{PollMode, VirtualRouter, Worker};
 use fib::source::{load, LoadOptions};
 use fib::{share, FibWriter, Lpm};
@@ -81,15 +81,15 @@ fn real_table() -> Vec<(u32, u8, u32)> {
 }
 
 fn frame(dst: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    ethernet::write_header(
-        &mut f,
+    testkit::ipv4_frame(
         [2, 0, 0, 0, 0, 1],
         [2, 0, 0, 0, 0, 0x99],
-        ethernet::TYPE_IPV4,
-    );
-    ipv4::write_header(&mut f[14..], Ipv4Addr::new(198, 18, 0, 2), dst, 17, 64, 26);
-    f
+        Ipv4Addr::new(198, 18, 0, 2),
+        dst,
+        17,
+        64,
+        &[0; 26],
+    )
 }
 
 /// Sends `dsts` through the router (never more than `window` in flight, so nothing can overflow),

@@ -34,22 +34,15 @@ fn tables() -> (Lpm<u32>, Lpm<u128>) {
 }
 
 fn udp4(ttl: u8) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    ethernet::write_header(
-        &mut f,
+    testkit::ipv4_frame(
         [2, 0, 0, 0, 0, 1],
         [2, 0, 0, 0, 0, 0x99],
-        ethernet::TYPE_IPV4,
-    );
-    ipv4::write_header(
-        &mut f[14..],
         Ipv4Addr::new(198, 18, 0, 2),
         Ipv4Addr::new(8, 8, 8, 8),
         17,
         ttl,
-        26,
-    );
-    f
+        &[0; 26],
+    )
 }
 
 fn udp6() -> Vec<u8> {

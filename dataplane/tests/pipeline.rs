@@ -22,11 +22,7 @@ fn v6(s: &str) -> Ipv6Addr {
 
 /// Ethernet + IPv4 + UDP (or ICMP) frame with a valid header checksum.
 fn frame4(src: &str, dst: &str, ttl: u8, proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + payload.len()];
-    ethernet::write_header(&mut f, US0, HOST, ethernet::TYPE_IPV4);
-    ipv4::write_header(&mut f[14..], v4(src), v4(dst), proto, ttl, payload.len());
-    f[14 + 20..].copy_from_slice(payload);
-    f
+    testkit::ipv4_frame(US0, HOST, v4(src), v4(dst), proto, ttl, payload)
 }
 
 fn udp4(src: &str, dst: &str, ttl: u8) -> Vec<u8> {
@@ -61,11 +57,7 @@ fn echo_request4(dst: &str) -> Vec<u8> {
 
 /// Ethernet + IPv6 + payload (upper-layer `next`).
 fn frame6(src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 40 + payload.len()];
-    ethernet::write_header(&mut f, US0, HOST, ethernet::TYPE_IPV6);
-    ipv6::write_header(&mut f[14..], v6(src), v6(dst), next, hop, payload.len());
-    f[54..].copy_from_slice(payload);
-    f
+    testkit::ipv6_frame(US0, HOST, v6(src), v6(dst), next, hop, payload)
 }
 
 fn icmp6_frame(src: &str, dst: &str, hop: u8, msg: &[u8]) -> Vec<u8> {

@@ -2,7 +2,6 @@
 //! (a hash map per prefix length, searched longest first), IPv4 and IPv6, including /0, full
 //! length host routes and overlapping prefixes; and whole tables against the treebitmap crate.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use fib::lpm::{multibit::Multibit, poptrie::Poptrie, stree::Stree, Arena};
@@ -11,31 +10,7 @@ use ip_network_table_deps_treebitmap::IpLookupTable;
 use proptest::prelude::*;
 
 /// The oracle: exact-match maps per length.
-struct Naive<K: Key> {
-    by_len: Vec<HashMap<K, u32>>,
-}
-
-impl<K: Key> Naive<K> {
-    fn new() -> Self {
-        Naive {
-            by_len: (0..=K::BITS).map(|_| HashMap::new()).collect(),
-        }
-    }
-    fn insert(&mut self, k: K, len: u8, nh: u32) -> Option<u32> {
-        self.by_len[len as usize].insert(k.mask(len), nh)
-    }
-    fn remove(&mut self, k: K, len: u8) -> Option<u32> {
-        self.by_len[len as usize].remove(&k.mask(len))
-    }
-    fn lookup(&self, a: K) -> Option<u32> {
-        (0..=K::BITS as u8)
-            .rev()
-            .find_map(|l| self.by_len[l as usize].get(&a.mask(l)).copied())
-    }
-    fn len(&self) -> usize {
-        self.by_len.iter().map(|m| m.len()).sum()
-    }
-}
+type Naive<K> = testkit::NaiveLpm<K>;
 
 #[derive(Clone, Debug)]
 enum Op<K> {
@@ -152,12 +127,7 @@ fn run<K: Key, A: Arena<K>>(ops: &[Op<K>], batched: bool) -> Result<(), TestCase
     // The route store agrees with the oracle.
     let mut routes = t.routes();
     routes.sort_unstable_by_key(|&(k, l, _)| (k, l));
-    let mut want: Vec<(K, u8, u32)> = n
-        .by_len
-        .iter()
-        .enumerate()
-        .flat_map(|(l, m)| m.iter().map(move |(&k, &nh)| (k, l as u8, nh)))
-        .collect();
+    let mut want = n.routes();
     want.sort_unstable_by_key(|&(k, l, _)| (k, l));
     prop_assert_eq!(routes, want);
     Ok(())

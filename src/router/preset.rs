@@ -2,8 +2,8 @@
 //! in-process test beds and benchmarks: port 0 `02:00:00:00:00:01` with 198.18.0.1/24 and
 //! 2001:2::1/64, port 1 `02:00:00:00:00:02` with 198.18.1.1/24 and 2001:2:0:1::1/64 (RFC 2544
 //! and RFC 5180 benchmarking space), MTU 1500; every next hop id `0..nexthops` resolves to the
-//! neighbour 198.18.1.2 at `02:00:00:00:00:03` on port 1. The engine's own tests build the
-//! same router through `testkit::default_router`; a test here checks that the two agree.
+//! neighbour 198.18.1.2 at `02:00:00:00:00:03` on port 1. The engine's own tests get this same
+//! router through `testkit::default_router`, which re-exports it.
 
 use dataplane::neighbour::{Neighbour, Neighbours};
 use dataplane::pipeline::{Interface, Pipeline};
@@ -42,25 +42,4 @@ pub fn default_router(nexthops: u32) -> Pipeline {
         },
     );
     Pipeline::new(interfaces, neighbours)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_engine_tests_build_the_same_router() {
-        for n in [0, 1, 16] {
-            let (a, b) = (super::default_router(n), testkit::default_router(n));
-            assert_eq!(a.interfaces.len(), b.interfaces.len());
-            for (x, y) in a.interfaces.iter().zip(&b.interfaces) {
-                assert_eq!(
-                    (x.port, x.mac, &x.v4, &x.v6, x.mtu),
-                    (y.port, y.mac, &y.v4, &y.v6, y.mtu)
-                );
-            }
-            for nh in 0..n {
-                assert_eq!(a.neighbours.get(nh), b.neighbours.get(nh), "next hop {nh}");
-            }
-        }
-        assert_eq!(super::NEXT_HOP_MAC, testkit::NEXT_HOP_MAC);
-    }
 }

@@ -37,6 +37,9 @@
 //! All positions in a chunk are relative to its first line, so chunks move by plain copy. A chunk
 //! is a whole number of line pairs and starts at an even line, and so do its range nodes and
 //! sub-nodes: a lookup reads a node as one pair, with one bounds check instead of two.
+//!
+//! Longer than 600 lines: the builder and the lookup of one layout must agree bit for bit,
+//! so they are kept in one file.
 
 use super::arena::{Arena, Entry, LEAF_FLAG};
 use super::key::Key;
