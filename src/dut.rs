@@ -1,6 +1,6 @@
 //! The router under test: one type for every test bed (`vrouter sweep --backend`, `vrouter
 //! bench lab --routers`, `vrouter lab up --router/--io`). A new kind of router (a guest VM, a
-//! DPDK process) is one more variant here, one more arm in [`crate::measure::bed::open`], and,
+//! DPDK process) is one more variant here, one more arm in `measure::open_bed`, and,
 //! if it runs in a lab, one more arm in the lab's plan.
 
 use serde::{Deserialize, Serialize};

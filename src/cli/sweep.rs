@@ -1,9 +1,133 @@
-//! `vrouter sweep`: dispatch; the flags and the experiments are [`crate::measure::sweep`].
+//! `vrouter sweep`: the flags, checked and turned into [`Params`]; the experiments are
+//! [`crate::measure::sweep`].
 
-use anyhow::Result;
+use std::path::PathBuf;
 
-pub use crate::measure::sweep::SweepArgs;
+use anyhow::{bail, Context, Result};
+
+use crate::dut::Dut;
+use crate::measure::bed::Placement;
+use crate::measure::generator::FrameSize;
+use crate::measure::sweep::{self, Experiment, Params};
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Experiments to run, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    experiments: Vec<Experiment>,
+    /// Packet I/O between generator, routers and sink.
+    #[arg(long, value_enum, default_value_t = Dut::Memory)]
+    backend: Dut,
+    /// Trials per point.
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Seconds of traffic per trial.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Frames per second offered to each router (the paper: 130 kp/s).
+    #[arg(long, default_value_t = 130_000.0)]
+    rate: f64,
+    /// Frame size in bytes, FCS included (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1),
+    /// for all but the fairness experiment (which always sends 1518-byte frames: 1472-byte UDP
+    /// payloads).
+    #[arg(long, default_value = "64")]
+    frame: FrameSize,
+    /// Most routers at once in routers, fairness and modes.
+    #[arg(long, default_value_t = 4)]
+    max_routers: usize,
+    /// Worker placement for every experiment but modes (which compares all three).
+    #[arg(long, default_value_t = Placement::Adaptive)]
+    mode: Placement,
+    /// Routes in each router's table in routers, fairness and modes (seeded synthetic
+    /// BGP-like tables, a different seed per router).
+    #[arg(long, default_value_t = 100_000)]
+    routes: usize,
+    /// The full table for table-size and rfc2544 (default: the shipped RouteViews table).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Frames each link holds per direction (a NIC or virtio ring). 4096 rides out the
+    /// millisecond stalls a shared VM's vCPUs see; try 256 or 1024 to see them as loss.
+    #[arg(long, default_value_t = 4096)]
+    ring: usize,
+    /// Adaptive workers' sleep between light polls, in microseconds.
+    #[arg(long, default_value_t = 100)]
+    sleep_us: u64,
+    /// Loss accepted by the tolerant RFC 2544 search, in percent.
+    #[arg(long, default_value_t = 0.1)]
+    loss_tolerance: f64,
+    /// A run under a minute: 2 trials of 0.2 s, shorter searches.
+    #[arg(long)]
+    quick: bool,
+    /// Where results go (a new `<UTC timestamp>` folder inside).
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+}
 
 pub fn run(a: SweepArgs) -> Result<()> {
-    crate::measure::sweep::run(a)
+    if a.max_routers == 0 || a.max_routers > 64 {
+        bail!("--max-routers: {} must be 1..=64", a.max_routers);
+    }
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        bail!(
+            "--rate: {} must be a positive number of frames per second",
+            a.rate
+        );
+    }
+    if a.ring < 64 || !a.ring.is_power_of_two() {
+        bail!("--ring: {} must be a power of two, at least 64", a.ring);
+    }
+    if a.routes == 0 {
+        bail!("--routes: must be at least 1");
+    }
+    if !(0.0..100.0).contains(&a.loss_tolerance) {
+        bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
+    }
+    if a.backend != Dut::Memory {
+        if a.mode == Placement::SharedCore {
+            bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
+        }
+        crate::host::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
+    }
+    let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
+    let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
+    if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
+        bail!("--trials must be at least 1 and --seconds in (0, 3600]");
+    }
+    let mut experiments = if a.experiments.is_empty() {
+        vec![
+            Experiment::Routers,
+            Experiment::TableSize,
+            Experiment::Fairness,
+            Experiment::Rfc2544,
+            Experiment::Modes,
+        ]
+    } else {
+        a.experiments
+    };
+    experiments.sort();
+    experiments.dedup();
+    let table = a.table.clone().unwrap_or_else(crate::host::default_table);
+    let p = Params {
+        experiments,
+        backend: a.backend,
+        trials,
+        seconds,
+        search_seconds: if a.quick { 0.1 } else { 0.25 },
+        search_steps: if a.quick { 6 } else { 8 },
+        rate: a.rate,
+        frame: a.frame,
+        max_routers: a.max_routers,
+        mode: a.mode.to_string(),
+        placement: a.mode,
+        routes: a.routes,
+        table: table.display().to_string(),
+        table_path: table,
+        ring: a.ring,
+        sleep_us: a.sleep_us,
+        loss_tolerance_pct: a.loss_tolerance,
+        quick: a.quick,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        out: a.out,
+    };
+    sweep::run(p)
 }

@@ -1,15 +1,14 @@
 //! The test-bed abstraction: every experiment (`sweep`, `bench lab`) runs trials on a
-//! [`TestBed`], whatever the router under test ([`Dut`]) is. [`open`] builds the bed for a
-//! router kind: in process on memory ports ([`super::memory`]) or in a parallel namespace lab
-//! ([`super::labbed`]). Adding a router kind is one more bed implementation and one more arm
-//! of [`open`].
+//! [`TestBed`], whatever the router under test ([`Dut`]) is. `measure::open_bed` builds the
+//! bed for a router kind: in process on memory ports (`memory`) or in a parallel namespace lab
+//! (`labbed`). Adding a router kind is one more bed implementation and one more arm there.
 //!
 //! Invariant of every bed: a trial's results are in router order, one per router, and each
 //! counts every offered frame as received or lost (see [`super::generator`]).
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use dataplane::worker::PollMode;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -64,25 +63,6 @@ impl BedOptions {
             name: format!("b{}{}", dut.tag(), std::process::id() % 10_000),
             core: None,
             frame: FrameSize::Fixed(60),
-        }
-    }
-}
-
-/// A bed for `routers` with `dut` forwarding.
-pub fn open(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<Box<dyn TestBed>> {
-    if routers.is_empty() {
-        bail!("a test bed needs at least one router");
-    }
-    match dut {
-        Dut::Memory => Ok(Box::new(super::memory::MemoryBed {
-            routers,
-            placement: o.placement,
-            ring: o.ring,
-            sleep: o.sleep,
-        })),
-        Dut::Afpacket | Dut::Afxdp | Dut::Kernel => {
-            crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
-            Ok(Box::new(super::labbed::LabBed::up(dut, o, &routers)?))
         }
     }
 }

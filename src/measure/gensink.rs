@@ -1,7 +1,8 @@
 //! `vrouter gen` and `vrouter sink`: the measurement engines as standalone commands on a Linux
 //! interface (AF_PACKET, or AF_XDP with `--io afxdp`), for labs and guests: a paced generator
-//! of stamped UDP frames and a sink that accounts for them per flow. Stamps carry CLOCK_MONOTONIC time, so a generator and
-//! a sink on one host (any namespaces) measure one-way latency on one clock.
+//! of stamped UDP frames (the generator loop's [`Sender`]) and a sink that accounts for them per
+//! flow. Stamps carry CLOCK_MONOTONIC time, so a generator and a sink on one host (any
+//! namespaces) measure one-way latency on one clock.
 //!
 //! Network safety is enforced here: frames go to 240.0.0.0/4 destinations only (tables are
 //! relocated with `--relocate`) from a 198.18.0.0/15 source.

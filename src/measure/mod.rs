@@ -3,7 +3,8 @@
 //! ([`generator`]), the test beds behind one trait ([`bed`]; in process on memory ports,
 //! [`memory`], or in a namespace lab, [`labbed`]), the RFC 2544 search ([`search`]), the
 //! sweep of the paper's experiments ([`sweep`]), statistics ([`stats`]), plots ([`plot`]),
-//! the benchmarks ([`bench`]) and the standalone generator and sink ([`gensink`]).
+//! the benchmarks ([`bench`]) and the standalone generator and sink ([`gensink`]). [`open_bed`]
+//! is where a router kind gets its bed.
 
 pub mod bed;
 pub mod bench;
@@ -16,3 +17,26 @@ pub mod search;
 pub mod stats;
 pub mod sweep;
 pub mod traffic;
+
+use anyhow::{anyhow, bail, Result};
+
+use bed::{BedOptions, Dut, RouterSetup, TestBed};
+
+/// A bed for `routers` with `dut` forwarding.
+pub fn open_bed(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<Box<dyn TestBed>> {
+    if routers.is_empty() {
+        bail!("a test bed needs at least one router");
+    }
+    match dut {
+        Dut::Memory => Ok(Box::new(memory::MemoryBed {
+            routers,
+            placement: o.placement,
+            ring: o.ring,
+            sleep: o.sleep,
+        })),
+        Dut::Afpacket | Dut::Afxdp | Dut::Kernel => {
+            crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
+            Ok(Box::new(labbed::LabBed::up(dut, o, &routers)?))
+        }
+    }
+}

@@ -1,7 +1,8 @@
-//! `vrouter bench lab`: one router on veth in a namespace lab (`labbed`), fed by vrouter's own
-//! generator and measured by its sink, for vrouter on AF_XDP and on AF_PACKET and for the Linux
-//! kernel's forwarding, side by side in one run, with the full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate (binary
-//! search) of 64-byte frames, and the CPU spent per forwarded packet.
+//! `vrouter bench lab`: one router on veth in a namespace lab (a [`TestBed`] from
+//! [`open_bed`]), fed by vrouter's own generator and measured by its sink, for vrouter on
+//! AF_XDP and on AF_PACKET and for the Linux kernel's forwarding, side by side in one run, with
+//! the full table relocated into 240.0.0.0/4: the unpaced maximum, the RFC 2544 zero-loss rate
+//! (binary search) of 64-byte frames, and the CPU spent per forwarded packet.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,8 +11,9 @@ use anyhow::{anyhow, bail, Result};
 use serde_json::json;
 
 use crate::host::system_busy_ns;
-use crate::measure::bed::{self, BedOptions, Dut, RouterSetup, TestBed};
+use crate::measure::bed::{BedOptions, Dut, RouterSetup, TestBed};
 use crate::measure::generator::{FrameSize, Load, RouterResult};
+use crate::measure::open_bed;
 use crate::measure::search::search;
 
 #[derive(clap::Args)]
@@ -93,7 +95,7 @@ fn measure(a: &LabBenchArgs, subject: Dut, table: &Path, same_load: Option<f64>)
     let set = crate::routes::load_set(table, &crate::routes::LoadSpec::new(16))?;
     let router = RouterSetup::new(&set.v4_entries(16), 65_536, 1)?;
     let mode = a.mode.parse().map_err(|e| anyhow!("--mode: {e}"))?;
-    let mut bed = bed::open(
+    let mut bed = open_bed(
         subject,
         &BedOptions {
             name: format!("bl{}{}", subject.tag(), std::process::id() % 10_000),

@@ -22,8 +22,9 @@ use clap::ValueEnum;
 use dataplane::worker::PollMode;
 use serde::Serialize;
 
-use crate::measure::bed::{self, BedOptions, Dut, Placement, RouterSetup, TestBed, NEXT_HOPS};
+use crate::measure::bed::{BedOptions, Dut, Placement, RouterSetup, TestBed, NEXT_HOPS};
 use crate::measure::generator::{FrameSize, Load, RouterResult};
+use crate::measure::open_bed;
 use crate::measure::stats::{jain, Summary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
@@ -54,79 +55,35 @@ impl Experiment {
     }
 }
 
-#[derive(clap::Args, Debug)]
-pub struct SweepArgs {
-    /// Experiments to run, comma-separated (default: all).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    experiments: Vec<Experiment>,
-    /// Packet I/O between generator, routers and sink.
-    #[arg(long, value_enum, default_value_t = Dut::Memory)]
-    backend: Dut,
-    /// Trials per point.
-    #[arg(long)]
-    trials: Option<usize>,
-    /// Seconds of traffic per trial.
-    #[arg(long)]
-    seconds: Option<f64>,
-    /// Frames per second offered to each router (the paper: 130 kp/s).
-    #[arg(long, default_value_t = 130_000.0)]
-    rate: f64,
-    /// Frame size in bytes, FCS included (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1),
-    /// for all but the fairness experiment (which always sends 1518-byte frames: 1472-byte UDP
-    /// payloads).
-    #[arg(long, default_value = "64")]
-    frame: FrameSize,
-    /// Most routers at once in routers, fairness and modes.
-    #[arg(long, default_value_t = 4)]
-    max_routers: usize,
-    /// Worker placement for every experiment but modes (which compares all three).
-    #[arg(long, default_value_t = Placement::Adaptive)]
-    mode: Placement,
-    /// Routes in each router's table in routers, fairness and modes (seeded synthetic
-    /// BGP-like tables, a different seed per router).
-    #[arg(long, default_value_t = 100_000)]
-    routes: usize,
-    /// The full table for table-size and rfc2544 (default: the shipped RouteViews table).
-    #[arg(long)]
-    table: Option<PathBuf>,
-    /// Frames each link holds per direction (a NIC or virtio ring). 4096 rides out the
-    /// millisecond stalls a shared VM's vCPUs see; try 256 or 1024 to see them as loss.
-    #[arg(long, default_value_t = 4096)]
-    ring: usize,
-    /// Adaptive workers' sleep between light polls, in microseconds.
-    #[arg(long, default_value_t = 100)]
-    sleep_us: u64,
-    /// Loss accepted by the tolerant RFC 2544 search, in percent.
-    #[arg(long, default_value_t = 0.1)]
-    loss_tolerance: f64,
-    /// A run under a minute: 2 trials of 0.2 s, shorter searches.
-    #[arg(long)]
-    quick: bool,
-    /// Where results go (a new `<UTC timestamp>` folder inside).
-    #[arg(long, default_value = "results")]
-    out: PathBuf,
-}
-
-/// Parameters after defaults and `--quick`.
+/// A sweep's parameters, validated (`vrouter sweep`'s flags after defaults and `--quick`;
+/// `cli::sweep` builds them). They are written into `sweep.json` as they are.
 #[derive(Clone, Debug, Serialize)]
-struct Params {
-    experiments: Vec<Experiment>,
-    backend: Dut,
-    trials: usize,
-    seconds: f64,
-    search_seconds: f64,
-    search_steps: usize,
-    rate: f64,
-    frame: FrameSize,
-    max_routers: usize,
-    mode: String,
-    routes: usize,
-    table: String,
-    ring: usize,
-    sleep_us: u64,
-    loss_tolerance_pct: f64,
-    quick: bool,
-    cores: usize,
+pub struct Params {
+    pub experiments: Vec<Experiment>,
+    pub backend: Dut,
+    pub trials: usize,
+    pub seconds: f64,
+    pub search_seconds: f64,
+    pub search_steps: usize,
+    pub rate: f64,
+    pub frame: FrameSize,
+    pub max_routers: usize,
+    /// The placement's name, as JSON readers see it.
+    pub mode: String,
+    #[serde(skip)]
+    pub placement: Placement,
+    pub routes: usize,
+    pub table: String,
+    #[serde(skip)]
+    pub table_path: PathBuf,
+    pub ring: usize,
+    pub sleep_us: u64,
+    pub loss_tolerance_pct: f64,
+    pub quick: bool,
+    pub cores: usize,
+    /// Where results go (a new `<UTC timestamp>` folder inside).
+    #[serde(skip)]
+    pub out: PathBuf,
 }
 
 /// One measured value.
@@ -184,70 +141,13 @@ struct Run {
     full: Option<(PathBuf, Routes)>,
 }
 
-pub fn run(a: SweepArgs) -> Result<()> {
-    if a.max_routers == 0 || a.max_routers > 64 {
-        bail!("--max-routers: {} must be 1..=64", a.max_routers);
-    }
-    if !(a.rate > 0.0 && a.rate.is_finite()) {
-        bail!(
-            "--rate: {} must be a positive number of frames per second",
-            a.rate
-        );
-    }
-    if a.ring < 64 || !a.ring.is_power_of_two() {
-        bail!("--ring: {} must be a power of two, at least 64", a.ring);
-    }
-    if a.routes == 0 {
-        bail!("--routes: must be at least 1");
-    }
-    if !(0.0..100.0).contains(&a.loss_tolerance) {
-        bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
-    }
-    if a.backend != Dut::Memory {
-        if a.mode == Placement::SharedCore {
-            bail!("--mode shared-core: lab routers run one process each; use busy or adaptive");
-        }
-        crate::host::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
-    }
-    let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
-    let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
-    if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
-        bail!("--trials must be at least 1 and --seconds in (0, 3600]");
-    }
-    let mut experiments = if a.experiments.is_empty() {
-        vec![
-            Experiment::Routers,
-            Experiment::TableSize,
-            Experiment::Fairness,
-            Experiment::Rfc2544,
-            Experiment::Modes,
-        ]
-    } else {
-        a.experiments.clone()
-    };
-    experiments.sort();
-    experiments.dedup();
-    let table = a.table.clone().unwrap_or_else(crate::host::default_table);
-    let p = Params {
-        experiments,
-        backend: a.backend,
-        trials,
-        seconds,
-        search_seconds: if a.quick { 0.1 } else { 0.25 },
-        search_steps: if a.quick { 6 } else { 8 },
-        rate: a.rate,
-        frame: a.frame,
-        max_routers: a.max_routers,
-        mode: a.mode.to_string(),
-        routes: a.routes,
-        table: table.display().to_string(),
-        ring: a.ring,
-        sleep_us: a.sleep_us,
-        loss_tolerance_pct: a.loss_tolerance,
-        quick: a.quick,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let dir = a.out.join(timestamp());
+/// Runs the sweep's experiments, writes the results under `p.out/<UTC timestamp>/` and prints
+/// the summary table.
+pub fn run(p: Params) -> Result<()> {
+    let out = p.out.clone();
+    let table = p.table_path.clone();
+    let mode = p.placement;
+    let dir = out.join(timestamp());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let total = total_trials(&p);
     let pb = std::io::stderr()
@@ -276,10 +176,10 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let full_path = table;
     for e in run.p.experiments.clone() {
         match e {
-            Experiment::Routers => run.routers(a.mode)?,
-            Experiment::TableSize => run.table_size(&full_path, a.mode)?,
-            Experiment::Fairness => run.fairness(a.mode)?,
-            Experiment::Rfc2544 => run.rfc2544(&full_path, a.mode)?,
+            Experiment::Routers => run.routers(mode)?,
+            Experiment::TableSize => run.table_size(&full_path, mode)?,
+            Experiment::Fairness => run.fairness(mode)?,
+            Experiment::Rfc2544 => run.rfc2544(&full_path, mode)?,
             Experiment::Modes => run.modes()?,
         }
     }
@@ -294,8 +194,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
         run.started.elapsed().as_secs_f64(),
         dir.display()
     );
-    let latest = a.out.join("latest");
-    let _ = std::fs::remove_file(&latest);
+    // `latest` is replaced only if it is a link (ours, from an earlier run).
+    let latest = out.join("latest");
+    if std::fs::symlink_metadata(&latest).is_ok_and(|m| m.file_type().is_symlink()) {
+        let _ = std::fs::remove_file(&latest);
+    }
     #[cfg(unix)]
     let _ = std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &latest);
     Ok(())
@@ -333,7 +236,7 @@ impl Run {
             core: None,
             frame: self.p.frame,
         };
-        bed::open(self.p.backend, &o, routers)
+        open_bed(self.p.backend, &o, routers)
     }
 
     fn tick(&self, what: &str) {
@@ -342,7 +245,7 @@ impl Run {
                 pb.set_message(what.to_string());
                 pb.inc(1);
             }
-            None => eprintln!("[{:>5.0} s] {what}", self.started.elapsed().as_secs_f64()),
+            None => tracing::info!("[{:>5.0} s] {what}", self.started.elapsed().as_secs_f64()),
         }
     }
 
