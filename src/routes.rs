@@ -37,6 +37,8 @@ pub struct LoadSpec {
     pub peer: PeerChoice,
     /// Number of next hops the router has; routes map onto ids 0..N deterministically.
     pub nexthops: u32,
+    /// Accept a table with no routes (otherwise an error: an empty or cut file).
+    pub allow_empty: bool,
 }
 
 impl LoadSpec {
@@ -46,6 +48,7 @@ impl LoadSpec {
             lenient: false,
             peer: PeerChoice::Best,
             nexthops,
+            allow_empty: false,
         }
     }
 
@@ -66,6 +69,9 @@ pub fn convert(file: &Path, output: &Path, format: OutFormat, load: &LoadSpec) -
     Ok(())
 }
 
+/// The largest synthetic table `routes synth` makes (a full IPv4 table is ~1M routes today).
+pub const MAX_SYNTH: usize = 20_000_000;
+
 /// `routes synth`: a seeded synthetic table of `count` routes.
 pub fn synth(
     count: usize,
@@ -75,6 +81,9 @@ pub fn synth(
     format: OutFormat,
     nexthops: u32,
 ) -> Result<()> {
+    if count == 0 || count > MAX_SYNTH {
+        bail!("--count: {count} must be 1..={MAX_SYNTH}");
+    }
     let set = match family {
         Family::V4 => source::synth::ipv4(count, seed),
         Family::V6 => source::synth::ipv6(count, seed),
@@ -105,11 +114,19 @@ pub fn relocate(
     write_set(&moved, output, format, load.nexthops)
 }
 
+/// Loads a table for a command: a progress bar, a warning for skipped records, and an error for
+/// a table with no routes (an empty or cut file) unless `load.allow_empty`.
 pub fn load_set(file: &Path, load: &LoadSpec) -> Result<RouteSet> {
     let set = progress::load(file, &load.options())?;
     if let Some(e) = &set.stats.first_error {
         let n = set.stats.skipped.get("malformed").copied().unwrap_or(0);
         tracing::warn!("skipped {n} malformed record(s); first: {e}");
+    }
+    if set.routes.is_empty() && !load.allow_empty {
+        bail!(
+            "{}: no routes in it (empty or cut short?); --allow-empty accepts that",
+            file.display()
+        );
     }
     Ok(set)
 }

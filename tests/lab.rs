@@ -297,7 +297,7 @@ fn start_sink(lab: &Lab, io: &str) -> std::process::Child {
             "--io",
             io,
         ])
-        .args(["--duration", "3", "--json"])
+        .args(["--duration", "5", "--json"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -336,13 +336,15 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
         return;
     }
     let lab = Lab::up("gs", &["--routers", "1"]);
-    let sink = start_sink(&lab, "afpacket");
     let mut common = gen_command(&lab, "afpacket");
     common.extend(["--table", "data/routeviews-2014-05-13.ipv4.ipasn.gz"].map(String::from));
     // A real table without relocation is refused: frames go to reserved space only.
     let o = vrouter(&common);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("outside 240.0.0.0/4"));
+    // The sink starts after the refusal, so that its window holds the whole run even on a
+    // slow, busy machine (the generator loads and relocates the full table first).
+    let sink = start_sink(&lab, "afpacket");
     let mut args = common;
     args.extend(
         [

@@ -245,3 +245,147 @@ fn bad_configs_name_file_line_and_field() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach a running vrouter"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_file_at_the_socket_path_is_never_deleted() {
+    let dir = std::env::temp_dir().join(format!("vrouter-sockfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vr.toml");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    std::fs::write(&cfg, CONFIG.replace("DATA", data.to_str().unwrap())).unwrap();
+    // The router's own config given as the socket path: refused, and the file is kept.
+    let o = Command::new(bin())
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .args(["--socket", cfg.to_str().unwrap(), "--duration", "1"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("exists and is not a socket"), "{err}");
+    assert!(std::fs::read_to_string(&cfg)
+        .unwrap()
+        .contains("[[router]]"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn empty_or_much_smaller_loads_never_replace_a_live_table() {
+    let dir = std::env::temp_dir().join(format!("vrouter-emptyload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start(&dir, CONFIG);
+    let sock = r.1.clone();
+    let routes = |router: &str| -> u64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&sock, &["--router", router, "stats", "--json"])).unwrap();
+        let r = v["routers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == router)
+            .unwrap()
+            .clone();
+        r["routes_v4"].as_u64().unwrap()
+    };
+    assert_eq!(routes("vr0"), 512_621);
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let e = ctl(&sock, &["routes", "load", empty.to_str().unwrap()]);
+    assert!(!e.status.success());
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("no routes") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    assert_eq!(routes("vr0"), 512_621, "the live table is kept");
+    // A table of one route would drop nearly all of it: refused without --force.
+    let one = dir.join("one.txt");
+    std::fs::write(&one, "198.51.100.0/24\t1\n").unwrap();
+    let e = ctl(&sock, &["routes", "load", one.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && err.contains("--force"), "{err}");
+    assert_eq!(routes("vr0"), 512_621);
+    ok(&sock, &["routes", "load", one.to_str().unwrap(), "--force"]);
+    assert_eq!(routes("vr0"), 1);
+    ok(
+        &sock,
+        &["routes", "load", empty.to_str().unwrap(), "--allow-empty"],
+    );
+    assert_eq!(routes("vr0"), 0);
+    // The same file is no table for the offline commands either.
+    let o = Command::new(bin())
+        .args(["routes", "stats", empty.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no routes"));
+    drop(r);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn idle_clients_do_not_hold_up_others_and_ctl_gives_up_on_silence() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("vrouter-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start(&dir, CONFIG);
+    let sock = r.1.clone();
+    // Six connections that never send a request. Served one at a time with a 5-s read
+    // timeout each, they made a lookup wait 30 s; served side by side it answers at once, and
+    // well within ctl's own 4-s limit.
+    let idle: Vec<UnixStream> = (0..6)
+        .map(|_| UnixStream::connect(&sock).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = ok(&sock, &["--timeout", "4", "lookup", "8.8.8.8"]);
+    assert!(out.starts_with("8.8.8.8\t8.8.8.0/24\t"), "{out}");
+    drop(idle);
+    drop(r);
+    // A server that accepts and never answers: ctl gives up with a clear message.
+    let mute = dir.join("mute.sock");
+    let _listener = UnixListener::bind(&mute).unwrap();
+    let o = ctl(&mute, &["--timeout", "0.5", "stats"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no answer within 0.5 s"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_and_leave_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("vrouter-numbers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vr.toml");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    std::fs::write(&cfg, CONFIG.replace("DATA", data.to_str().unwrap())).unwrap();
+    let sock = dir.join("ctl.sock");
+    for d in ["-1", "inf", "nan", "1e30", "0"] {
+        let o = Command::new(bin())
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .args([
+                "--socket",
+                sock.to_str().unwrap(),
+                &format!("--duration={d}"),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--duration"),
+            "{d}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{d}: {err}");
+        assert!(!sock.exists(), "{d}: socket left behind");
+    }
+    for (args, want) in [
+        (
+            &["routes", "synth", "--count", "100000000000"][..],
+            "--count",
+        ),
+        (&["ctl", "--timeout=-3", "stats"], "--timeout"),
+    ] {
+        let o = Command::new(bin()).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

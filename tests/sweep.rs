@@ -153,6 +153,10 @@ fn bad_flags_say_which_and_why() {
         (&["--max-routers", "0"], "--max-routers"),
         (&["--mode", "spin"], "busy, adaptive or shared-core"),
         (&["--experiments", "everything"], "routers"),
+        (&["--ring", "1073741824"], "--ring"),
+        (&["--sleep-us", "4294967296"], "--sleep-us"),
+        (&["--rate", "0.5"], "--rate"),
+        (&["--seconds", "1e-9"], "--seconds"),
     ] {
         let o = sweep(args);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -173,4 +177,53 @@ fn split_csv(line: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[test]
+fn an_interrupted_sweep_keeps_its_trials() {
+    let out = std::env::temp_dir().join(format!("vrouter-sweep-int-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let child = Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .args(["sweep", "--experiments", "routers", "--max-routers", "1"])
+        .args(["--trials", "40", "--seconds", "0.2", "--routes", "1000"])
+        .arg("--out")
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for a few trials on disk (40 take 8 s; give up waiting after 30).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let trials = loop {
+        let lines = std::fs::read_dir(&out)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("trials.csv")).ok())
+            .map_or(0, |t| t.lines().count());
+        if lines > 30 {
+            break lines;
+        }
+        assert!(std::time::Instant::now() < until, "no trials written");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "an interrupted sweep does not exit 0");
+    assert!(err.contains("interrupted"), "{err}");
+    let dir = only_dir(&out);
+    let kept = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    assert!(kept.lines().count() >= trials, "trials lost: {kept}");
+    assert!(dir.join("summary.csv").exists() && dir.join("sweep.json").exists());
+    // A refused sweep makes no folder (its flags are checked first).
+    let a = sweep(&["--rate=0.5", "--out", out.to_str().unwrap()]);
+    assert!(!a.status.success());
+    assert_eq!(only_dir(&out), dir, "a refused sweep makes no folder");
+    let _ = std::fs::remove_dir_all(&out);
 }

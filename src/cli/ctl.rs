@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::router::client::{self, default_socket};
@@ -17,6 +19,9 @@ pub struct CtlArgs {
     /// Router to address (default: the first one in the configuration).
     #[arg(long, global = true)]
     router: Option<String>,
+    /// Seconds to wait for the router's answer.
+    #[arg(long, global = true, default_value_t = 10.0)]
+    timeout: f64,
     #[command(subcommand)]
     cmd: CtlCmd,
 }
@@ -53,10 +58,23 @@ enum RoutesCmd {
         /// Skip malformed records (counted) instead of failing.
         #[arg(long)]
         lenient: bool,
+        /// Accept a file with no routes (it empties the table).
+        #[arg(long)]
+        allow_empty: bool,
+        /// Accept a table with fewer than half the live table's routes.
+        #[arg(long)]
+        force: bool,
     },
 }
 
 pub fn run(a: CtlArgs) -> Result<()> {
+    if !(a.timeout >= 0.1 && a.timeout <= 3600.0) {
+        bail!(
+            "--timeout: {} must be a number of seconds in [0.1, 3600]",
+            a.timeout
+        );
+    }
+    let timeout = Duration::from_secs_f64(a.timeout);
     let req = match &a.cmd {
         CtlCmd::Stats { .. } => Request::Stats,
         CtlCmd::Route(RouteCmd::Add { prefix, nexthop }) => Request::RouteAdd {
@@ -68,12 +86,19 @@ pub fn run(a: CtlArgs) -> Result<()> {
             router: None,
             prefix: prefix.clone(),
         },
-        CtlCmd::Routes(RoutesCmd::Load { file, lenient }) => {
+        CtlCmd::Routes(RoutesCmd::Load {
+            file,
+            lenient,
+            allow_empty,
+            force,
+        }) => {
             let abs = std::fs::canonicalize(file).with_context(|| format!("{}", file.display()))?;
             Request::RoutesLoad {
                 router: None,
                 file: abs,
                 lenient: *lenient,
+                allow_empty: *allow_empty,
+                force: *force,
             }
         }
         CtlCmd::Lookup { addr } => Request::Lookup {
@@ -84,16 +109,16 @@ pub fn run(a: CtlArgs) -> Result<()> {
     }
     .to_router(a.router.clone());
     match a.cmd {
-        CtlCmd::Stats { json: false } => print_stats(&client::stats(&a.socket)?),
+        CtlCmd::Stats { json: false } => print_stats(&client::stats_within(&a.socket, timeout)?),
         CtlCmd::Lookup { .. } => {
-            let l: Lookup = client::call(&a.socket, &req)?;
+            let l: Lookup = client::call_within(&a.socket, &req, timeout)?;
             match (l.prefix, l.nexthop) {
                 (Some(p), Some(nh)) => println!("{}\t{p}\t{nh}", l.addr),
                 _ => println!("{}\t-", l.addr),
             }
         }
         _ => {
-            let mut body = client::call_raw(&a.socket, &req)?;
+            let mut body = client::call_raw_within(&a.socket, &req, timeout)?;
             body.insert("ok".into(), serde_json::Value::Bool(true));
             println!("{}", serde_json::Value::Object(body));
         }

@@ -109,6 +109,9 @@ pub struct LoadArgs {
     /// Number of next hops the router has; routes map onto ids 0..N deterministically.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
     pub nexthops: u32,
+    /// Accept a table with no routes (otherwise an error: an empty or cut file).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 impl LoadArgs {
@@ -117,6 +120,7 @@ impl LoadArgs {
             lenient: self.lenient,
             peer: self.peer.clone(),
             nexthops: self.nexthops,
+            allow_empty: self.allow_empty,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use crate::router::client::default_socket;
@@ -33,6 +33,11 @@ pub enum LogFormat {
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
+    if let Some(d) = a.duration {
+        if !(d > 0.0 && d <= 1e9) {
+            bail!("--duration: {d} must be a number of seconds in (0, 1e9]");
+        }
+    }
     run::run(RunOptions {
         config: a.config,
         socket: a.socket,

@@ -73,8 +73,20 @@ pub fn run(a: SweepArgs) -> Result<()> {
             a.rate
         );
     }
-    if a.ring < 64 || !a.ring.is_power_of_two() {
-        bail!("--ring: {} must be a power of two, at least 64", a.ring);
+    if !(64..=65_536).contains(&a.ring) || !a.ring.is_power_of_two() {
+        bail!("--ring: {} must be a power of two in 64..=65536", a.ring);
+    }
+    if a.sleep_us > 1_000_000 {
+        bail!(
+            "--sleep-us: {} must be at most 1000000 (one second)",
+            a.sleep_us
+        );
+    }
+    if a.rate > 1e9 {
+        bail!(
+            "--rate: {} frames per second is more than any router here takes (at most 1e9)",
+            a.rate
+        );
     }
     if a.routes == 0 {
         bail!("--routes: must be at least 1");
@@ -90,8 +102,15 @@ pub fn run(a: SweepArgs) -> Result<()> {
     }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
     let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
-    if trials == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
-        bail!("--trials must be at least 1 and --seconds in (0, 3600]");
+    if trials == 0 || trials > 1000 || !(0.01..=3600.0).contains(&seconds) {
+        bail!("--trials must be 1..=1000 and --seconds in [0.01, 3600]");
+    }
+    if a.rate * seconds < 10.0 {
+        bail!(
+            "--rate {} × --seconds {seconds} offers {:.1} frames per trial: fewer than 10 measure nothing",
+            a.rate,
+            a.rate * seconds
+        );
     }
     let mut experiments = if a.experiments.is_empty() {
         vec![

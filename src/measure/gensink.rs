@@ -102,8 +102,11 @@ fn reserved(d: u32) -> bool {
 }
 
 pub fn gen(a: &GenArgs) -> Result<()> {
-    if !(a.rate > 0.0 && a.rate.is_finite()) {
-        bail!("--rate: must be a positive number of frames per second");
+    if !(a.rate > 0.0 && a.rate <= 1e9) {
+        bail!(
+            "--rate: {} must be a number of frames per second in (0, 1e9]",
+            a.rate
+        );
     }
     if !(a.duration > 0.0 && a.duration <= 3600.0) {
         bail!("--duration: {} must be in (0, 3600] seconds", a.duration);

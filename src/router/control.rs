@@ -1,15 +1,16 @@
-//! The server side of the control socket ([`super::proto`]): binds the socket (mode 0600,
-//! never over a live instance), answers requests against the live tables and counters.
-//! Table changes go through the FIB writers, so forwarding never waits for them.
+//! The server side of the control socket ([`super::proto`]): binds the socket (mode 0600; it
+//! replaces only a stale socket, never a live one or any other file), serves clients
+//! concurrently with a bound and a timeout each, and answers requests against the live tables
+//! and counters. Table changes go through the FIB writers, so forwarding never waits for them.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use dataplane::pipeline::DropReason;
@@ -33,9 +34,24 @@ pub struct Control {
     pub counters: Vec<Arc<RouterCounters>>,
 }
 
-/// Binds the control socket (mode 0600), replacing a stale one but never a live one.
+/// Clients served at once; one more is answered "busy" and closed.
+pub const MAX_CLIENTS: usize = 16;
+/// How long a client may take to send its request line.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest request line accepted.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// Binds the control socket (mode 0600). An existing path is replaced only if it is a socket
+/// nobody answers on (a stale one); a live socket or any other file is refused and left alone.
 pub fn bind(path: &Path) -> Result<UnixListener> {
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{}: exists and is not a socket; vrouter replaces only a stale control socket \
+                 (choose another --socket)",
+                path.display()
+            );
+        }
         if UnixStream::connect(path).is_ok() {
             bail!(
                 "{}: another vrouter is running on this control socket (use --socket)",
@@ -49,6 +65,96 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     l.set_nonblocking(true)?;
     Ok(l)
+}
+
+/// The control socket of a running instance: clients are served concurrently (at most
+/// [`MAX_CLIENTS`]), each on its own thread with a [`CLIENT_TIMEOUT`], so an idle or slow
+/// client never holds up the others or shutdown. Table changes are serialised by one lock.
+/// The socket file is removed when the server is dropped, also on an error path.
+pub struct Server {
+    listener: UnixListener,
+    path: PathBuf,
+    controls: Arc<Mutex<Vec<Control>>>,
+    workers: Arc<Vec<(String, Arc<WorkerCounters>)>>,
+    stop: Arc<AtomicBool>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub fn bind(
+        path: &Path,
+        controls: Vec<Control>,
+        workers: Vec<(String, Arc<WorkerCounters>)>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Server> {
+        Ok(Server {
+            listener: bind(path)?,
+            path: path.to_path_buf(),
+            controls: Arc::new(Mutex::new(controls)),
+            workers: Arc::new(workers),
+            stop,
+            active: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Serves until the stop flag is set or `deadline` passes.
+    pub fn serve_until(&self, deadline: Option<Instant>) {
+        while !self.stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+            match self.listener.accept() {
+                Ok((s, _)) => self.spawn(s),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => tracing::error!("vrouter: control socket: {e}"),
+            }
+        }
+    }
+
+    fn spawn(&self, s: UnixStream) {
+        if self.active.fetch_add(1, Relaxed) >= MAX_CLIENTS {
+            self.active.fetch_sub(1, Relaxed);
+            let answer = Envelope::of(Err(format!(
+                "busy: {MAX_CLIENTS} clients are being served; try again"
+            )));
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_write_timeout(Some(CLIENT_TIMEOUT));
+            let _ = writeln!(&s, "{}", serde_json::to_string(&answer).unwrap_or_default());
+            return;
+        }
+        let (controls, workers, stop, active) = (
+            Arc::clone(&self.controls),
+            Arc::clone(&self.workers),
+            Arc::clone(&self.stop),
+            Arc::clone(&self.active),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("vrouter-ctl".into())
+            .spawn(move || {
+                if let Err(e) = serve(s, &controls, &workers, &stop) {
+                    tracing::debug!("vrouter: control connection: {e:#}");
+                }
+                active.fetch_sub(1, Relaxed);
+            });
+        if let Err(e) = spawned {
+            self.active.fetch_sub(1, Relaxed);
+            tracing::warn!("vrouter: control connection dropped: no thread for it ({e})");
+        }
+    }
+
+    /// The instance's counters now.
+    pub fn stats(&self) -> Stats {
+        let controls = self.controls.lock().unwrap_or_else(|p| p.into_inner());
+        stats(&controls, &self.workers)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Ours: it is a socket we bound (bind refuses anything else).
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Every router's, port's and worker's counters, summed over queues.
@@ -121,23 +227,31 @@ pub fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) ->
     Stats { routers, workers }
 }
 
-/// Answers one connection's request.
-pub fn serve(
+/// Answers one connection's request (one line of at most [`MAX_REQUEST`] bytes, sent within
+/// [`CLIENT_TIMEOUT`]).
+fn serve(
     s: UnixStream,
-    controls: &mut [Control],
+    controls: &Mutex<Vec<Control>>,
     workers: &[(String, Arc<WorkerCounters>)],
     stop: &AtomicBool,
 ) -> Result<()> {
     s.set_nonblocking(false)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut line = String::new();
-    BufReader::new(&s).read_line(&mut line)?;
-    let res = serde_json::from_str::<Request>(&line)
-        .map_err(|e| anyhow!("bad request: {e}"))
-        .and_then(|req| handle(req, controls, workers, stop));
+    s.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    s.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut line = Vec::new();
+    BufReader::new((&s).take(MAX_REQUEST as u64 + 1)).read_until(b'\n', &mut line)?;
+    let res = if line.len() > MAX_REQUEST {
+        Err(anyhow!("request longer than {MAX_REQUEST} bytes"))
+    } else {
+        serde_json::from_slice::<Request>(&line)
+            .map_err(|e| anyhow!("bad request: {e}"))
+            .and_then(|req| {
+                let mut c = controls.lock().unwrap_or_else(|p| p.into_inner());
+                handle(req, &mut c, workers, stop)
+            })
+    };
     let answer = Envelope::of(res.map_err(|e| format!("{e:#}")));
-    let mut w = &s;
-    writeln!(w, "{}", serde_json::to_string(&answer)?)?;
+    writeln!(&s, "{}", serde_json::to_string(&answer)?)?;
     Ok(())
 }
 
@@ -210,7 +324,13 @@ pub fn handle(
                 router: c.name.clone(),
             }))
         }
-        Request::RoutesLoad { file, lenient, .. } => {
+        Request::RoutesLoad {
+            file,
+            lenient,
+            allow_empty,
+            force,
+            ..
+        } => {
             let c = router(controls, name.as_deref())?;
             let opts = LoadOptions {
                 lenient,
@@ -219,6 +339,25 @@ pub fn handle(
             let set: RouteSet = fib::source::load(&file, &opts, &mut |_, _| {})?;
             let (t4, t6) = set.tables(c.nexthops)?;
             let (n4, n6) = (t4.len(), t6.len());
+            let live = c.v4.load().len() + c.v6.load().len();
+            // A failed, empty or much smaller load never replaces a live table by accident.
+            if n4 + n6 == 0 && !allow_empty {
+                bail!(
+                    "{}: no routes in it (empty or cut short?); the live table ({live} routes) \
+                     is kept (--allow-empty to clear it)",
+                    file.display()
+                );
+            }
+            // Emptying on purpose (--allow-empty) needs no --force as well.
+            let emptying = n4 + n6 == 0 && allow_empty;
+            if 2 * (n4 + n6) < live && !force && !emptying {
+                bail!(
+                    "{}: {} routes would replace {live}, fewer than half; the live table is kept \
+                     (--force to swap anyway)",
+                    file.display(),
+                    n4 + n6
+                );
+            }
             // Atomic swap: forwarding continues on the old tables until this instant.
             c.v4.replace(t4);
             c.v6.replace(t6);

@@ -15,6 +15,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// A request to a running router.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
@@ -42,6 +46,12 @@ pub enum Request {
         file: PathBuf,
         #[serde(default)]
         lenient: bool,
+        /// Accept a file with no routes (it empties the table); refused otherwise.
+        #[serde(default, skip_serializing_if = "is_false")]
+        allow_empty: bool,
+        /// Accept a table with fewer than half the live one's routes; refused otherwise.
+        #[serde(default, skip_serializing_if = "is_false")]
+        force: bool,
     },
     /// Longest-prefix match in a router's live table: [`Lookup`].
     Lookup {
@@ -232,7 +242,9 @@ mod tests {
             Request::RoutesLoad {
                 router: None,
                 file: "/x".into(),
-                lenient: false
+                lenient: false,
+                allow_empty: false,
+                force: false
             }
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());

@@ -194,37 +194,24 @@ pub fn run(a: RunOptions) -> Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
 
-    let listener = control::bind(&a.socket)?;
+    let server = control::Server::bind(&a.socket, controls, workers, Arc::clone(&stop))?;
+    let st = server.stats();
     tracing::info!(
         "vrouter: {} router(s) on {} worker(s); control socket {}",
-        controls.len(),
-        workers.len(),
+        st.routers.len(),
+        st.workers.len(),
         a.socket.display()
     );
-    let deadline = a
-        .duration
-        .map(|d| Instant::now() + Duration::from_secs_f64(d));
-    while !stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-        match listener.accept() {
-            Ok((s, _)) => {
-                if let Err(e) = control::serve(s, &mut controls, &workers, &stop) {
-                    tracing::warn!("vrouter: control connection: {e:#}");
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => tracing::error!("vrouter: control socket: {e}"),
-        }
-    }
+    server.serve_until(
+        a.duration
+            .map(|d| Instant::now() + Duration::from_secs_f64(d)),
+    );
     stop.store(true, Relaxed);
     for h in handles {
         let _ = h.join();
     }
-    let _ = std::fs::remove_file(&a.socket);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&control::stats(&controls, &workers))?
-    );
+    let st = server.stats();
+    drop(server);
+    println!("{}", serde_json::to_string_pretty(&st)?);
     Ok(())
 }

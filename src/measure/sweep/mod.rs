@@ -14,7 +14,10 @@ use report::{table_text, timestamp, write_outputs};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -139,6 +142,41 @@ struct Run {
     pb: Option<indicatif::ProgressBar>,
     started: Instant,
     full: Option<(PathBuf, Routes)>,
+    /// `trials.csv`, written as values come in, so an interrupted sweep keeps its trials.
+    trials: std::io::BufWriter<std::fs::File>,
+    /// Set by SIGINT/SIGTERM: the sweep stops after the trial that is running.
+    interrupted: Arc<AtomicBool>,
+}
+
+/// The sweep was stopped by a signal.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted by a signal")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// A new folder `out/<stamp>`, or `out/<stamp>-2`, `-3`, ... if a sweep started in the same
+/// second already has one (two sweeps never share a folder).
+fn unique_dir(out: &Path, stamp: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for k in 1..1000 {
+        let dir = if k == 1 {
+            out.join(stamp)
+        } else {
+            out.join(format!("{stamp}-{k}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    bail!("{}: 999 sweeps started in the same second?", out.display())
 }
 
 /// Runs the sweep's experiments, writes the results under `p.out/<UTC timestamp>/` and prints
@@ -147,8 +185,17 @@ pub fn run(p: Params) -> Result<()> {
     let out = p.out.clone();
     let table = p.table_path.clone();
     let mode = p.placement;
-    let dir = out.join(timestamp());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = unique_dir(&out, &timestamp())?;
+    let trials_path = dir.join("trials.csv");
+    let mut trials = std::io::BufWriter::new(
+        std::fs::File::create(&trials_path)
+            .with_context(|| format!("creating {}", trials_path.display()))?,
+    );
+    writeln!(trials, "{}", report::TRIALS_HEADER)?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted))?;
+    }
     let total = total_trials(&p);
     let pb = std::io::stderr()
         .is_terminal()
@@ -172,19 +219,43 @@ pub fn run(p: Params) -> Result<()> {
         pb,
         started: Instant::now(),
         full: None,
+        trials,
+        interrupted,
     };
     let full_path = table;
+    let mut done = Ok(());
     for e in run.p.experiments.clone() {
-        match e {
-            Experiment::Routers => run.routers(mode)?,
-            Experiment::TableSize => run.table_size(&full_path, mode)?,
-            Experiment::Fairness => run.fairness(mode)?,
-            Experiment::Rfc2544 => run.rfc2544(&full_path, mode)?,
-            Experiment::Modes => run.modes()?,
+        done = match e {
+            Experiment::Routers => run.routers(mode),
+            Experiment::TableSize => run.table_size(&full_path, mode),
+            Experiment::Fairness => run.fairness(mode),
+            Experiment::Rfc2544 => run.rfc2544(&full_path, mode),
+            Experiment::Modes => run.modes(),
+        };
+        if done.is_err() {
+            break;
         }
     }
     if let Some(pb) = &run.pb {
         pb.finish_and_clear();
+    }
+    run.trials.flush()?;
+    if let Err(e) = done {
+        if !e.is::<Interrupted>() {
+            return Err(e.context(format!(
+                "the trials so far are in {}",
+                trials_path.display()
+            )));
+        }
+        // Stopped by a signal: summarise what was measured, then say so.
+        let summary = run.summarise();
+        write_outputs(&dir, &run, &summary)?;
+        print!("{}", table_text(&run.p, &summary));
+        bail!(
+            "sweep interrupted after {} values; the results so far are in {}",
+            run.values.len(),
+            dir.display()
+        );
     }
     let summary = run.summarise();
     write_outputs(&dir, &run, &summary)?;
@@ -239,7 +310,8 @@ impl Run {
         open_bed(self.p.backend, &o, routers)
     }
 
-    fn tick(&self, what: &str) {
+    /// One trial done: progress shown, values so far on disk; a signal ends the sweep here.
+    fn tick(&mut self, what: &str) -> Result<()> {
         match &self.pb {
             Some(pb) => {
                 pb.set_message(what.to_string());
@@ -247,10 +319,15 @@ impl Run {
             }
             None => tracing::info!("[{:>5.0} s] {what}", self.started.elapsed().as_secs_f64()),
         }
+        self.trials.flush()?;
+        if self.interrupted.load(Ordering::Relaxed) {
+            return Err(Interrupted.into());
+        }
+        Ok(())
     }
 
     fn push(&mut self, at: &At, router: Option<usize>, metric: &'static str, value: f64) {
-        self.values.push(Value {
+        let v = Value {
             experiment: at.e.name(),
             point: at.point.to_string(),
             x: at.x,
@@ -258,7 +335,10 @@ impl Run {
             router,
             metric,
             value,
-        });
+        };
+        // Written now (flushed per trial), so that an interrupted sweep loses nothing.
+        let _ = writeln!(self.trials, "{}", report::trial_line(&v));
+        self.values.push(v);
     }
 
     /// Records the usual metrics of one trial: aggregate and per router.
@@ -374,7 +454,7 @@ impl Run {
             let rs = bed.trial(&load)?;
             self.record(&at, &rs);
             extra(self, &at, &rs);
-            self.tick(&format!("{}: {point}, trial {}", e.name(), t + 1));
+            self.tick(&format!("{}: {point}, trial {}", e.name(), t + 1))?;
         }
         Ok(())
     }
@@ -421,13 +501,13 @@ impl Run {
                     "table-size: {point} at {} kp/s, trial {}",
                     self.p.rate / 1e3,
                     t + 1
-                ));
+                ))?;
                 let (max, _) = self.search(bed.as_mut(), 0.0)?;
                 self.push(&at, None, "zero_loss_mpps", max / 1e6);
                 self.tick(&format!(
                     "table-size: {point} zero-loss search, trial {}",
                     t + 1
-                ));
+                ))?;
             }
         }
         Ok(())
@@ -485,7 +565,7 @@ impl Run {
             };
             let (r0, _) = self.search(bed.as_mut(), 0.0)?;
             self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
-            self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1));
+            self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1))?;
             let (rt, lt) = self.search(bed.as_mut(), tol)?;
             self.push(&at, None, "tolerant_mpps", rt / 1e6);
             self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
@@ -493,7 +573,7 @@ impl Run {
                 "rfc2544: {}% loss search, trial {}",
                 self.p.loss_tolerance_pct,
                 t + 1
-            ));
+            ))?;
             zero.push(r0);
         }
         let base = crate::measure::stats::median(&zero);
@@ -560,5 +640,22 @@ impl Run {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_started_in_the_same_second_get_their_own_folders() {
+        let out = tempfile::tempdir().unwrap();
+        let a = unique_dir(out.path(), "20261203T100000Z").unwrap();
+        let b = unique_dir(out.path(), "20261203T100000Z").unwrap();
+        let c = unique_dir(out.path(), "20261203T100000Z").unwrap();
+        assert!(a.is_dir() && b.is_dir() && c.is_dir());
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert!(b.to_string_lossy().ends_with("-2") && c.to_string_lossy().ends_with("-3"));
     }
 }

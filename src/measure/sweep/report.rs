@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{unit, Experiment, Params, Run, SummaryRow};
+use super::{unit, Experiment, Params, Run, SummaryRow, Value};
 use crate::measure::bed::Placement;
 use crate::measure::plot::{self, Panel, Series};
 use crate::measure::stats::Summary;
@@ -28,22 +28,26 @@ fn opt(r: Option<usize>) -> String {
 pub const TRIALS_HEADER: &str = "experiment,point,x,trial,router,metric,unit,value";
 pub const SUMMARY_HEADER: &str = "experiment,point,x,router,metric,unit,n,mean,ci95,stddev,min,max";
 
+/// One line of `trials.csv`.
+pub(super) fn trial_line(v: &Value) -> String {
+    format!(
+        "{},{},{},{},{},{},{},{}",
+        v.experiment,
+        csv_field(&v.point),
+        v.x,
+        v.trial,
+        opt(v.router),
+        v.metric,
+        unit(v.metric),
+        v.value
+    )
+}
+
 pub(super) fn write_outputs(dir: &Path, run: &Run, summary: &[SummaryRow]) -> Result<()> {
     let mut t = String::from(TRIALS_HEADER);
     t.push('\n');
     for v in &run.values {
-        let _ = writeln!(
-            t,
-            "{},{},{},{},{},{},{},{}",
-            v.experiment,
-            csv_field(&v.point),
-            v.x,
-            v.trial,
-            opt(v.router),
-            v.metric,
-            unit(v.metric),
-            v.value
-        );
+        let _ = writeln!(t, "{}", trial_line(v));
     }
     let mut s = String::from(SUMMARY_HEADER);
     s.push('\n');
