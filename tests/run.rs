@@ -71,10 +71,16 @@ impl Drop for Running {
     }
 }
 
-fn start(dir: &Path, config: &str) -> Running {
+/// `config` written to `dir/vr.toml`, its `DATA` standing for the repository's data folder.
+fn write_config(dir: &Path, config: &str) -> PathBuf {
     let cfg = dir.join("vr.toml");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     std::fs::write(&cfg, config.replace("DATA", data.to_str().unwrap())).unwrap();
+    cfg
+}
+
+fn start(dir: &Path, config: &str) -> Running {
+    let cfg = write_config(dir, config);
     let sock = dir.join("ctl.sock");
     let child = Command::new(bin())
         .args([
@@ -250,9 +256,7 @@ fn bad_configs_name_file_line_and_field() {
 fn a_file_at_the_socket_path_is_never_deleted() {
     let dir = std::env::temp_dir().join(format!("vrouter-sockfile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("vr.toml");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    std::fs::write(&cfg, CONFIG.replace("DATA", data.to_str().unwrap())).unwrap();
+    let cfg = write_config(dir.as_path(), CONFIG);
     // The router's own config given as the socket path: refused, and the file is kept.
     let o = Command::new(bin())
         .args(["run", "--config", cfg.to_str().unwrap()])
@@ -354,9 +358,7 @@ fn idle_clients_do_not_hold_up_others_and_ctl_gives_up_on_silence() {
 fn out_of_range_numbers_are_refused_and_leave_nothing_behind() {
     let dir = std::env::temp_dir().join(format!("vrouter-numbers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("vr.toml");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    std::fs::write(&cfg, CONFIG.replace("DATA", data.to_str().unwrap())).unwrap();
+    let cfg = write_config(dir.as_path(), CONFIG);
     let sock = dir.join("ctl.sock");
     for d in ["-1", "inf", "nan", "1e30", "0"] {
         let o = Command::new(bin())
