@@ -2,7 +2,7 @@
 //! skipped records), inspect, look up, convert, generate and relocate tables, list update
 //! events. Loading itself is `fib::source`; this module adds what a person at a terminal needs.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Instant;
@@ -120,7 +120,11 @@ pub fn load_set(file: &Path, load: &LoadSpec) -> Result<RouteSet> {
     let set = progress::load(file, &load.options())?;
     if let Some(e) = &set.stats.first_error {
         let n = set.stats.skipped.get("malformed").copied().unwrap_or(0);
-        tracing::warn!("skipped {n} malformed record(s); first: {e}");
+        let unread = match set.stats.unread_bytes {
+            0 => String::new(),
+            b => format!(" and {b} bytes after it, unread"),
+        };
+        tracing::warn!("skipped {n} malformed record(s){unread}; first: {e}");
     }
     if set.routes.is_empty() && !load.allow_empty {
         bail!(
@@ -193,6 +197,7 @@ pub fn stats(file: &Path, load: &LoadSpec, json: bool) -> Result<()> {
             "format": format,
             "records": set.stats.records,
             "skipped": set.stats.skipped,
+            "unread_bytes": set.stats.unread_bytes,
             "routes": set.routes.len(),
             "ipv4": v4.len(),
             "ipv6": v6.len(),
@@ -212,6 +217,12 @@ pub fn stats(file: &Path, load: &LoadSpec, json: bool) -> Result<()> {
     println!("records   {}", set.stats.records);
     for (why, n) in &set.stats.skipped {
         println!("skipped   {n} ({why})");
+    }
+    if set.stats.unread_bytes > 0 {
+        println!(
+            "unread    {} bytes (after a record whose framing was lost)",
+            set.stats.unread_bytes
+        );
     }
     println!(
         "routes    {} ({} IPv4, {} IPv6)",
@@ -263,14 +274,26 @@ pub fn lookup(
         answer(&v4, &v6, a, &mut out, json)?;
     }
     if stdin {
-        let input = std::io::stdin();
-        let mut line = String::new();
-        let mut r = input.lock();
-        while {
+        // Lines are read with a cap: an address is at most 45 characters, and /dev/zero or a
+        // binary file on stdin must not be read into memory whole.
+        const MAX_LINE: usize = 4096;
+        let mut r = std::io::stdin().lock();
+        let mut line = Vec::new();
+        for n in 1.. {
             line.clear();
-            r.read_line(&mut line)? > 0
-        } {
-            let a = line.trim();
+            if (&mut r)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut line)?
+                == 0
+            {
+                break;
+            }
+            if line.len() > MAX_LINE {
+                bail!("standard input, line {n}: longer than {MAX_LINE} bytes (an address is at most 45)");
+            }
+            let text = std::str::from_utf8(&line)
+                .map_err(|_| anyhow::anyhow!("standard input, line {n}: not text"))?;
+            let a = text.trim();
             if !a.is_empty() {
                 answer(&v4, &v6, a, &mut out, json)?;
             }
@@ -282,7 +305,7 @@ pub fn lookup(
 fn answer(v4: &Ipv4Fib, v6: &Ipv6Fib, a: &str, out: &mut impl Write, json: bool) -> Result<()> {
     let addr: IpAddr = a
         .parse()
-        .with_context(|| format!("`{a}` is not an IPv4 or IPv6 address"))?;
+        .with_context(|| format!("`{}` is not an IPv4 or IPv6 address", source::excerpt(a)))?;
     let hit: Option<(String, u32)> = match addr {
         IpAddr::V4(x) => v4
             .longest_match(u32::from_addr(x))

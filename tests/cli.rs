@@ -312,3 +312,61 @@ fn bench_pipeline_reports_rate_and_accounts_for_every_frame() {
         );
     }
 }
+
+#[test]
+fn unbounded_or_mostly_unreadable_inputs_are_refused_with_short_messages() {
+    // /dev/zero is not read without bound: the load stops at the input limit.
+    let o = Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .args(["routes", "stats", "/dev/zero"])
+        .env("VROUTER_MAX_INPUT_MB", "8")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("larger than 8 MiB"),
+        "{err}"
+    );
+    // An MRT dump whose first record claims 4 GB: --lenient no longer loads 0.5% of it as if
+    // that were the table.
+    let rib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/routeviews-rib-2014-05-23.first1MB.mrt.bz2");
+    let mut raw = fib::source::read_input(&rib, &mut |_, _| {}).unwrap().data;
+    // The second record (the first after the peer table) gets the bad length.
+    let first = u32::from_be_bytes(raw[8..12].try_into().unwrap()) as usize;
+    let second = 12 + first;
+    raw[second + 8..second + 12].copy_from_slice(&[0xff; 4]);
+    let bad = tmp("bad-length.mrt");
+    std::fs::write(&bad, &raw).unwrap();
+    let err = fails(&["routes", "stats", "--lenient", bad.to_str().unwrap()]);
+    assert!(
+        err.contains(&format!("byte offset {second}"))
+            && err.contains("cannot be read; not loaded"),
+        "{err}"
+    );
+    // A 10 MB line on stdin: refused, and quoted in a few bytes at most.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vrouter"))
+        .args(["routes", "lookup", TABLE, "--stdin"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&vec![b'7'; 10 << 20]);
+    });
+    let o = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("longer than 4096 bytes"),
+        "{err}"
+    );
+    assert!(err.len() < 1000, "{} bytes of error", err.len());
+    // A long bad token in a table is quoted as an excerpt.
+    let long = tmp("long-token.txt");
+    std::fs::write(&long, format!("{}/24\t1\n", "9".repeat(1 << 20))).unwrap();
+    let err = fails(&["routes", "stats", long.to_str().unwrap()]);
+    assert!(err.contains("(1048579 bytes)") && err.len() < 1000, "{err}");
+}

@@ -267,7 +267,8 @@ fn router<'a>(controls: &'a mut [Control], name: Option<&str>) -> Result<&'a mut
 }
 
 fn parse_prefix(s: &str) -> Result<IpNet> {
-    s.parse().map_err(|_| anyhow!("`{s}` is not a prefix"))
+    s.parse()
+        .map_err(|_| anyhow!("`{}` is not a prefix", fib::source::excerpt(s)))
 }
 
 /// Adds (`nh` given) or removes a route.
@@ -371,7 +372,7 @@ pub fn handle(
             let c = router(controls, name.as_deref())?;
             let ip: IpAddr = addr
                 .parse()
-                .map_err(|_| anyhow!("`{addr}` is not an address"))?;
+                .map_err(|_| anyhow!("`{}` is not an address", fib::source::excerpt(&addr)))?;
             let hit = match ip {
                 IpAddr::V4(x) => {
                     c.v4.load()

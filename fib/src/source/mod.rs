@@ -318,7 +318,10 @@ impl std::str::FromStr for PeerChoice {
             return Ok(PeerChoice::Index(i));
         }
         s.parse::<IpAddr>().map(PeerChoice::Addr).map_err(|_| {
-            format!("peer must be `best`, a peer index (0, 1, ...) or a peer address, not `{s}`")
+            format!(
+                "peer must be `best`, a peer index (0, 1, ...) or a peer address, not `{}`",
+                excerpt(s)
+            )
         })
     }
 }
@@ -344,6 +347,8 @@ pub struct LoadStats {
     pub skipped: BTreeMap<String, u64>,
     /// The first error skipped in lenient mode, for the log.
     pub first_error: Option<String>,
+    /// Bytes never read in lenient mode: everything after a record whose framing was lost.
+    pub unread_bytes: u64,
 }
 
 impl LoadStats {
@@ -452,7 +457,34 @@ pub struct Input {
     pub truncated: bool,
 }
 
-/// Reads a file whole, decompressing gzip (including multi-member) and bzip2 by magic bytes.
+/// A piece of bad input fit to quote in an error: whole if short, else its start and its size
+/// (a 1.5 GB line must not become a 1.5 GB message).
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = 48;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// The most a route file may decompress to, in MiB (`VROUTER_MAX_INPUT_MB`, default 2048: the
+/// largest real RIB dumps are well under 1 GiB). Past it the load fails instead of exhausting
+/// memory (`/dev/zero`, a gzip bomb).
+pub fn max_input_bytes() -> u64 {
+    std::env::var("VROUTER_MAX_INPUT_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&m| m > 0)
+        .unwrap_or(2048)
+        .saturating_mul(1 << 20)
+}
+
+/// Reads a file whole, decompressing gzip (including multi-member) and bzip2 by magic bytes,
+/// up to [`max_input_bytes`].
 pub fn read_input(path: &Path, progress: Progress<'_>) -> Result<Input, SourceError> {
     let io = |source| SourceError::Io {
         file: path.to_path_buf(),
@@ -476,15 +508,29 @@ pub fn read_input(path: &Path, progress: Progress<'_>) -> Result<Input, SourceEr
         last: 0,
         progress,
     };
-    let mut out = Vec::with_capacity(total as usize * 2);
+    let max = max_input_bytes();
+    let mut out = Vec::with_capacity((total as usize).saturating_mul(2).min(256 << 20));
     let res = if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        flate2::read::MultiGzDecoder::new(counting).read_to_end(&mut out)
+        flate2::read::MultiGzDecoder::new(counting)
+            .take(max + 1)
+            .read_to_end(&mut out)
     } else if n == 3 && &head == b"BZh" {
-        bzip2::read::MultiBzDecoder::new(counting).read_to_end(&mut out)
+        bzip2::read::MultiBzDecoder::new(counting)
+            .take(max + 1)
+            .read_to_end(&mut out)
     } else {
-        let mut c = counting;
-        c.read_to_end(&mut out)
+        counting.take(max + 1).read_to_end(&mut out)
     };
+    if out.len() as u64 > max {
+        return Err(SourceError::Parse {
+            file: path.to_path_buf(),
+            at: Location::Whole,
+            what: format!(
+                "larger than {} MiB decompressed; not loaded (VROUTER_MAX_INPUT_MB raises the limit)",
+                max >> 20
+            ),
+        });
+    }
     match res {
         Ok(_) => Ok(Input {
             data: out,

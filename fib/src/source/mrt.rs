@@ -15,7 +15,9 @@ use std::path::Path;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::text::{Candidate, Selector};
-use super::{Bad, Change, Event, LoadOptions, LoadStats, Route, RouteSet, RouteValue, SourceError};
+use super::{
+    Bad, Change, Event, LoadOptions, LoadStats, Location, Route, RouteSet, RouteValue, SourceError,
+};
 
 pub const TABLE_DUMP: u16 = 12;
 pub const TABLE_DUMP_V2: u16 = 13;
@@ -666,6 +668,9 @@ fn parse_bgp4mp(r: &Record<'_>, as4: bool) -> Result<Parsed, Bad> {
     }))
 }
 
+/// More unread bytes than a record could hold are not a cut record but lost framing.
+const MAX_RECORD: u64 = 64 << 10;
+
 /// Calls `each` for every record's decoded content, handling errors per `lenient`.
 fn for_each(
     path: &Path,
@@ -679,8 +684,28 @@ fn for_each(
         let rec = match rec {
             Ok(r) => r,
             Err(b) => {
-                // Framing is lost: in lenient mode stop here with what was read.
+                // Framing is lost: in lenient mode stop here with what was read, unless most
+                // of the file would go unread. A file cut mid-record (the usual case) loses less
+                // than one record; a corrupt length early on loses the rest of the file.
+                let at = match b.at {
+                    Location::Offset(o) => o.min(data.len()),
+                    _ => 0,
+                };
                 stats.bad(opts.lenient, b, path)?;
+                stats.unread_bytes += (data.len() - at) as u64;
+                if 2 * stats.unread_bytes > data.len() as u64 && stats.unread_bytes > MAX_RECORD {
+                    return Err(SourceError::Parse {
+                        file: path.to_path_buf(),
+                        at: Location::Offset(at),
+                        what: format!(
+                            "record framing lost here: {} of {} bytes ({:.0}%) cannot be read; \
+                             not loaded, even with --lenient",
+                            stats.unread_bytes,
+                            data.len(),
+                            100.0 * stats.unread_bytes as f64 / data.len().max(1) as f64
+                        ),
+                    });
+                }
                 break;
             }
         };

@@ -8,7 +8,7 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::{
-    dedup_last, Bad, Change, Event, LoadOptions, LoadStats, PeerChoice, Route, RouteSet,
+    dedup_last, excerpt, Bad, Change, Event, LoadOptions, LoadStats, PeerChoice, Route, RouteSet,
     RouteValue, SourceError,
 };
 
@@ -30,16 +30,18 @@ fn utf8(n: usize, line: &[u8]) -> Result<&str, Bad> {
 /// Parses `a.b.c.d/len`, `x::/len`, or a bare address (a host route). Host bits must be clear.
 pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
     let net: IpNet = if s.contains('/') {
-        s.parse().map_err(|_| format!("`{s}` is not a prefix"))?
+        s.parse()
+            .map_err(|_| format!("`{}` is not a prefix", excerpt(s)))?
     } else {
         let a: IpAddr = s
             .parse()
-            .map_err(|_| format!("`{s}` is not a prefix or address"))?;
+            .map_err(|_| format!("`{}` is not a prefix or address", excerpt(s)))?;
         IpNet::from(a)
     };
     if net.trunc() != net {
         return Err(format!(
-            "`{s}` has host bits set (network is {})",
+            "`{}` has host bits set (network is {})",
+            excerpt(s),
             net.trunc()
         ));
     }
@@ -96,7 +98,10 @@ fn prefix_line(n: usize, line: &str, ids: bool) -> Result<Route, Bad> {
             let num: u32 = v.parse().map_err(|_| {
                 Bad::line(
                     n,
-                    format!("value `{v}` is not a number (expected PREFIX<TAB>NUMBER)"),
+                    format!(
+                        "value `{}` is not a number (expected PREFIX<TAB>NUMBER)",
+                        excerpt(v)
+                    ),
                 )
             })?;
             if ids {
@@ -107,7 +112,10 @@ fn prefix_line(n: usize, line: &str, ids: bool) -> Result<Route, Bad> {
         }
     };
     if let Some(extra) = f.next() {
-        return Err(Bad::line(n, format!("unexpected third field `{extra}`")));
+        return Err(Bad::line(
+            n,
+            format!("unexpected third field `{}`", excerpt(extra)),
+        ));
     }
     Ok(Route { prefix, value })
 }
@@ -191,7 +199,10 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
     };
     let kind = field(0, "record type")?;
     if !matches!(kind, "TABLE_DUMP" | "TABLE_DUMP2" | "BGP4MP" | "BGP4MP_ET") {
-        return Err(Bad::line(n, format!("unknown record type `{kind}`")));
+        return Err(Bad::line(
+            n,
+            format!("unknown record type `{}`", excerpt(kind)),
+        ));
     }
     let time: u32 = field(1, "timestamp")?
         .split('.')
@@ -205,7 +216,7 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
     }
     let peer_addr: IpAddr = field(3, "peer address")?
         .parse()
-        .map_err(|_| Bad::line(n, format!("peer address `{}` is invalid", f[3])))?;
+        .map_err(|_| Bad::line(n, format!("peer address `{}` is invalid", excerpt(f[3]))))?;
     let prefix = parse_prefix(field(5, "prefix")?).map_err(|e| Bad::line(n, e))?;
     let next = peers.len() as u16;
     let peer_index = *peers.entry(peer_addr).or_insert(next);
@@ -221,10 +232,9 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
             let value = if nh.is_empty() {
                 RouteValue::None
             } else {
-                RouteValue::Addr(
-                    nh.parse()
-                        .map_err(|_| Bad::line(n, format!("next hop `{nh}` is not an address")))?,
-                )
+                RouteValue::Addr(nh.parse().map_err(|_| {
+                    Bad::line(n, format!("next hop `{}` is not an address", excerpt(nh)))
+                })?)
             };
             if kind.starts_with("TABLE_DUMP") {
                 Ok(DumpLine::Rib(Candidate {
@@ -242,7 +252,10 @@ fn dump_line(n: usize, line: &str, peers: &mut HashMap<IpAddr, u16>) -> Result<D
                 }))
             }
         }
-        other => Err(Bad::line(n, format!("unknown entry type `{other}`"))),
+        other => Err(Bad::line(
+            n,
+            format!("unknown entry type `{}`", excerpt(other)),
+        )),
     }
 }
 
