@@ -26,9 +26,27 @@ pub struct ReplayOptions {
     pub json: bool,
 }
 
+/// A capture read whole, up to the same limit as route files (`VROUTER_MAX_INPUT_MB`), so that
+/// `/dev/zero` or a runaway file is refused instead of exhausting memory.
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let max = fib::source::max_input_bytes();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        anyhow::bail!(
+            "{}: larger than {} MiB; not read (VROUTER_MAX_INPUT_MB raises the limit)",
+            path.display(),
+            max >> 20
+        );
+    }
+    Ok(bytes)
+}
+
 pub fn run(a: ReplayOptions) -> Result<()> {
-    let bytes =
-        std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    let bytes = read_capped(&a.input)?;
     let records = pcap::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
     let (mut router, nexthops, cfg_table) = match &a.config {
         Some(path) => {
