@@ -37,11 +37,6 @@ impl Dut {
         self != Dut::Memory
     }
 
-    /// Whether the router is vrouter (it has a control socket and port counters).
-    pub fn is_vrouter(self) -> bool {
-        self != Dut::Kernel
-    }
-
     /// The vrouter port backend a lab router uses (`None`: not a vrouter lab router).
     pub fn lab_backend(self) -> Option<&'static str> {
         match self {
@@ -82,7 +77,7 @@ mod tests {
             serde_json::json!(Dut::Afpacket),
             serde_json::json!("afpacket")
         );
-        assert!(Dut::Kernel.in_lab() && !Dut::Kernel.is_vrouter());
+        assert!(Dut::Kernel.in_lab() && !Dut::Memory.in_lab());
         assert_eq!(Dut::Afxdp.lab_backend(), Some("afxdp"));
     }
 }

@@ -194,14 +194,13 @@ pub fn run(a: RunOptions) -> Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
 
-    let server = control::Server::bind(&a.socket, controls, workers, Arc::clone(&stop))?;
-    let st = server.stats();
     tracing::info!(
         "vrouter: {} router(s) on {} worker(s); control socket {}",
-        st.routers.len(),
-        st.workers.len(),
+        controls.len(),
+        workers.len(),
         a.socket.display()
     );
+    let server = control::Server::bind(&a.socket, controls, workers, Arc::clone(&stop))?;
     server.serve_until(
         a.duration
             .map(|d| Instant::now() + Duration::from_secs_f64(d)),

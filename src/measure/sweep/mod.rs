@@ -71,14 +71,10 @@ pub struct Params {
     pub rate: f64,
     pub frame: FrameSize,
     pub max_routers: usize,
-    /// The placement's name, as JSON readers see it.
-    pub mode: String,
-    #[serde(skip)]
-    pub placement: Placement,
+    /// Worker placement of every experiment but `modes` (in JSON: its name).
+    pub mode: Placement,
     pub routes: usize,
-    pub table: String,
-    #[serde(skip)]
-    pub table_path: PathBuf,
+    pub table: PathBuf,
     pub ring: usize,
     pub sleep_us: u64,
     pub loss_tolerance_pct: f64,
@@ -183,8 +179,8 @@ fn unique_dir(out: &Path, stamp: &str) -> Result<PathBuf> {
 /// the summary table.
 pub fn run(p: Params) -> Result<()> {
     let out = p.out.clone();
-    let table = p.table_path.clone();
-    let mode = p.placement;
+    let table = p.table.clone();
+    let mode = p.mode;
     let dir = unique_dir(&out, &timestamp())?;
     let trials_path = dir.join("trials.csv");
     let mut trials = std::io::BufWriter::new(
