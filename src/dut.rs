@@ -19,6 +19,15 @@ pub enum Dut {
     Afxdp,
     /// The Linux kernel forwarding in the same lab (root).
     Kernel,
+    /// vrouter inside a QEMU guest, one guest per router, its NICs on taps in the lab
+    /// (root, qemu-system-x86, the guest image: `deploy/qemu/build-image`).
+    #[value(alias = "vm-vrouter")]
+    Vm,
+    /// Linux forwarding inside the same guest image: the paper's router (Linux in a Xen domU).
+    VmKernel,
+    /// vrouter inside a container: its own network, PID, mount, UTS and IPC namespaces, on the
+    /// lab's veths (OpenVZ-style, with veth rather than venet) (root).
+    Container,
 }
 
 impl Dut {
@@ -29,7 +38,20 @@ impl Dut {
             Dut::Afpacket => "vrouter-afpacket",
             Dut::Afxdp => "vrouter-afxdp",
             Dut::Kernel => "linux kernel",
+            Dut::Vm => "vrouter-in-vm",
+            Dut::VmKernel => "linux-in-vm",
+            Dut::Container => "vrouter-container",
         }
+    }
+
+    /// Whether it runs in a QEMU guest.
+    pub fn is_guest(self) -> bool {
+        matches!(self, Dut::Vm | Dut::VmKernel)
+    }
+
+    /// Whether the Linux kernel forwards (no vrouter control socket to ask for drops).
+    pub fn is_kernel(self) -> bool {
+        matches!(self, Dut::Kernel | Dut::VmKernel)
     }
 
     /// Whether it runs in a namespace lab (and so needs root).
@@ -42,7 +64,8 @@ impl Dut {
         match self {
             Dut::Afpacket => Some("afpacket"),
             Dut::Afxdp => Some("afxdp"),
-            Dut::Memory | Dut::Kernel => None,
+            Dut::Container => Some("afpacket"),
+            Dut::Memory | Dut::Kernel | Dut::Vm | Dut::VmKernel => None,
         }
     }
 
@@ -53,6 +76,9 @@ impl Dut {
             Dut::Afpacket => "p",
             Dut::Afxdp => "x",
             Dut::Kernel => "k",
+            Dut::Vm => "v",
+            Dut::VmKernel => "w",
+            Dut::Container => "c",
         }
     }
 }
@@ -70,6 +96,10 @@ mod tests {
             ("vrouter-afpacket", Dut::Afpacket),
             ("kernel", Dut::Kernel),
             ("memory", Dut::Memory),
+            ("vm", Dut::Vm),
+            ("vm-vrouter", Dut::Vm),
+            ("vm-kernel", Dut::VmKernel),
+            ("container", Dut::Container),
         ] {
             assert_eq!(Dut::from_str(s, false), Ok(d), "{s}");
         }
@@ -79,5 +109,11 @@ mod tests {
         );
         assert!(Dut::Kernel.in_lab() && !Dut::Memory.in_lab());
         assert_eq!(Dut::Afxdp.lab_backend(), Some("afxdp"));
+        assert!(Dut::Vm.is_guest() && Dut::VmKernel.is_guest() && !Dut::Container.is_guest());
+        assert!(Dut::VmKernel.is_kernel() && !Dut::Vm.is_kernel());
+        assert_eq!(
+            serde_json::json!(Dut::VmKernel),
+            serde_json::json!("vm-kernel")
+        );
     }
 }

@@ -100,6 +100,15 @@ pub fn mono_ns() -> u64 {
     })
 }
 
+/// The path of `cmd` on `PATH`, if it is there.
+pub fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
 /// The real IPv4 table shipped in the repository (RouteViews 2014-05-13, 512,621 prefixes).
 pub fn default_table() -> PathBuf {
     data_file("routeviews-2014-05-13.ipv4.ipasn.gz")

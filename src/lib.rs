@@ -28,3 +28,4 @@ pub mod measure;
 pub mod progress;
 pub mod router;
 pub mod routes;
+pub mod vm;

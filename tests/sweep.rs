@@ -52,11 +52,18 @@ fn quick_sweep_writes_every_result_and_figure() {
     );
     let mut per_point: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let mut fwd_one_router = Vec::new();
+    // (experiment, point, trial) -> metric -> value, aggregates only.
+    let mut agg: BTreeMap<(String, String, String), BTreeMap<String, f64>> = BTreeMap::new();
     for l in lines {
         let f = split_csv(l);
         assert_eq!(f.len(), 8, "{l}");
         let value: f64 = f[7].parse().unwrap_or_else(|_| panic!("value in {l}"));
         assert!(value.is_finite() || f[5].ends_with("_us"), "{l}");
+        if f[4] == "all" {
+            agg.entry((f[0].clone(), f[1].clone(), f[3].clone()))
+                .or_default()
+                .insert(f[5].clone(), value);
+        }
         if f[4] == "all" && f[5] == "forwarded_kpps" {
             per_point
                 .entry((f[0].clone(), f[1].clone()))
@@ -70,6 +77,22 @@ fn quick_sweep_writes_every_result_and_figure() {
     for ((e, p), t) in &per_point {
         assert_eq!(t.len(), 2, "{e} {p}: trials {t:?}");
     }
+    // No experiment forwards more than it offered, beyond the duplicates it counted: the rate
+    // is received frames over the sending window, not over the arrivals' span.
+    let mut checked = 0;
+    for ((e, p, t), m) in &agg {
+        let (Some(off), Some(fwd)) = (m.get("offered_kpps"), m.get("forwarded_kpps")) else {
+            continue;
+        };
+        let dup_kpps = m.get("duplicates").copied().unwrap_or(0.0) / 0.2 / 1e3;
+        assert!(
+            *fwd <= off * (1.0 + 1e-9) + dup_kpps,
+            "{e} {p} trial {t}: forwarded {fwd} > offered {off}"
+        );
+        assert!(m.get("late").is_some(), "{e} {p}: late frames counted");
+        checked += 1;
+    }
+    assert!(checked > 30, "{checked} trials checked");
     let points: BTreeSet<&str> = per_point.keys().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         points,

@@ -43,6 +43,13 @@ enum CtlCmd {
     Lookup { addr: String },
     /// Stop the router (as SIGTERM would).
     Shutdown,
+    /// Inside a guest: carry requests from a virtio-serial port (the host's end is a socket
+    /// beside QEMU) to the router at --socket, and the answers back. The guest's /init runs it.
+    Relay {
+        /// The port's device (/dev/vportNpM).
+        #[arg(long)]
+        device: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,6 +82,9 @@ pub fn run(a: CtlArgs) -> Result<()> {
         );
     }
     let timeout = Duration::from_secs_f64(a.timeout);
+    if let CtlCmd::Relay { device } = &a.cmd {
+        return crate::router::relay::relay(device, &a.socket);
+    }
     let req = match &a.cmd {
         CtlCmd::Stats { .. } => Request::Stats,
         CtlCmd::Route(RouteCmd::Add { prefix, nexthop }) => Request::RouteAdd {
@@ -106,6 +116,7 @@ pub fn run(a: CtlArgs) -> Result<()> {
             addr: addr.clone(),
         },
         CtlCmd::Shutdown => Request::Shutdown,
+        CtlCmd::Relay { .. } => unreachable!("relayed above"),
     }
     .to_router(a.router.clone());
     match a.cmd {

@@ -69,6 +69,7 @@ impl UpArgs {
     fn spec(&self) -> Result<LabSpec> {
         let dut = match (self.router, self.io) {
             (RouterKind::Kernel, _) => Dut::Kernel,
+            (RouterKind::Container, _) => Dut::Container,
             (RouterKind::Vrouter, PortIo::Afpacket) => Dut::Afpacket,
             (RouterKind::Vrouter, PortIo::Afxdp) => Dut::Afxdp,
         };
@@ -83,6 +84,7 @@ impl UpArgs {
             core: self.core,
             xdp_ring: self.xdp_ring,
             topology: self.topology,
+            guest: crate::vm::GuestSpec::new(),
         })
     }
 }

@@ -9,6 +9,7 @@ mod replay;
 mod routes;
 mod run;
 mod sweep;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,10 @@ enum Command {
     /// Network-namespace test topologies: generator, routers (vrouter or kernel), sink.
     #[command(subcommand)]
     Lab(lab::LabCmd),
+    /// One router per QEMU guest (vrouter or Linux inside), in a lab: up, status, console,
+    /// down.
+    #[command(subcommand)]
+    Vm(vm::VmCmd),
     /// Benchmarks, side by side in one run (figures: README and docs/results/).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -62,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Ctl(a) => ctl::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Lab(c) => lab::cmd(c),
+        Command::Vm(c) => vm::cmd(c),
         Command::Gen(a) => gensink::gen(&a),
         Command::Sink(a) => gensink::sink(&a),
     };

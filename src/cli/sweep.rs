@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use crate::dut::Dut;
 use crate::measure::bed::Placement;
 use crate::measure::generator::FrameSize;
-use crate::measure::sweep::{self, Experiment, Params};
+use crate::measure::sweep::{self, Experiment, Params, RatePer, Row};
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
@@ -24,9 +24,16 @@ pub struct SweepArgs {
     /// Seconds of traffic per trial.
     #[arg(long)]
     seconds: Option<f64>,
-    /// Frames per second offered to each router (the paper: 130 kp/s).
-    #[arg(long, default_value_t = 130_000.0)]
-    rate: f64,
+    /// Frames per second offered to each router (the paper: 130 kp/s), or in total with
+    /// `--rate-per total` (default 130000; guests: 10000 per router, and in total what one
+    /// guest carries without loss, measured first).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// How the routers experiment reads the rate: each router offered --rate, or --rate shared
+    /// by the routers (the paper's 130 kp/s for 1..4 routers reads either way), or both side by
+    /// side (default: router; guests: both).
+    #[arg(long, value_enum)]
+    rate_per: Option<RatePer>,
     /// Frame size in bytes, FCS included (64..=1518), or `imix` (64/594/1518 bytes, 7:4:1),
     /// for all but the fairness experiment (which always sends 1518-byte frames: 1472-byte UDP
     /// payloads).
@@ -39,9 +46,10 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = Placement::Adaptive)]
     mode: Placement,
     /// Routes in each router's table in routers, fairness and modes (seeded synthetic
-    /// BGP-like tables, a different seed per router).
-    #[arg(long, default_value_t = 100_000)]
-    routes: usize,
+    /// BGP-like tables, a different seed per router; default 100000, guests 10000: a kernel
+    /// guest loads 100k routes in ~15 s under TCG).
+    #[arg(long)]
+    routes: Option<usize>,
     /// The full table for table-size and rfc2544 (default: the shipped RouteViews table).
     #[arg(long)]
     table: Option<PathBuf>,
@@ -55,23 +63,26 @@ pub struct SweepArgs {
     /// Loss accepted by the tolerant RFC 2544 search, in percent.
     #[arg(long, default_value_t = 0.1)]
     loss_tolerance: f64,
-    /// A run under a minute: 2 trials of 0.2 s, shorter searches.
+    /// A run under a minute (guests: a few minutes): 2 trials of 0.2 s (guests 1 s), shorter
+    /// searches.
     #[arg(long)]
     quick: bool,
     /// Where results go (a new `<UTC timestamp>` folder inside).
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    #[command(flatten)]
+    guest: crate::vm::GuestArgs,
 }
 
 pub fn run(a: SweepArgs) -> Result<()> {
+    let guests = a.backend.is_guest();
+    let rate = a.rate.unwrap_or(if guests { 10_000.0 } else { 130_000.0 });
+    let routes = a.routes.unwrap_or(if guests { 10_000 } else { 100_000 });
     if a.max_routers == 0 || a.max_routers > 64 {
         bail!("--max-routers: {} must be 1..=64", a.max_routers);
     }
-    if !(a.rate > 0.0 && a.rate.is_finite()) {
-        bail!(
-            "--rate: {} must be a positive number of frames per second",
-            a.rate
-        );
+    if !(rate > 0.0 && rate.is_finite()) {
+        bail!("--rate: {rate} must be a positive number of frames per second");
     }
     if !(64..=65_536).contains(&a.ring) || !a.ring.is_power_of_two() {
         bail!("--ring: {} must be a power of two in 64..=65536", a.ring);
@@ -82,14 +93,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
             a.sleep_us
         );
     }
-    if a.rate > 1e9 {
-        bail!(
-            "--rate: {} frames per second is more than any router here takes (at most 1e9)",
-            a.rate
-        );
+    if rate > 1e9 {
+        bail!("--rate: {rate} frames per second is more than any router here takes (at most 1e9)");
     }
-    if a.routes == 0 {
-        bail!("--routes: must be at least 1");
+    if routes == 0 || routes > 10_000_000 {
+        bail!("--routes: {routes} must be 1..=10000000");
     }
     if !(0.0..100.0).contains(&a.loss_tolerance) {
         bail!("--loss-tolerance: {}% must be in 0..100", a.loss_tolerance);
@@ -101,18 +109,24 @@ pub fn run(a: SweepArgs) -> Result<()> {
         crate::host::need_root().with_context(|| format!("--backend {:?}", a.backend))?;
     }
     let trials = a.trials.unwrap_or(if a.quick { 2 } else { 5 });
-    let seconds = a.seconds.unwrap_or(if a.quick { 0.2 } else { 1.0 });
+    // Guests under TCG forward tens of kp/s: longer trials count enough frames.
+    let seconds = a.seconds.unwrap_or(match (guests, a.quick) {
+        (true, true) => 1.0,
+        (true, false) => 3.0,
+        (false, true) => 0.2,
+        (false, false) => 1.0,
+    });
     if trials == 0 || trials > 1000 || !(0.01..=3600.0).contains(&seconds) {
         bail!("--trials must be 1..=1000 and --seconds in [0.01, 3600]");
     }
-    if a.rate * seconds < 10.0 {
+    if rate * seconds < 10.0 {
         bail!(
-            "--rate {} × --seconds {seconds} offers {:.1} frames per trial: fewer than 10 measure nothing",
-            a.rate,
-            a.rate * seconds
+            "--rate {rate} × --seconds {seconds} offers {:.1} frames per trial: fewer than 10 measure nothing",
+            rate * seconds
         );
     }
-    let mut experiments = if a.experiments.is_empty() {
+    let defaults = a.experiments.is_empty();
+    let mut experiments = if defaults {
         vec![
             Experiment::Routers,
             Experiment::TableSize,
@@ -123,27 +137,71 @@ pub fn run(a: SweepArgs) -> Result<()> {
     } else {
         a.experiments
     };
+    if guests && defaults {
+        // On guests the routers experiment's rows compare the polling modes.
+        experiments.retain(|e| *e != Experiment::Modes);
+    }
     experiments.sort();
     experiments.dedup();
+    let rows = match a.backend {
+        Dut::Vm => vec![
+            Row {
+                dut: Dut::Vm,
+                placement: Placement::Adaptive,
+            },
+            Row {
+                dut: Dut::Vm,
+                placement: Placement::Busy,
+            },
+            Row {
+                dut: Dut::VmKernel,
+                placement: Placement::Adaptive,
+            },
+        ],
+        dut => vec![Row {
+            dut,
+            placement: a.mode,
+        }],
+    };
+    let rate_per = a.rate_per.unwrap_or(if guests {
+        RatePer::Both
+    } else {
+        RatePer::Router
+    });
+    // On guests without --rate the total is measured: what one guest carries without loss.
+    let total_rate = if guests && a.rate.is_none() {
+        None
+    } else {
+        Some(rate)
+    };
     let table = a.table.clone().unwrap_or_else(crate::host::default_table);
     let p = Params {
         experiments,
         backend: a.backend,
         trials,
         seconds,
-        search_seconds: if a.quick { 0.1 } else { 0.25 },
+        search_seconds: match (guests, a.quick) {
+            (true, true) => 0.5,
+            (true, false) => 1.0,
+            (false, true) => 0.1,
+            (false, false) => 0.25,
+        },
         search_steps: if a.quick { 6 } else { 8 },
-        rate: a.rate,
+        rate,
         frame: a.frame,
         max_routers: a.max_routers,
         mode: a.mode,
-        routes: a.routes,
+        routes,
         table,
         ring: a.ring,
         sleep_us: a.sleep_us,
         loss_tolerance_pct: a.loss_tolerance,
         quick: a.quick,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rows,
+        rate_per,
+        total_rate,
+        guest: a.guest.spec()?,
         out: a.out,
     };
     sweep::run(p)

@@ -14,8 +14,14 @@ use super::netns::{in_ns, ip};
 use super::plan::{config_text, mac, Plan, RouterPlan};
 use super::{save, State};
 
-/// Builds what `plan` says; `dir` is the lab's state directory.
-pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
+/// Builds what `plan` says; `dir` is the lab's state directory; `guest` says how guests boot.
+pub fn apply(
+    plan: &Plan,
+    lab: &str,
+    dir: &Path,
+    st: &mut State,
+    guest: &crate::vm::GuestSpec,
+) -> Result<()> {
     for name in &plan.namespaces {
         ip(&["netns", "add", name])?;
         st.namespaces.push(name.clone());
@@ -58,8 +64,10 @@ pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
         ip(&args)?;
     }
     let exe = std::env::current_exe().context("locating the vrouter binary")?;
+    let mut guests = Vec::new();
     for r in &plan.routers {
         match r {
+            RouterPlan::Guest { .. } => guests.push(r),
             RouterPlan::Kernel {
                 k,
                 ns,
@@ -87,6 +95,7 @@ pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
                 routes,
                 backend,
                 devs,
+                container,
             } => {
                 for s in sysctls {
                     in_ns(ns, &["sysctl", "-qw", s])?;
@@ -101,8 +110,24 @@ pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
                 let log_path = dir.join(format!("r{k}.log"));
                 let log = std::fs::File::create(&log_path)?;
                 let sock = dir.join(format!("r{k}.sock"));
-                let child = Command::new("ip")
-                    .args(["netns", "exec", ns])
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]);
+                if *container {
+                    // A container of its own inside the router's network namespace: new PID
+                    // (vrouter is its PID 1), mount (a private /proc), UTS and IPC namespaces.
+                    cmd.args([
+                        "unshare",
+                        "--pid",
+                        "--fork",
+                        "--kill-child",
+                        "--mount",
+                        "--mount-proc",
+                        "--uts",
+                        "--ipc",
+                        "--",
+                    ]);
+                }
+                let child = cmd
                     .arg(&exe)
                     .args(["run", "--config"])
                     .arg(&cf)
@@ -125,6 +150,9 @@ pub fn apply(plan: &Plan, lab: &str, dir: &Path, st: &mut State) -> Result<()> {
             }
         }
     }
+    if !guests.is_empty() {
+        super::guests::start(&guests, dir, st, guest)?;
+    }
     Ok(())
 }
 
@@ -135,6 +163,9 @@ fn wait_ready(sock: &Path, pid: u32, log: &Path) -> Result<()> {
     while Instant::now() < deadline {
         if sock.exists() {
             return Ok(());
+        }
+        if super::interrupted() {
+            bail!("interrupted by a signal");
         }
         if !crate::host::alive(pid) {
             let text = std::fs::read_to_string(log).unwrap_or_default();

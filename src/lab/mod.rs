@@ -25,6 +25,7 @@ use crate::dut::Dut;
 use netns::ip;
 
 pub mod apply;
+pub mod guests;
 pub mod netns;
 pub mod plan;
 
@@ -39,6 +40,9 @@ pub enum RouterKind {
     Vrouter,
     /// The Linux kernel's forwarding (the baseline).
     Kernel,
+    /// vrouter in a container of its own (PID, mount, UTS, IPC namespaces) in the router's
+    /// network namespace, OpenVZ-style with veth.
+    Container,
 }
 
 /// How routers are connected.
@@ -83,6 +87,8 @@ pub struct LabSpec {
     /// With afxdp: descriptors per AF_XDP ring (default 16384).
     pub xdp_ring: Option<u32>,
     pub topology: Topology,
+    /// How guests are built and booted (guest routers only).
+    pub guest: crate::vm::GuestSpec,
 }
 
 impl LabSpec {
@@ -99,6 +105,7 @@ impl LabSpec {
             core: None,
             xdp_ring: None,
             topology: Topology::Chain,
+            guest: crate::vm::GuestSpec::new(),
         }
     }
 }
@@ -111,10 +118,26 @@ pub struct State {
     pub pids: Vec<u32>,
     pub routers: usize,
     pub kind: Option<RouterKind>,
+    /// What forwards (older states have only `kind`).
+    #[serde(default)]
+    pub dut: Option<Dut>,
+    /// Guests: the accelerator they run on (`kvm` or `tcg`).
+    #[serde(default)]
+    pub accel: Option<String>,
 }
 
-fn state_dir(name: &str) -> PathBuf {
+/// Where lab `name` keeps its state, configs, logs and (guests) consoles.
+pub fn state_dir(name: &str) -> PathBuf {
     Path::new(STATE_ROOT).join(name)
+}
+
+/// The saved state of lab `name`.
+pub fn state(name: &str) -> Result<State> {
+    check_name(name)?;
+    let f = state_dir(name).join("state.json");
+    let text = std::fs::read_to_string(&f)
+        .with_context(|| format!("lab `{name}` is not up (no {})", f.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: unreadable", f.display()))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -129,19 +152,54 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds a lab; on failure removes what it built. Returns the state directory.
+/// SIGINT/SIGTERM seen since the first lab was built in this process (see [`interrupted`]).
+static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+/// From the first `up` on, SIGINT and SIGTERM no longer kill the process outright (which would
+/// leave namespaces, guests and processes behind): they set a flag that the waits of `up`
+/// and the lab beds' trials check, so the work stops and the lab is torn down by its owner.
+fn watch_signals() {
+    STOP.get_or_init(|| {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(sig, std::sync::Arc::clone(&flag));
+        }
+        flag
+    });
+}
+
+/// Whether SIGINT or SIGTERM arrived since the first lab was built here.
+pub fn interrupted() -> bool {
+    STOP.get()
+        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Builds a lab; on failure (or SIGINT/SIGTERM while it builds) removes what it built.
+/// Returns the state directory.
 pub fn up(a: &LabSpec) -> Result<PathBuf> {
     check_name(&a.name)?;
+    watch_signals();
+    if interrupted() {
+        bail!("interrupted by a signal");
+    }
     if a.routers == 0 || a.routers > 16 {
         bail!("--routers: {} must be 1..=16", a.routers);
     }
     if a.dut == Dut::Memory {
-        bail!("a lab's routers are vrouter on afpacket or afxdp, or the kernel, not memory");
+        bail!("a lab's routers are vrouter on afpacket or afxdp, the kernel, guests or containers, not memory");
     }
     if a.queues == 0 || a.queues > 16 {
         bail!("--queues: {} must be 1..=16", a.queues);
     }
     crate::host::need_root()?;
+    if a.dut.is_guest() {
+        crate::vm::qemu::qemu_binary()?;
+        crate::vm::check_image(&a.guest)?;
+    }
+    if a.dut == Dut::Container && crate::host::which("unshare").is_none() {
+        bail!("--router container needs `unshare` (util-linux)");
+    }
     let dir = state_dir(&a.name);
     if dir.join("state.json").exists() {
         bail!(
@@ -154,11 +212,14 @@ pub fn up(a: &LabSpec) -> Result<PathBuf> {
     let mut st = State {
         name: a.name.clone(),
         routers: a.routers,
-        kind: Some(if a.dut == Dut::Kernel {
+        kind: Some(if a.dut.is_kernel() {
             RouterKind::Kernel
+        } else if a.dut == Dut::Container {
+            RouterKind::Container
         } else {
             RouterKind::Vrouter
         }),
+        dut: Some(a.dut),
         ..State::default()
     };
     let res = build(a, &dir, &mut st);
@@ -181,7 +242,14 @@ pub fn save(dir: &Path, st: &State) -> Result<()> {
 
 /// Loads and relocates the table (impure), plans the lab (pure), builds it.
 fn build(a: &LabSpec, dir: &Path, st: &mut State) -> Result<()> {
-    let table = match &a.table {
+    let table = relocated_table(a)?;
+    let p = plan::plan(a, &table);
+    apply::apply(&p, &a.name, dir, st, &a.guest)
+}
+
+/// The lab's table (`a.table`), relocated into 240.0.0.0/4 and 3fff::/20; empty without one.
+pub fn relocated_table(a: &LabSpec) -> Result<Vec<ipnet::IpNet>> {
+    Ok(match &a.table {
         Some(t) => {
             let load = crate::routes::LoadSpec {
                 lenient: a.lenient,
@@ -197,9 +265,7 @@ fn build(a: &LabSpec, dir: &Path, st: &mut State) -> Result<()> {
             moved.routes.into_iter().map(|r| r.prefix).collect()
         }
         None => Vec::new(),
-    };
-    let p = plan::plan(a, &table);
-    apply::apply(&p, &a.name, dir, st)
+    })
 }
 
 fn kill(pid: u32, sig: nix::sys::signal::Signal) {

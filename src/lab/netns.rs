@@ -124,6 +124,33 @@ pub fn quiet_sink(ns: &str, iface: &str) {
     }
 }
 
+/// An interface's packet counters (`ip -s link`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    pub rx_packets: u64,
+    pub rx_dropped: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+/// The counters of `dev` in namespace `ns`, or `None` if it cannot be read.
+pub fn link_counters(ns: &str, dev: &str) -> Option<LinkCounters> {
+    let out = ip(&["-n", ns, "-j", "-s", "link", "show", "dev", dev]).ok()?;
+    parse_link_counters(&out)
+}
+
+fn parse_link_counters(json: &str) -> Option<LinkCounters> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let s = v.get(0)?.get("stats64")?;
+    let n = |dir: &str, k: &str| s.get(dir)?.get(k)?.as_u64();
+    Some(LinkCounters {
+        rx_packets: n("rx", "packets")?,
+        rx_dropped: n("rx", "dropped")?,
+        tx_packets: n("tx", "packets")?,
+        tx_dropped: n("tx", "dropped")?,
+    })
+}
+
 /// Tears a lab down when dropped (also when the work using it fails).
 pub struct LabGuard(pub String);
 
@@ -132,5 +159,26 @@ impl Drop for LabGuard {
         if let Err(e) = super::down(&self.0) {
             tracing::error!("vrouter: tearing down lab {}: {e:#}", self.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_counters_come_from_ip_s_json() {
+        let j = r#"[{"ifname":"t0","stats64":{"rx":{"bytes":1,"packets":12,"errors":0,"dropped":3},"tx":{"bytes":9,"packets":273180,"errors":0,"dropped":1471}}}]"#;
+        assert_eq!(
+            parse_link_counters(j),
+            Some(LinkCounters {
+                rx_packets: 12,
+                rx_dropped: 3,
+                tx_packets: 273_180,
+                tx_dropped: 1471
+            })
+        );
+        assert_eq!(parse_link_counters("[]"), None);
+        assert_eq!(parse_link_counters("not json"), None);
     }
 }

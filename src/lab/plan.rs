@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use super::{LabSpec, Topology, NS_PREFIX};
 use crate::dut::Dut;
 use crate::router::config::{self, spanned, NeighbourToml, PortToml, RouterToml};
+use crate::vm::{self, GuestRouter};
 
 /// The namespace of `node` (`gen`, `r1`, `sink`) in lab `lab`.
 pub fn ns(lab: &str, node: &str) -> String {
@@ -100,7 +101,36 @@ pub enum RouterPlan {
         routes: usize,
         backend: &'static str,
         devs: (String, String),
+        /// Run it in a container of its own: new PID, mount, UTS and IPC namespaces inside
+        /// the router's network namespace (`unshare`), as an OpenVZ-style container would.
+        container: bool,
     },
+    /// A QEMU guest running vrouter or the kernel, its NICs on taps bridged to the router
+    /// namespace's veth ends.
+    Guest {
+        k: usize,
+        ns: String,
+        /// The router namespace's own stack stays out of the way (no IPv6, no forwarding).
+        sysctls: Vec<String>,
+        bridges: Vec<Bridge>,
+        guest: vm::qemu::Guest,
+        /// The guest's configuration files (`guest.env`, `vr.toml`, `routes.txt`,
+        /// `kernel.batch`), appended to its initramfs or written to its config disk.
+        files: Vec<(String, Vec<u8>)>,
+        router: GuestRouter,
+        routes: usize,
+    },
+}
+
+/// A bridge in a guest's router namespace joining a tap (the guest's NIC) to a veth end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bridge {
+    pub name: String,
+    pub tap: String,
+    pub veth: String,
+    /// The veth end's new MAC: the guest's NIC carries the router's MAC, and a bridge port
+    /// with that MAC would keep the guest's frames for the bridge itself.
+    pub veth_mac: Mac,
 }
 
 /// Everything a lab is made of, in the order it is built.
@@ -263,7 +293,10 @@ fn router_plan(
     let n = spec.routers;
     let (inl, outl) = router_links(spec.topology, k);
     let (indev, outdev) = (format!("e{inl}r"), format!("e{outl}l"));
-    let kernel = spec.dut == Dut::Kernel;
+    let kernel = spec.dut.is_kernel();
+    if spec.dut.is_guest() {
+        return guest_plan(spec, k, r, table);
+    }
     // Link routes: the input link and links left of it go left, the output link and links
     // right of it go right (the hosts on a router's own links are its two neighbours).
     let span = match spec.topology {
@@ -341,6 +374,7 @@ fn router_plan(
         link: None,
         iface: Some(spanned(dev.to_string())),
         fanout: None,
+        qdisc_bypass: None,
         xdp_mode: None,
         ring: match spec.dut {
             Dut::Afxdp => spec.xdp_ring.map(spanned),
@@ -383,6 +417,130 @@ fn router_plan(
         routes,
         backend,
         devs: (indev, outdev),
+        container: spec.dut == Dut::Container,
+    }
+}
+
+/// Router `k` as a QEMU guest: the plan vrouter (or the kernel) would get in the namespace,
+/// moved into the guest (its ports on the guest's NICs `p0`, `p1`), and the namespace's side:
+/// a tap per NIC bridged to the veth end the router would have used.
+fn guest_plan(spec: &LabSpec, k: usize, r: &str, table: &[IpNet]) -> RouterPlan {
+    let (inl, outl) = router_links(spec.topology, k);
+    let (indev, outdev) = (format!("e{inl}r"), format!("e{outl}l"));
+    let router = if spec.dut == Dut::VmKernel {
+        GuestRouter::Kernel
+    } else {
+        GuestRouter::Vrouter
+    };
+    let inner_dut = match (router, spec.guest.io) {
+        (GuestRouter::Kernel, _) => Dut::Kernel,
+        (GuestRouter::Vrouter, vm::GuestIo::Afpacket) => Dut::Afpacket,
+        (GuestRouter::Vrouter, vm::GuestIo::Afxdp) => Dut::Afxdp,
+    };
+    let inner_spec = LabSpec {
+        dut: inner_dut,
+        // AF_XDP pins 4 KiB per descriptor: 1024 per ring (4 MiB a port) fits a small guest.
+        xdp_ring: spec.xdp_ring.or(Some(1024)),
+        // The guest has one vCPU: its router has one worker, unpinned.
+        queues: 1,
+        core: None,
+        ..spec.clone()
+    };
+    let mut addrs = Vec::new();
+    let inner = router_plan(&inner_spec, k, r, table, &mut addrs);
+    let macs = vec![mac(inl, 2).to_string(), mac(outl, 1).to_string()];
+    let name = format!("r{k}");
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let routes = match inner {
+        RouterPlan::Kernel { batch, routes, .. } => {
+            let port_addrs: Vec<Vec<String>> = [&indev, &outdev]
+                .iter()
+                .map(|d| {
+                    addrs
+                        .iter()
+                        .filter(|a| &a.dev == *d)
+                        .map(|a| a.cidr.clone())
+                        .collect()
+                })
+                .collect();
+            files.push((
+                "guest.env".into(),
+                vm::guest_env(router, &name, &macs, &port_addrs).into_bytes(),
+            ));
+            files.push(("kernel.batch".into(), batch.into_bytes()));
+            routes
+        }
+        RouterPlan::Vrouter {
+            table: text,
+            mut config,
+            routes,
+            ..
+        } => {
+            for (i, p) in config.port.iter_mut().enumerate() {
+                p.iface = Some(spanned(format!("p{i}")));
+                if spec.guest.io == vm::GuestIo::Afpacket {
+                    // A virtual NIC's transmit ring (256 frames on virtio-net) fills in bursts
+                    // when QEMU is late to read it; past the qdisc those frames were lost
+                    // (0.6% at 30 kp/s under TCG), through it they wait.
+                    p.qdisc_bypass = Some(spanned(false));
+                    // Frames stay in the transmit ring until the virtual NIC has sent them:
+                    // through the qdisc that is up to its 1000 frames plus the NIC's ring.
+                    p.ring = Some(spanned(4096));
+                }
+            }
+            files.push((
+                "guest.env".into(),
+                vm::guest_env(router, &name, &macs, &[]).into_bytes(),
+            ));
+            let lab = &spec.name;
+            files.push((
+                "vr.toml".into(),
+                config_text(lab, *config, "routes.txt").into_bytes(),
+            ));
+            files.push(("routes.txt".into(), text.into_bytes()));
+            routes
+        }
+        RouterPlan::Guest { .. } => unreachable!("the inner plan is a kernel or a vrouter"),
+    };
+    let mut sysctls = vec!["net.ipv4.ip_forward=0".to_string()];
+    for dev in ["all", "default"] {
+        sysctls.push(format!("net.ipv6.conf.{dev}.disable_ipv6=1"));
+    }
+    let bridges = vec![
+        Bridge {
+            name: "b0".into(),
+            tap: "t0".into(),
+            veth: indev,
+            veth_mac: Mac([2, 0x76, 0x72, (inl >> 8) as u8, inl as u8, 0x22]),
+        },
+        Bridge {
+            name: "b1".into(),
+            tap: "t1".into(),
+            veth: outdev,
+            veth_mac: Mac([2, 0x76, 0x72, (outl >> 8) as u8, outl as u8, 0x21]),
+        },
+    ];
+    let guest = vm::qemu::Guest {
+        name,
+        memory_mib: spec.guest.memory_mib,
+        nics: bridges
+            .iter()
+            .map(|b| b.tap.clone())
+            .zip(macs.iter().cloned())
+            .collect(),
+        nic_model: spec.guest.nic,
+        boot: spec.guest.boot,
+        control_port: router == GuestRouter::Vrouter,
+    };
+    RouterPlan::Guest {
+        k,
+        ns: r.to_string(),
+        sysctls,
+        bridges,
+        guest,
+        files,
+        router,
+        routes,
     }
 }
 

@@ -49,6 +49,8 @@ pub struct BedOptions {
     pub core: Option<usize>,
     /// Frame sizes the lab's headers are first built for.
     pub frame: FrameSize,
+    /// How guests are built and booted (guest routers).
+    pub guest: crate::vm::GuestSpec,
 }
 
 impl BedOptions {
@@ -63,6 +65,7 @@ impl BedOptions {
             name: format!("b{}{}", dut.tag(), std::process::id() % 10_000),
             core: None,
             frame: FrameSize::Fixed(60),
+            guest: crate::vm::GuestSpec::new(),
         }
     }
 }
@@ -75,6 +78,9 @@ pub struct Drops {
     pub router: Option<u64>,
     /// The sink sockets' receive-ring drops.
     pub sink: u64,
+    /// Frames the host dropped on their way into guests (their taps' queues overflowed: QEMU
+    /// did not read them in time); `None` where there are no guests.
+    pub host: Option<u64>,
 }
 
 impl Drops {

@@ -103,10 +103,17 @@ pub struct RouterResult {
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
+    /// Frames of earlier trials that arrived during this one (not counted as received).
+    pub late: u64,
     /// Offered rate achieved by the generator (frames/s over the trial).
     pub offered_pps: f64,
-    /// Forwarding rate on the sink's clock (frames/s between first and last frame).
+    /// Forwarding rate: distinct frames the sink received over the trial's sending window (the
+    /// frames that arrive in the drain after it count, the drain's time does not). It cannot
+    /// exceed the offered rate, whatever a router does to the timing of the first frames.
     pub forwarded_pps: f64,
+    /// Frames/s between the first and the last arrival on the sink's clock (a router that
+    /// holds the first frames back shortens this span: reported, not used for rates).
+    pub arrival_pps: f64,
     pub latency: Option<LatencySummary>,
     /// CPU used for this router, as a fraction of one core (a shared worker's time is split
     /// evenly between its routers).
@@ -253,6 +260,23 @@ impl Sender {
         sent
     }
 
+    /// How long from `now_ns` until this sender has frames to build or send: `None` when it
+    /// is unpaced, has frames waiting for room, or has not started (it always has work).
+    pub fn idle_ns(&self, now_ns: u64) -> Option<u64> {
+        if self.done() {
+            return Some(u64::MAX);
+        }
+        if !self.out.is_empty() {
+            return None;
+        }
+        let p = self.pacer.as_ref()?;
+        let first = p.due_at(1)?;
+        let batch = p.due_at(self.batch as u64)?;
+        // A batch is sent when it is full, or when its first frame has waited long enough.
+        let at = batch.min(first.max(self.last_tx_ns + self.batch_wait_ns));
+        Some(at.saturating_sub(now_ns))
+    }
+
     /// Ends a run: frames still waiting for room (unpaced) were never offered.
     pub fn finish(&mut self, cache: &mut PoolCache) {
         self.offered -= self.out.len() as u64;
@@ -319,9 +343,13 @@ impl Lane {
     }
 
     /// The lane ready for a new trial at `rate` (frames/s; `None`: as fast as it goes).
+    /// Each trial stamps its frames with a flow id of its own, so that frames of an earlier
+    /// trial still queued in a router (a guest's rings hold a second of traffic) are counted
+    /// as late, not as this trial's.
     pub(super) fn reset(&mut self, rate: Option<f64>) {
         self.sender.reset(rate);
-        self.sink = Sink::new();
+        self.sender.flow = self.sender.flow.wrapping_add(1);
+        self.sink = Sink::expecting(self.sender.flow);
     }
 
     /// Receives what has arrived, on the run's clock; returns the frames received.
@@ -352,8 +380,10 @@ impl Lane {
             lost: offered.saturating_sub(rep.received),
             duplicates: rep.duplicates,
             reordered: rep.reordered,
+            late: rep.late,
             offered_pps: offered as f64 / secs,
-            forwarded_pps: rep.rate_pps,
+            forwarded_pps: rep.received as f64 / secs,
+            arrival_pps: rep.rate_pps,
             latency: rep.latency_ns,
             cpu: f64::NAN,
             run_queue_wait: f64::NAN,
@@ -395,8 +425,18 @@ pub fn external_trial(
     Ok((rs, lanes, cpu))
 }
 
+/// Shortest idle time worth a sleep: below it the loop polls (sleeps here overshoot by
+/// 60-100 µs).
+const SLEEP_MIN_NS: u64 = 100_000;
+/// Longest sleep: arrivals are timestamped when the loop drains them, so this bounds what a
+/// sleep adds to measured latency.
+const SLEEP_MAX_NS: u64 = 200_000;
+
 /// The generator and sink loop: one clock read per round dates the stamps, paces every lane
-/// and ends the trial; then drains what is in flight.
+/// and ends the trial; then drains what is in flight. When every lane is paced and none has
+/// work for a while (low rates: the lab and guest beds), it sleeps instead of spinning, so
+/// that it leaves the host's cores to the routers under test (a spinning generator took ~90%
+/// of a core at 20 kp/s, which TCG guests on the same two cores needed).
 fn generate(
     mut lanes: Vec<Lane>,
     pool: Pool,
@@ -415,9 +455,24 @@ fn generate(
         if now >= end_ns {
             break;
         }
+        let mut work = 0;
         for l in lanes.iter_mut() {
-            l.sender.round(now, || now, &mut cache);
-            l.drain(start, &mut rx, &mut cache);
+            work += l.sender.round(now, || now, &mut cache);
+            work += l.drain(start, &mut rx, &mut cache);
+        }
+        if work == 0 {
+            let idle = lanes
+                .iter()
+                .map(|l| l.sender.idle_ns(now))
+                .try_fold(u64::MAX, |m, i| i.map(|i| m.min(i)));
+            if let Some(idle) = idle {
+                let idle = idle.min(end_ns.saturating_sub(now));
+                if idle >= SLEEP_MIN_NS {
+                    std::thread::sleep(Duration::from_nanos(
+                        (idle - SLEEP_MIN_NS / 2).min(SLEEP_MAX_NS),
+                    ));
+                }
+            }
         }
     }
     let secs = start.elapsed().as_secs_f64().min(seconds.max(1e-9));

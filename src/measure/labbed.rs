@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use dataplane::pool::Pool;
 
 use super::bed::{BedOptions, Drops, Dut, RouterSetup, TestBed};
@@ -28,6 +28,8 @@ pub struct LabBed {
     gen_cpu_ns: u64,
     /// Receive-ring drops of the sink sockets so far (the kernel's counter resets on read).
     sink_drops: u64,
+    /// Guests: their router namespaces (the taps `t0` there feed them).
+    guest_namespaces: Vec<String>,
     guard: LabGuard,
 }
 
@@ -50,6 +52,7 @@ impl LabBed {
             mode: o.mode,
             topology: Topology::Parallel,
             core: o.core,
+            guest: o.guest.clone(),
             ..LabSpec::new(&o.name, dut)
         });
         let _ = std::fs::remove_file(&table);
@@ -94,6 +97,13 @@ impl LabBed {
             pids: lab::router_pids(&o.name),
             gen_cpu_ns: 0,
             sink_drops: 0,
+            guest_namespaces: if dut.is_guest() {
+                (1..=n)
+                    .map(|k| lab::plan::ns(&o.name, &format!("r{k}")))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             guard,
         };
         // Warm-up: neighbours resolve on the first frames.
@@ -107,6 +117,9 @@ impl LabBed {
 
     /// One trial; each router's CPU is its vrouter process's (NaN for kernel routers).
     pub fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
+        if lab::interrupted() {
+            bail!("interrupted by a signal");
+        }
         let c0: Vec<u64> = self.pids.iter().map(|&p| process_cpu_ns(p)).collect();
         if load.frame != self.frame {
             // Headers carry the IP and UDP lengths: rebuild them for this frame size.
@@ -139,7 +152,11 @@ impl TestBed for LabBed {
         let router = (1..=self.lanes.len())
             .map(|k| -> Option<u64> {
                 let sock = lab::router_socket(&self.guard.0, k);
-                let stats = crate::router::client::stats(&sock).ok()?;
+                // A guest's router answers through its virtio-serial relay; a short limit keeps
+                // a stuck one from stalling the bed.
+                let stats =
+                    crate::router::client::stats_within(&sock, std::time::Duration::from_secs(3))
+                        .ok()?;
                 let r = stats.routers.first()?;
                 Some(r.ports.iter().map(|p| p.dropped()).sum())
             })
@@ -147,9 +164,22 @@ impl TestBed for LabBed {
         for lane in &mut self.lanes {
             self.sink_drops += lane.rx.rx_dropped();
         }
+        // Guests: frames their taps dropped (QEMU late to read them), both directions' taps.
+        let host = (!self.guest_namespaces.is_empty()).then(|| {
+            self.guest_namespaces
+                .iter()
+                .flat_map(|ns| {
+                    ["t0", "t1"]
+                        .into_iter()
+                        .filter_map(|t| crate::lab::netns::link_counters(ns, t))
+                })
+                .map(|c| c.tx_dropped)
+                .sum()
+        });
         Drops {
             router,
             sink: self.sink_drops,
+            host,
         }
     }
 

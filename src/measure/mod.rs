@@ -34,7 +34,7 @@ pub fn open_bed(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<B
             ring: o.ring,
             sleep: o.sleep,
         })),
-        Dut::Afpacket | Dut::Afxdp | Dut::Kernel => {
+        Dut::Afpacket | Dut::Afxdp | Dut::Kernel | Dut::Vm | Dut::VmKernel | Dut::Container => {
             crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
             Ok(Box::new(labbed::LabBed::up(dut, o, &routers)?))
         }

@@ -41,3 +41,91 @@ pub fn search(
     }
     Ok((lo, if lo > 0.0 { lo_loss } else { 1.0 }))
 }
+
+/// Fraction of lost frames over a trial's routers.
+fn loss_of(rs: &[RouterResult]) -> f64 {
+    let offered: u64 = rs.iter().map(|r| r.offered).sum();
+    let lost: u64 = rs.iter().map(|r| r.lost).sum();
+    lost as f64 / offered.max(1) as f64
+}
+
+/// Confirms a search's answer as RFC 2544 §26.1 defines throughput: the highest rate at which a
+/// full-length trial loses nothing (at most `tolerance`). `full(rate)` runs one full-length
+/// trial. Each trial over the tolerance steps the rate down by `step` (a fraction), at most
+/// `tries` trials in all. Returns (rate, its loss, trials run); a rate that never held comes
+/// back with its loss, for the caller to report.
+pub fn confirm(
+    full: &mut dyn FnMut(f64) -> Result<Vec<RouterResult>>,
+    rate: f64,
+    tolerance: f64,
+    step: f64,
+    tries: usize,
+) -> Result<(f64, f64, usize)> {
+    let mut r = rate;
+    let mut loss = 1.0;
+    for t in 1..=tries.max(1) {
+        if r <= 0.0 {
+            return Ok((0.0, 1.0, t - 1));
+        }
+        loss = loss_of(&full(r)?);
+        if loss <= tolerance {
+            return Ok((r, loss, t));
+        }
+        if t < tries {
+            r *= 1.0 - step;
+        }
+    }
+    Ok((r, loss, tries.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A router that loses what exceeds `cap` frames/s, and, over long trials only, what
+    /// exceeds 90% of it (a short search overestimates it).
+    fn router(cap: f64, rate: Option<f64>, long: bool) -> Vec<RouterResult> {
+        let offered_pps = rate.unwrap_or(cap * 1.5);
+        let holds = if long { cap * 0.9 } else { cap };
+        let offered = offered_pps as u64;
+        let received = offered_pps.min(holds) as u64;
+        vec![RouterResult {
+            offered,
+            received,
+            lost: offered - received,
+            forwarded_pps: received as f64,
+            ..RouterResult::default()
+        }]
+    }
+
+    #[test]
+    fn the_search_finds_the_short_trials_rate_and_the_confirmation_steps_down_to_what_holds() {
+        let (r, l) = search(&mut |rate| Ok(router(100_000.0, rate, false)), 12, 0.0).unwrap();
+        assert!((99_000.0..=100_000.0).contains(&r) && l == 0.0, "{r} {l}");
+        let mut runs = 0;
+        let (held, loss, tries) = confirm(
+            &mut |rate| {
+                runs += 1;
+                Ok(router(100_000.0, Some(rate), true))
+            },
+            100_000.0,
+            0.0,
+            0.05,
+            5,
+        )
+        .unwrap();
+        // 100k, 95k and 90.25k lose frames over a long trial; 85.7k is the first that holds.
+        assert_eq!((tries, runs), (4, 4));
+        assert!(held <= 90_000.0 && held > 85_000.0 && loss == 0.0, "{held}");
+        // A rate that never holds comes back with its loss after `tries` trials.
+        let (_, loss, tries) = confirm(
+            &mut |rate| Ok(router(1_000.0, Some(rate), true)),
+            1e6,
+            0.0,
+            0.05,
+            3,
+        )
+        .unwrap();
+        assert!(tries == 3 && loss > 0.5, "{loss}");
+    }
+}

@@ -134,6 +134,14 @@ impl Pacer {
     pub fn total(&self) -> u64 {
         self.sent
     }
+
+    /// When (on the caller's clock) `k` more frames will be due: `None` before the first
+    /// [`Pacer::due`] call (the pacer starts then).
+    pub fn due_at(&self, k: u64) -> Option<u64> {
+        let start = self.start_ns?;
+        let n = (self.sent + k.max(1) - 1) as f64;
+        Some(start + (n * 1e9 / self.per_second) as u64)
+    }
 }
 
 /// Sequence window for duplicate detection.
@@ -213,6 +221,9 @@ pub struct SinkReport {
     pub duplicates: u64,
     pub reordered: u64,
     pub foreign: u64,
+    /// Stamped frames of another flow than the one expected: late arrivals of an earlier
+    /// trial (a router that queued them longer than that trial's drain).
+    pub late: u64,
     pub bytes: u64,
     /// Frames per second between the first and the last frame, on the sink's clock.
     pub rate_pps: f64,
@@ -236,6 +247,9 @@ pub struct Sink {
     first_ns: Option<u64>,
     last_ns: u64,
     foreign: u64,
+    /// Only this flow counts (the others are [`SinkReport::late`]); `None`: every flow.
+    only: Option<u16>,
+    late: u64,
     bytes: u64,
 }
 
@@ -255,7 +269,17 @@ impl Sink {
             first_ns: None,
             last_ns: 0,
             foreign: 0,
+            only: None,
+            late: 0,
             bytes: 0,
+        }
+    }
+
+    /// A sink that counts only `flow` (a trial's own frames) and counts the others as late.
+    pub fn expecting(flow: u16) -> Self {
+        Sink {
+            only: Some(flow),
+            ..Sink::new()
         }
     }
 
@@ -266,7 +290,16 @@ impl Sink {
             self.foreign += 1;
             return false;
         };
-        let f = usize::from(s.flow);
+        if self.only.is_some_and(|o| o != s.flow) {
+            self.late += 1;
+            return false;
+        }
+        // An expected flow is counted at index 0 (its id changes every trial).
+        let f = if self.only.is_some() {
+            0
+        } else {
+            usize::from(s.flow)
+        };
         if self.flows.len() <= f {
             self.flows.resize_with(f + 1, FlowCounter::default);
         }
@@ -289,6 +322,7 @@ impl Sink {
             duplicates: self.flows.iter().map(|f| f.duplicates).sum(),
             reordered: self.flows.iter().map(|f| f.reordered).sum(),
             foreign: self.foreign,
+            late: self.late,
             bytes: self.bytes,
             rate_pps: if span > 0 && received > 1 {
                 (received - 1) as f64 * 1e9 / span as f64
@@ -429,5 +463,38 @@ mod tests {
         assert!((5_000..=5_920).contains(&l.p50) && l.max <= 5_910, "{l:?}");
         assert_eq!(sink.flows.len(), 2);
         assert_eq!(sink.flows[1].lost(Some(499)), 0);
+    }
+
+    #[test]
+    fn a_sink_expecting_one_flow_counts_the_others_as_late() {
+        let frame = |flow: u16, seq: u32| {
+            let mut f = vec![0u8; 64];
+            let spec = FrameSpec {
+                src_mac: Mac([2, 0, 0, 0, 0, 9]),
+                dst_mac: Mac([2, 0, 0, 0, 0, 1]),
+                src_ip: Ipv4Addr::new(198, 18, 0, 2),
+                size: 64,
+            };
+            f.copy_from_slice(&spec.template(Ipv4Addr::new(240, 0, 0, 1))[..64]);
+            stamp(
+                &mut f,
+                Stamp {
+                    flow,
+                    seq,
+                    sent_ns: 1,
+                },
+            );
+            f
+        };
+        let mut sink = Sink::expecting(7);
+        for seq in 0..10 {
+            assert!(sink.record(&frame(7, seq), 10));
+        }
+        // Three frames of the trial before (flow 6) arrive late.
+        for seq in 100..103 {
+            assert!(!sink.record(&frame(6, seq), 20));
+        }
+        let r = sink.report();
+        assert_eq!((r.received, r.late, r.duplicates), (10, 3, 0));
     }
 }

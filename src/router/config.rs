@@ -74,6 +74,8 @@ pub struct PortToml {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout: Option<Spanned<u16>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdisc_bypass: Option<Spanned<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xdp_mode: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring: Option<Spanned<u32>>,
@@ -126,10 +128,14 @@ pub enum Backend {
     Memory {
         link: String,
     },
-    /// A Linux interface through AF_PACKET rings; `fanout` joins a PACKET_FANOUT group.
+    /// A Linux interface through AF_PACKET rings; `fanout` joins a PACKET_FANOUT group;
+    /// `qdisc_bypass` transmits past the interface's queueing discipline.
     AfPacket {
         iface: String,
         fanout: Option<u16>,
+        qdisc_bypass: bool,
+        /// Transmit ring slots (2 KiB each).
+        tx_ring: u32,
     },
     /// A Linux interface through an AF_XDP socket (queue 0); `xdp_mode` auto|native|generic;
     /// `ring` descriptors per ring (the UMEM holds twice as many 2 KiB frames).
@@ -308,12 +314,12 @@ impl Ctx<'_> {
 
     /// One `[[router.port]]` section.
     fn port(&self, p: &PortToml, links: &mut Links) -> Result<PortConfig> {
-        if let Some(r) = p.ring.as_ref().filter(|_| p.backend.get_ref() != "afxdp") {
+        if let Some(r) = p.ring.as_ref().filter(|_| p.backend.get_ref() == "memory") {
             return Err(self.err(
                 r.span(),
                 "ring",
                 format!(
-                    "sizes AF_XDP rings; `{}` ports have none to size",
+                    "sizes AF_XDP and AF_PACKET rings; `{}` ports have none to size",
                     p.backend.get_ref()
                 ),
             ));
@@ -405,7 +411,23 @@ impl Ctx<'_> {
                     return Ok(Backend::AfPacket {
                         iface: name.clone(),
                         fanout: p.fanout.as_ref().map(|f| *f.get_ref()),
+                        qdisc_bypass: p.qdisc_bypass.as_ref().is_none_or(|q| *q.get_ref()),
+                        tx_ring: match &p.ring {
+                            None => dataplane::port::afpacket::DEFAULT_TX_RING,
+                            Some(r) => {
+                                dataplane::port::afpacket::check_tx_ring(*r.get_ref())
+                                    .map_err(|e| self.err(r.span(), "ring", e))?;
+                                *r.get_ref()
+                            }
+                        },
                     });
+                }
+                if let Some(q) = &p.qdisc_bypass {
+                    return Err(self.err(
+                        q.span(),
+                        "qdisc_bypass",
+                        "only afpacket ports have a qdisc to bypass".to_string(),
+                    ));
                 }
                 let xdp_mode = match &p.xdp_mode {
                     None => XdpMode::Auto,
@@ -661,7 +683,7 @@ mac = "02:00:00:00:01:02"
         let text = GOOD.replacen("link = \"a\"", "link = \"a\"\nring = 1024", 1);
         let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
         assert!(
-            err.starts_with("vr.toml:10: ring: sizes AF_XDP rings; `memory` ports"),
+            err.starts_with("vr.toml:10: ring: sizes AF_XDP and AF_PACKET rings; `memory` ports"),
             "{err}"
         );
         let one_end = GOOD.replacen(

@@ -150,8 +150,15 @@ pub fn run(a: RunOptions) -> Result<()> {
                         );
                         ports.push(Box::new(port));
                     }
-                    Backend::AfPacket { iface, fanout } => {
+                    Backend::AfPacket {
+                        iface,
+                        fanout,
+                        qdisc_bypass,
+                        tx_ring,
+                    } => {
                         let mut c = AfPacketConfig::new(iface);
+                        c.qdisc_bypass = *qdisc_bypass;
+                        c.tx_frames = *tx_ring as usize;
                         // Several queues: one socket each, in a fanout group (the configured
                         // one, else one derived from the router and port).
                         c.fanout =

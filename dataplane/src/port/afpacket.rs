@@ -40,6 +40,19 @@ const HDR_LEN: usize = 16;
 const HDR_STATUS: usize = 20;
 const HDR_MAC: usize = 24;
 
+/// Transmit slots of a port unless configured otherwise (2 MiB of 2-KiB slots).
+pub const DEFAULT_TX_RING: u32 = 1024;
+
+/// Checks a configured transmit ring size: a power of two, 256..=32768 slots of 2 KiB.
+pub fn check_tx_ring(slots: u32) -> Result<(), String> {
+    if slots.is_power_of_two() && (256..=32_768).contains(&slots) {
+        return Ok(());
+    }
+    Err(format!(
+        "{slots}: must be a power of two from 256 to 32768 (transmit slots of 2 KiB)"
+    ))
+}
+
 /// Ring geometry and socket options of one AF_PACKET port.
 #[derive(Clone, Debug)]
 pub struct AfPacketConfig {
@@ -64,7 +77,7 @@ impl AfPacketConfig {
             rx_blocks: 64,
             block_size: 1 << 16,
             block_timeout_ms: 1,
-            tx_frames: 1024,
+            tx_frames: DEFAULT_TX_RING as usize,
             fanout: None,
             qdisc_bypass: true,
         }

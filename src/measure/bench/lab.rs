@@ -36,6 +36,8 @@ pub struct LabBenchArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    guest: crate::vm::GuestArgs,
 }
 
 struct Row {
@@ -102,6 +104,7 @@ fn measure(a: &LabBenchArgs, subject: Dut, table: &Path, same_load: Option<f64>)
             mode,
             // The router on core 1, the generator and sink on core 0 (when there are two).
             core: (std::thread::available_parallelism().map_or(1, |n| n.get()) > 1).then_some(1),
+            guest: a.guest.spec()?,
             ..BedOptions::new(subject)
         },
         vec![router],

@@ -25,7 +25,7 @@ use clap::ValueEnum;
 use dataplane::worker::PollMode;
 use serde::Serialize;
 
-use crate::measure::bed::{BedOptions, Dut, Placement, RouterSetup, TestBed, NEXT_HOPS};
+use crate::measure::bed::{BedOptions, Drops, Dut, Placement, RouterSetup, TestBed, NEXT_HOPS};
 use crate::measure::generator::{FrameSize, Load, RouterResult};
 use crate::measure::open_bed;
 use crate::measure::stats::{jain, Summary};
@@ -58,6 +58,37 @@ impl Experiment {
     }
 }
 
+/// What forwards in one series of an experiment: a router kind and its placement (lab and
+/// guest routers: its polling mode). A sweep on memory ports or a lab has one row; on guests
+/// (`--backend vm`) three: vrouter adaptive, vrouter busy and the kernel, side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub dut: Dut,
+    pub placement: Placement,
+}
+
+impl Row {
+    /// `vrouter adaptive`, `vrouter busy`, `kernel` (guests); `afxdp adaptive` (labs).
+    pub fn name(self) -> String {
+        match self.dut {
+            Dut::VmKernel | Dut::Kernel => "kernel".into(),
+            Dut::Vm | Dut::Memory => format!("vrouter {}", self.placement),
+            d => format!("{} {}", d.label(), self.placement),
+        }
+    }
+}
+
+/// How the offered rate is read: per router (each offered `--rate`) or in total (`--rate`
+/// shared by the routers), or both side by side. The paper's "130 kp/s" for 1..4 routers can
+/// be read either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RatePer {
+    Router,
+    Total,
+    Both,
+}
+
 /// A sweep's parameters, validated (`vrouter sweep`'s flags after defaults and `--quick`;
 /// `cli::sweep` builds them). They are written into `sweep.json` as they are.
 #[derive(Clone, Debug, Serialize)]
@@ -80,6 +111,15 @@ pub struct Params {
     pub loss_tolerance_pct: f64,
     pub quick: bool,
     pub cores: usize,
+    /// What forwards, one series each (in JSON: router kind and placement).
+    pub rows: Vec<Row>,
+    pub rate_per: RatePer,
+    /// The total rate of `--rate-per total`; `None` (guests without `--rate`): each row's own
+    /// single-router zero-loss rate, measured first.
+    pub total_rate: Option<f64>,
+    /// How guests boot (`--backend vm`, `vm-kernel`).
+    #[serde(skip)]
+    pub guest: crate::vm::GuestSpec,
     /// Where results go (a new `<UTC timestamp>` folder inside).
     #[serde(skip)]
     pub out: PathBuf,
@@ -219,13 +259,14 @@ pub fn run(p: Params) -> Result<()> {
         interrupted,
     };
     let full_path = table;
+    let _ = mode;
     let mut done = Ok(());
     for e in run.p.experiments.clone() {
         done = match e {
-            Experiment::Routers => run.routers(mode),
-            Experiment::TableSize => run.table_size(&full_path, mode),
-            Experiment::Fairness => run.fairness(mode),
-            Experiment::Rfc2544 => run.rfc2544(&full_path, mode),
+            Experiment::Routers => run.routers(),
+            Experiment::TableSize => run.table_size(&full_path),
+            Experiment::Fairness => run.fairness(),
+            Experiment::Rfc2544 => run.rfc2544(&full_path),
             Experiment::Modes => run.modes(),
         };
         if done.is_err() {
@@ -237,7 +278,8 @@ pub fn run(p: Params) -> Result<()> {
     }
     run.trials.flush()?;
     if let Err(e) = done {
-        if !e.is::<Interrupted>() {
+        // A lab bed stops its trial on the signal too (its error is not `Interrupted`).
+        if !e.is::<Interrupted>() && !run.interrupted.load(Ordering::Relaxed) {
             return Err(e.context(format!(
                 "the trials so far are in {}",
                 trials_path.display()
@@ -275,12 +317,19 @@ pub fn run(p: Params) -> Result<()> {
 fn total_trials(p: &Params) -> u64 {
     let t = p.trials as u64;
     let r = p.max_routers as u64;
+    let rows = p.rows.len() as u64;
+    let guests = p.rows.iter().any(|r| r.dut.is_guest());
+    let readings = if p.rate_per == RatePer::Both { 2 } else { 1 };
+    let search = u64::from(p.total_rate.is_none() && p.rate_per != RatePer::Router);
+    let sizes = if guests { 3 } else { 4 };
     p.experiments
         .iter()
         .map(|e| match e {
-            Experiment::Routers | Experiment::Fairness => r * t,
-            Experiment::TableSize => 4 * t * 2,
-            Experiment::Rfc2544 => t * 2 + 3 * t,
+            Experiment::Routers => rows * (r * t * readings + search),
+            Experiment::Fairness => rows * r * t,
+            Experiment::TableSize => rows * sizes * t * 2,
+            Experiment::Rfc2544 => rows * (t * 2 + 3 * t),
+            Experiment::Modes if guests => 0,
             Experiment::Modes => 3 * r * t,
         })
         .sum()
@@ -289,7 +338,8 @@ fn total_trials(p: &Params) -> u64 {
 impl Run {
     /// A test bed for `routers` with `placement`: in process on memory ports, or a parallel
     /// namespace lab (one router namespace per router; they all load router 0's table).
-    fn bed(&self, routers: Vec<RouterSetup>, placement: Placement) -> Result<Box<dyn TestBed>> {
+    fn bed(&self, row: Row, routers: Vec<RouterSetup>) -> Result<Box<dyn TestBed>> {
+        let placement = row.placement;
         let o = BedOptions {
             placement,
             ring: self.p.ring,
@@ -302,8 +352,9 @@ impl Run {
             name: format!("sw{}", std::process::id() % 10_000),
             core: None,
             frame: self.p.frame,
+            guest: self.p.guest.clone(),
         };
-        open_bed(self.p.backend, &o, routers)
+        open_bed(row.dut, &o, routers)
     }
 
     /// One trial done: progress shown, values so far on disk; a signal ends the sweep here.
@@ -384,6 +435,7 @@ impl Run {
         self.push(at, None, "duplicates", sum(|r| r.duplicates));
         self.push(at, None, "received_bytes", sum(|r| r.bytes));
         self.push(at, None, "reordered", sum(|r| r.reordered));
+        self.push(at, None, "late", sum(|r| r.late));
         for (m, v) in agg {
             self.push(at, None, m, v);
         }
@@ -447,29 +499,100 @@ impl Run {
                 x,
                 trial: t,
             };
+            let d0 = bed.drops();
             let rs = bed.trial(&load)?;
             self.record(&at, &rs);
+            self.record_drops(&at, bed, &d0);
             extra(self, &at, &rs);
             self.tick(&format!("{}: {point}, trial {}", e.name(), t + 1))?;
         }
         Ok(())
     }
 
-    fn routers(&mut self, mode: Placement) -> Result<()> {
+    /// Whether the routers under test are guests (slower, and compared in rows).
+    fn guests(&self) -> bool {
+        self.p.rows.iter().any(|r| r.dut.is_guest())
+    }
+
+    /// The name of `row` in point names: empty when the sweep has one row.
+    fn prefix(&self, row: Row) -> String {
+        if self.p.rows.len() > 1 {
+            format!("{}: ", row.name())
+        } else {
+            String::new()
+        }
+    }
+
+    /// Records the bed's drops during one trial (`d0`: before it), by place.
+    fn record_drops(&mut self, at: &At, bed: &mut dyn TestBed, d0: &Drops) {
+        let d = bed.drops();
+        let (router, sink) = d.since(d0);
+        if let Some(r) = router {
+            self.push(at, None, "router_drops", r as f64);
+        }
+        self.push(at, None, "sink_drops", sink as f64);
+        if let (Some(a), Some(b)) = (d.host, d0.host) {
+            self.push(at, None, "host_drops", a.saturating_sub(b) as f64);
+        }
+        if let Some(ns) = bed.generator_cpu_ns() {
+            self.push(
+                at,
+                None,
+                "generator_cpu_pct",
+                100.0 * ns as f64 / 1e9 / self.p.seconds,
+            );
+        }
+    }
+
+    /// 1..N routers of each row, each offered `--rate` (per router), or sharing a total (the
+    /// paper's 130 kp/s read as a total; on guests without `--rate`, what one guest of that
+    /// row carries without loss, measured first), or both.
+    fn routers(&mut self) -> Result<()> {
         let e = Experiment::Routers;
         let all = self.synth_routers(self.p.max_routers)?;
-        for n in 1..=self.p.max_routers {
-            let mut bed = self.bed(all[..n].to_vec(), mode)?;
-            let load = self.load(Some(self.p.rate), self.p.frame, self.p.seconds);
-            let point = format!("{n} routers");
-            self.point(bed.as_mut(), e, &point, n as f64, load, |_, _, _| {})?;
+        for row in self.p.rows.clone() {
+            let prefix = self.prefix(row);
+            let mut total = self.p.total_rate;
+            for n in 1..=self.p.max_routers {
+                let mut bed = self.bed(row, all[..n].to_vec())?;
+                let per = self.p.rate_per;
+                if n == 1 && total.is_none() && per != RatePer::Router {
+                    let at = At {
+                        e,
+                        point: &format!("{prefix}1 router, zero-loss rate"),
+                        x: 1.0,
+                        trial: 0,
+                    };
+                    let (r1, _) = self.search(bed.as_mut(), 0.0)?;
+                    self.push(&at, None, "zero_loss_kpps", r1 / 1e3);
+                    self.tick(&format!("routers: {prefix}zero-loss rate of one router"))?;
+                    if r1 <= 0.0 {
+                        bail!("routers: {prefix}one router forwarded nothing without loss");
+                    }
+                    total = Some(r1);
+                }
+                let readings: Vec<(&str, f64)> = match per {
+                    RatePer::Router => vec![("", self.p.rate)],
+                    RatePer::Total => vec![("total, ", total.unwrap_or(self.p.rate) / n as f64)],
+                    RatePer::Both => vec![
+                        ("per router, ", self.p.rate),
+                        ("total, ", total.unwrap_or(self.p.rate) / n as f64),
+                    ],
+                };
+                for (reading, rate) in readings {
+                    let point = format!("{prefix}{reading}{n} routers");
+                    let load = self.load(Some(rate), self.p.frame, self.p.seconds);
+                    self.point(bed.as_mut(), e, &point, n as f64, load, |_, _, _| {})?;
+                }
+            }
         }
         Ok(())
     }
 
-    fn table_size(&mut self, full: &Path, mode: Placement) -> Result<()> {
+    /// The paper's table sizes (1k, 10k, 100k) and, except on guests, the full table: the rate
+    /// at `--rate` and the highest zero-loss rate.
+    fn table_size(&mut self, full: &Path) -> Result<()> {
         let e = Experiment::TableSize;
-        let entries = self.full_entries(full)?;
         let mut sizes: Vec<(String, Routes)> = [1_000usize, 10_000, 100_000]
             .into_iter()
             .map(|n| {
@@ -479,122 +602,172 @@ impl Run {
                 )
             })
             .collect();
-        sizes.push((format!("full {}", entries.len()), entries));
-        for (i, (name, routes)) in sizes.into_iter().enumerate() {
-            let mut bed = self.bed(vec![RouterSetup::new(&routes, 65_536, 1)?], mode)?;
-            let point = format!("{name} routes");
-            for t in 0..self.p.trials {
-                let at = At {
-                    e,
-                    point: &point,
-                    x: i as f64,
-                    trial: t,
-                };
-                let rs = bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
-                self.record(&at, &rs);
-                self.push(&at, None, "routes", routes.len() as f64);
-                self.tick(&format!(
-                    "table-size: {point} at {} kp/s, trial {}",
-                    self.p.rate / 1e3,
-                    t + 1
-                ))?;
-                let (max, _) = self.search(bed.as_mut(), 0.0)?;
-                self.push(&at, None, "zero_loss_mpps", max / 1e6);
-                self.tick(&format!(
-                    "table-size: {point} zero-loss search, trial {}",
-                    t + 1
-                ))?;
+        if !self.guests() {
+            // A guest of 256 MiB running the kernel router does not hold 512k routes, and
+            // loading them under TCG takes minutes: guests stop at the paper's 100k.
+            let entries = self.full_entries(full)?;
+            sizes.push((format!("full {}", entries.len()), entries));
+        }
+        for row in self.p.rows.clone() {
+            let prefix = self.prefix(row);
+            for (i, (name, routes)) in sizes.iter().enumerate() {
+                let mut bed = self.bed(row, vec![RouterSetup::new(routes, 65_536, 1)?])?;
+                let point = format!("{prefix}{name} routes");
+                for t in 0..self.p.trials {
+                    let at = At {
+                        e,
+                        point: &point,
+                        x: i as f64,
+                        trial: t,
+                    };
+                    let d0 = bed.drops();
+                    let rs =
+                        bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
+                    self.record(&at, &rs);
+                    self.record_drops(&at, bed.as_mut(), &d0);
+                    self.push(&at, None, "routes", routes.len() as f64);
+                    self.tick(&format!(
+                        "table-size: {point} at {} kp/s, trial {}",
+                        self.p.rate / 1e3,
+                        t + 1
+                    ))?;
+                    let (max, _) = self.search(bed.as_mut(), 0.0)?;
+                    self.push(&at, None, "zero_loss_mpps", max / 1e6);
+                    self.tick(&format!(
+                        "table-size: {point} zero-loss search, trial {}",
+                        t + 1
+                    ))?;
+                }
             }
         }
         Ok(())
     }
 
-    fn fairness(&mut self, mode: Placement) -> Result<()> {
+    fn fairness(&mut self) -> Result<()> {
         let e = Experiment::Fairness;
         let all = self.synth_routers(self.p.max_routers)?;
         let frame = FrameSize::Fixed(1514);
         let payload_bits = (1472 * 8) as f64;
-        for n in 1..=self.p.max_routers {
-            let mut bed = self.bed(all[..n].to_vec(), mode)?;
-            let load = self.load(None, frame, self.p.seconds);
-            let point = format!("{n} routers");
-            self.point(bed.as_mut(), e, &point, n as f64, load, |run, at, rs| {
-                let mbps: Vec<f64> = rs
-                    .iter()
-                    .map(|r| r.forwarded_pps * payload_bits / 1e6)
-                    .collect();
-                let sum: f64 = mbps.iter().sum();
-                run.push(at, None, "throughput_mbps", sum);
-                for (i, m) in mbps.iter().enumerate() {
-                    run.push(at, Some(i), "throughput_mbps", *m);
-                    let share = if sum > 0.0 { 100.0 * m / sum } else { 0.0 };
-                    run.push(at, Some(i), "share_pct", share);
-                }
-            })?;
+        for row in self.p.rows.clone() {
+            let prefix = self.prefix(row);
+            for n in 1..=self.p.max_routers {
+                let mut bed = self.bed(row, all[..n].to_vec())?;
+                let load = self.load(None, frame, self.p.seconds);
+                let point = format!("{prefix}{n} routers");
+                self.point(bed.as_mut(), e, &point, n as f64, load, |run, at, rs| {
+                    let mbps: Vec<f64> = rs
+                        .iter()
+                        .map(|r| r.forwarded_pps * payload_bits / 1e6)
+                        .collect();
+                    let sum: f64 = mbps.iter().sum();
+                    run.push(at, None, "throughput_mbps", sum);
+                    for (i, m) in mbps.iter().enumerate() {
+                        run.push(at, Some(i), "throughput_mbps", *m);
+                        let share = if sum > 0.0 { 100.0 * m / sum } else { 0.0 };
+                        run.push(at, Some(i), "share_pct", share);
+                    }
+                })?;
+            }
         }
         Ok(())
     }
 
-    /// RFC 2544 throughput search on one bed (see [`crate::measure::search::search`]), with trials
-    /// of `search_seconds`.
+    /// RFC 2544 throughput on one bed: a binary search with trials of `search_seconds` (see
+    /// [`crate::measure::search::search`]), then confirmed with full-length trials of
+    /// `--seconds`, stepping down 5% each time one loses more than `tolerance` (at most 4
+    /// trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
     fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
-        let (secs, frame) = (self.p.search_seconds, self.p.frame);
-        crate::measure::search::search(
-            &mut |rate| bed.trial(&self.load(rate, frame, secs)),
+        let (short, full, frame) = (self.p.search_seconds, self.p.seconds, self.p.frame);
+        let (r, l) = crate::measure::search::search(
+            &mut |rate| bed.trial(&self.load(rate, frame, short)),
             self.p.search_steps,
             tolerance,
-        )
+        )?;
+        if r <= 0.0 {
+            return Ok((r, l));
+        }
+        let (held, loss, _) = crate::measure::search::confirm(
+            &mut |rate| bed.trial(&self.load(Some(rate), frame, full)),
+            r,
+            tolerance,
+            0.05,
+            4,
+        )?;
+        Ok((held, loss))
     }
 
-    fn rfc2544(&mut self, full: &Path, mode: Placement) -> Result<()> {
+    fn rfc2544(&mut self, full: &Path) -> Result<()> {
         let e = Experiment::Rfc2544;
-        let entries = self.full_entries(full)?;
-        let mut bed = self.bed(vec![RouterSetup::new(&entries, 65_536, 1)?], mode)?;
+        // Guests take the synthetic table of `--routes` (see `table_size`).
+        let entries = if self.guests() {
+            fib::source::synth::ipv4(self.p.routes, 1000).v4_entries(NEXT_HOPS)
+        } else {
+            self.full_entries(full)?
+        };
         let tol = self.p.loss_tolerance_pct / 100.0;
-        let mut zero = Vec::new();
-        for t in 0..self.p.trials {
-            let at = At {
-                e,
-                point: "throughput",
-                x: 0.0,
-                trial: t,
-            };
-            let (r0, _) = self.search(bed.as_mut(), 0.0)?;
-            self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
-            self.tick(&format!("rfc2544: zero-loss search, trial {}", t + 1))?;
-            let (rt, lt) = self.search(bed.as_mut(), tol)?;
-            self.push(&at, None, "tolerant_mpps", rt / 1e6);
-            self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
-            self.tick(&format!(
-                "rfc2544: {}% loss search, trial {}",
-                self.p.loss_tolerance_pct,
-                t + 1
-            ))?;
-            zero.push(r0);
-        }
-        let base = crate::measure::stats::median(&zero);
-        if base.is_nan() || base <= 0.0 {
-            return Ok(());
-        }
-        for pct in [10u32, 50, 90] {
-            let point = format!("{pct}% of throughput");
-            let rate = base * f64::from(pct) / 100.0;
-            let load = self.load(Some(rate), self.p.frame, self.p.seconds);
-            self.point(bed.as_mut(), e, &point, f64::from(pct), load, |_, _, _| {})?;
+        for row in self.p.rows.clone() {
+            let prefix = self.prefix(row);
+            let mut bed = self.bed(row, vec![RouterSetup::new(&entries, 65_536, 1)?])?;
+            let mut zero = Vec::new();
+            let throughput = format!("{prefix}throughput");
+            for t in 0..self.p.trials {
+                let at = At {
+                    e,
+                    point: &throughput,
+                    x: 0.0,
+                    trial: t,
+                };
+                let (r0, _) = self.search(bed.as_mut(), 0.0)?;
+                self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
+                self.tick(&format!(
+                    "rfc2544: {prefix}zero-loss search, trial {}",
+                    t + 1
+                ))?;
+                let (rt, lt) = self.search(bed.as_mut(), tol)?;
+                self.push(&at, None, "tolerant_mpps", rt / 1e6);
+                self.push(&at, None, "tolerant_loss_pct", 100.0 * lt);
+                self.tick(&format!(
+                    "rfc2544: {prefix}{}% loss search, trial {}",
+                    self.p.loss_tolerance_pct,
+                    t + 1
+                ))?;
+                zero.push(r0);
+            }
+            let base = crate::measure::stats::median(&zero);
+            if base.is_nan() || base <= 0.0 {
+                continue;
+            }
+            for pct in [10u32, 50, 90] {
+                let point = format!("{prefix}{pct}% of throughput");
+                let rate = base * f64::from(pct) / 100.0;
+                let load = self.load(Some(rate), self.p.frame, self.p.seconds);
+                self.point(bed.as_mut(), e, &point, f64::from(pct), load, |_, _, _| {})?;
+            }
         }
         Ok(())
     }
 
     fn modes(&mut self) -> Result<()> {
         let e = Experiment::Modes;
+        if self.guests() {
+            tracing::info!(
+                "modes: on guests the routers experiment compares the polling modes (its rows)"
+            );
+            return Ok(());
+        }
         let all = self.synth_routers(self.p.max_routers)?;
+        let dut = self.p.backend;
         for mode in Placement::ALL {
-            if mode == Placement::SharedCore && self.p.backend != Dut::Memory {
+            if mode == Placement::SharedCore && dut != Dut::Memory {
                 // Lab routers are one process each; there is no shared worker to compare.
                 continue;
             }
             for n in 1..=self.p.max_routers {
-                let mut bed = self.bed(all[..n].to_vec(), mode)?;
+                let row = Row {
+                    dut,
+                    placement: mode,
+                };
+                let mut bed = self.bed(row, all[..n].to_vec())?;
                 let load = self.load(Some(self.p.rate), self.p.frame, self.p.seconds);
                 let point = format!("{mode}, {n} routers");
                 self.point(bed.as_mut(), e, &point, n as f64, load, |_, _, _| {})?;

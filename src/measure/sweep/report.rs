@@ -86,6 +86,49 @@ pub(super) fn write_outputs(dir: &Path, run: &Run, summary: &[SummaryRow]) -> Re
     plots(dir, &run.p, summary)
 }
 
+/// The sweep's rows as (name, point prefix): one unnamed row, or each row by name.
+fn row_prefixes(p: &Params) -> Vec<(String, String)> {
+    if p.rows.len() > 1 {
+        p.rows
+            .iter()
+            .map(|r| (r.name(), format!("{}: ", r.name())))
+            .collect()
+    } else {
+        vec![(String::new(), String::new())]
+    }
+}
+
+/// What a plot calls a metric.
+fn metric_name(metric: &str) -> &str {
+    match metric {
+        "forwarded_kpps" => "forwarded",
+        "loss_pct" => "loss",
+        "cpu_per_router_pct" => "CPU per router",
+        m => m,
+    }
+}
+
+/// The group of a point named `<group><n><suffix>` (`vrouter busy: total, 2 routers` is in
+/// group `vrouter busy: total, `); `None` for points not of that form.
+fn group_of<'a>(point: &'a str, suffix: &str) -> Option<&'a str> {
+    let head = point.strip_suffix(suffix)?;
+    let cut = head.trim_end_matches(|c: char| c.is_ascii_digit());
+    (cut.len() < head.len()).then_some(cut)
+}
+
+/// The groups of an experiment's points, in the order they first appear.
+fn groups(summary: &[SummaryRow], experiment: &str, suffix: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in summary.iter().filter(|r| r.experiment == experiment) {
+        if let Some(g) = group_of(&r.point, suffix) {
+            if !out.iter().any(|o| o == g) {
+                out.push(g.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// Points of one aggregate metric, by x, for a chart.
 fn series(
     summary: &[SummaryRow],
@@ -113,153 +156,200 @@ pub(super) fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()
     let has = |e: Experiment| p.experiments.contains(&e);
     let routers_axis = "virtual routers";
     if has(Experiment::Routers) {
+        // One line per row and reading (`vrouter busy: total, `), or the plain series.
+        let gs = groups(summary, "routers", " routers");
+        let by_group = |metric: &str| -> Vec<Series> {
+            gs.iter()
+                .map(|g| Series {
+                    name: if g.is_empty() {
+                        metric_name(metric).into()
+                    } else {
+                        g.trim_end_matches([',', ':', ' ']).to_string()
+                    },
+                    points: series(summary, "routers", metric, None, &|pt: &str| {
+                        group_of(pt, " routers") == Some(g.as_str())
+                    }),
+                })
+                .collect()
+        };
+        let mut fwd = by_group("forwarded_kpps");
+        if gs.len() == 1 {
+            fwd.insert(
+                0,
+                Series {
+                    name: "offered".into(),
+                    points: series(summary, "routers", "offered_kpps", None, &any),
+                },
+            );
+        }
         let panels = [
             Panel {
-                title: "Aggregate forwarding rate (sink clock)".into(),
+                title: "Aggregate forwarding rate".into(),
                 x_label: routers_axis.into(),
-                y_label: "kp/s".into(),
-                series: vec![
-                    Series {
-                        name: "offered".into(),
-                        points: series(summary, "routers", "offered_kpps", None, &any),
-                    },
-                    Series {
-                        name: "forwarded".into(),
-                        points: series(summary, "routers", "forwarded_kpps", None, &any),
-                    },
-                ],
+                y_label: "kp/s (sink, over the sending window)".into(),
+                series: fwd,
                 x_names: None,
             },
             Panel {
-                title: "Loss and CPU".into(),
+                title: "Aggregate loss".into(),
                 x_label: routers_axis.into(),
-                y_label: "% (loss; CPU per router of one core)".into(),
-                series: vec![
-                    Series {
-                        name: "loss %".into(),
-                        points: series(summary, "routers", "loss_pct", None, &any),
-                    },
-                    Series {
-                        name: "CPU per router %".into(),
-                        points: series(summary, "routers", "cpu_per_router_pct", None, &any),
-                    },
-                ],
+                y_label: "% of offered frames".into(),
+                series: by_group("loss_pct"),
+                x_names: None,
+            },
+            Panel {
+                title: "CPU per router".into(),
+                x_label: routers_axis.into(),
+                y_label: "% of one core".into(),
+                series: by_group("cpu_per_router_pct"),
                 x_names: None,
             },
         ];
+        let rate = match (p.rate_per, p.total_rate) {
+            (super::RatePer::Router, _) => format!("{kpps:.0} kp/s per router"),
+            (_, Some(t)) => format!("{:.0} kp/s in total / per router", t / 1e3),
+            (_, None) => {
+                format!("one router's zero-loss rate in total / {kpps:.0} kp/s per router")
+            }
+        };
         plot::render(
             &dir.join("routers.svg"),
             &format!(
-                "{kpps:.0} kp/s of {frame} frames per router, {} placement, {} routes each",
-                p.mode, p.routes
+                "{rate}, {frame} frames, {} routes each ({:?})",
+                p.routes, p.backend
             ),
             &panels,
         )?;
     }
+    let rows = row_prefixes(p);
+    let named = |base: &str, row: &str| {
+        if row.is_empty() {
+            base.to_string()
+        } else {
+            format!("{row} {base}")
+        }
+    };
     if has(Experiment::TableSize) {
         let names: Vec<String> = {
             let mut v: Vec<(f64, String)> = summary
                 .iter()
-                .filter(|r| r.experiment == "table-size" && r.metric == "routes")
-                .map(|r| (r.x, r.point.trim_end_matches(" routes").to_string()))
+                .filter(|r| {
+                    r.experiment == "table-size"
+                        && r.metric == "routes"
+                        && r.point.starts_with(rows[0].1.as_str())
+                })
+                .map(|r| {
+                    let name = r.point[rows[0].1.len()..].trim_end_matches(" routes");
+                    (r.x, name.to_string())
+                })
                 .collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0));
             v.into_iter().map(|x| x.1).collect()
+        };
+        let per_row = |metric: &str, base: &str| -> Vec<Series> {
+            rows.iter()
+                .map(|(name, prefix)| Series {
+                    name: named(base, name),
+                    points: series(summary, "table-size", metric, None, &|pt: &str| {
+                        pt.starts_with(prefix.as_str())
+                    }),
+                })
+                .collect()
         };
         let panels = [
             Panel {
                 title: format!("Forwarded at {kpps:.0} kp/s offered"),
                 x_label: "routes in the table".into(),
                 y_label: "kp/s".into(),
-                series: vec![Series {
-                    name: "forwarded".into(),
-                    points: series(summary, "table-size", "forwarded_kpps", None, &any),
-                }],
+                series: per_row("forwarded_kpps", "forwarded"),
                 x_names: Some(names.clone()),
             },
             Panel {
                 title: "Highest zero-loss rate".into(),
                 x_label: "routes in the table".into(),
                 y_label: "Mp/s".into(),
-                series: vec![Series {
-                    name: "zero-loss throughput".into(),
-                    points: series(summary, "table-size", "zero_loss_mpps", None, &any),
-                }],
+                series: per_row("zero_loss_mpps", "zero-loss throughput"),
                 x_names: Some(names),
             },
         ];
         plot::render(
             &dir.join("table_size.svg"),
             &format!(
-                "Forwarding rate vs table size ({frame} frames, {} placement)",
-                p.mode
+                "Forwarding rate vs table size ({frame} frames, {:?})",
+                p.backend
             ),
             &panels,
         )?;
     }
     if has(Experiment::Fairness) {
-        let mut s = vec![Series {
-            name: "aggregate".into(),
-            points: series(summary, "fairness", "throughput_mbps", None, &any),
-        }];
-        for i in 0..p.max_routers {
-            s.push(Series {
-                name: format!("VR {i}"),
-                points: series(summary, "fairness", "throughput_mbps", Some(i), &any),
+        let mut tput = Vec::new();
+        let mut jains = Vec::new();
+        for (name, prefix) in &rows {
+            let mine = |pt: &str| pt.starts_with(prefix.as_str());
+            tput.push(Series {
+                name: named("aggregate", name),
+                points: series(summary, "fairness", "throughput_mbps", None, &mine),
             });
+            jains.push(Series {
+                name: named("Jain", name),
+                points: series(summary, "fairness", "jain", None, &mine),
+            });
+        }
+        if rows.len() == 1 {
+            for i in 0..p.max_routers {
+                tput.push(Series {
+                    name: format!("VR {i}"),
+                    points: series(summary, "fairness", "throughput_mbps", Some(i), &any),
+                });
+            }
         }
         let panels = [
             Panel {
                 title: "UDP throughput (1472-byte payloads)".into(),
                 x_label: routers_axis.into(),
                 y_label: "Mb/s".into(),
-                series: s,
+                series: tput,
                 x_names: None,
             },
             Panel {
                 title: "Jain's fairness index".into(),
                 x_label: routers_axis.into(),
                 y_label: "index (1 = equal shares)".into(),
-                series: vec![Series {
-                    name: "Jain".into(),
-                    points: series(summary, "fairness", "jain", None, &any),
-                }],
+                series: jains,
                 x_names: None,
             },
         ];
         plot::render(
             &dir.join("fairness.svg"),
             &format!(
-                "Throughput shares, routers sending as fast as they can ({} placement)",
-                p.mode
+                "Throughput shares, routers sending as fast as they can ({:?})",
+                p.backend
             ),
             &panels,
         )?;
     }
     if has(Experiment::Rfc2544) {
-        let lat = |m: &str| series(summary, "rfc2544", m, None, &|pt: &str| pt.contains('%'));
+        let mut lat = Vec::new();
+        for (name, prefix) in &rows {
+            for (m, base) in [("p50_us", "p50"), ("p99_us", "p99")] {
+                lat.push(Series {
+                    name: named(base, name),
+                    points: series(summary, "rfc2544", m, None, &|pt: &str| {
+                        pt.starts_with(prefix.as_str()) && pt.contains('%')
+                    }),
+                });
+            }
+        }
         let panels = [Panel {
             title: "One-way latency at fractions of the zero-loss throughput".into(),
             x_label: "% of zero-loss throughput".into(),
             y_label: "µs".into(),
-            series: vec![
-                Series {
-                    name: "p50".into(),
-                    points: lat("p50_us"),
-                },
-                Series {
-                    name: "p99".into(),
-                    points: lat("p99_us"),
-                },
-            ],
+            series: lat,
             x_names: None,
         }];
         plot::render(
             &dir.join("rfc2544.svg"),
-            &format!(
-                "RFC 2544 latency, {frame} frames, full table ({} placement)",
-                p.mode
-            ),
+            &format!("RFC 2544 latency, {frame} frames ({:?})", p.backend),
             &panels,
         )?;
     }
@@ -337,7 +427,7 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
+        "{:<11} {:<40} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
         "experiment",
         "point",
         "offered kp/s",
@@ -355,7 +445,9 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
             "fairness" => {
                 get(e, pt, "throughput_mbps").map(|s| format!("{} Mb/s", fmt(Some(s), 0)))
             }
-            "rfc2544" if pt == "throughput" => Some(format!(
+            "routers" if pt.ends_with("zero-loss rate") => get(e, pt, "zero_loss_kpps")
+                .map(|s| format!("{} kp/s without loss", fmt(Some(s), 1))),
+            "rfc2544" if pt.ends_with("throughput") => Some(format!(
                 "0 loss {} Mp/s; {}%: {} Mp/s",
                 fmt(get(e, pt, "zero_loss_mpps"), 2),
                 p.loss_tolerance_pct,
@@ -363,9 +455,27 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
             )),
             _ => None,
         };
+        // Where frames were lost, per trial, when anything counted them.
+        let drops: Vec<String> = [
+            ("router", "router_drops"),
+            ("host", "host_drops"),
+            ("sink", "sink_drops"),
+        ]
+        .iter()
+        .filter_map(|(place, m)| {
+            get(e, pt, m)
+                .filter(|s| s.mean > 0.0)
+                .map(|s| format!("{place} {:.0}", s.mean))
+        })
+        .collect();
+        let other = match (other, drops.is_empty()) {
+            (o, true) => o,
+            (Some(o), false) => Some(format!("{o}; dropped/trial: {}", drops.join(", "))),
+            (None, false) => Some(format!("dropped/trial: {}", drops.join(", "))),
+        };
         let _ = writeln!(
             out,
-            "{:<11} {:<26} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+            "{:<11} {:<40} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
             e,
             pt,
             fmt(get(e, pt, "offered_kpps"), 1),
@@ -428,5 +538,19 @@ mod tests {
         assert_eq!(unit("forwarded_kpps"), "kp/s");
         assert_eq!(unit("loss_pct"), "%");
         assert_eq!(unit("jain"), "");
+    }
+
+    #[test]
+    fn points_fall_into_groups_by_row_and_reading() {
+        assert_eq!(group_of("2 routers", " routers"), Some(""));
+        assert_eq!(
+            group_of("vrouter busy: total, 12 routers", " routers"),
+            Some("vrouter busy: total, ")
+        );
+        assert_eq!(
+            group_of("kernel: 1 router, zero-loss rate", " routers"),
+            None
+        );
+        assert_eq!(group_of("total routers", " routers"), None);
     }
 }
