@@ -93,6 +93,26 @@ fn quick_sweep_writes_every_result_and_figure() {
         checked += 1;
     }
     assert!(checked > 30, "{checked} trials checked");
+    // The shared gigabit link: one router gets ~957 Mb/s of UDP payload (1472 bytes in 1538
+    // bytes of wire time), several split it evenly.
+    for ((e, p, t), m) in &agg {
+        if e != "fairness" || !p.contains("1 Gb/s link") {
+            continue;
+        }
+        let mbps = m["throughput_mbps"];
+        assert!(
+            (930.0..=962.0).contains(&mbps),
+            "{p} trial {t}: {mbps} Mb/s"
+        );
+        if !p.starts_with("1 Gb/s link, 1 ") {
+            assert!(
+                m["jain_link"] >= 0.99,
+                "{p} trial {t}: Jain {}",
+                m["jain_link"]
+            );
+            assert!(m["link_drops"] > 0.0, "{p}: N gigabits into one");
+        }
+    }
     let points: BTreeSet<&str> = per_point.keys().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         points,

@@ -60,6 +60,11 @@ pub struct SweepArgs {
     /// Adaptive workers' sleep between light polls, in microseconds.
     #[arg(long, default_value_t = 100)]
     sleep_us: u64,
+    /// The fairness experiment's shared link (1G, 100M, 10G, ... bits/s on the wire, or
+    /// none): every router's output crosses it, as the paper's guests shared one gigabit NIC;
+    /// the uncapped run is kept beside it.
+    #[arg(long, default_value = "1G")]
+    link_rate: String,
     /// Loss accepted by the tolerant RFC 2544 search, in percent.
     #[arg(long, default_value_t = 0.1)]
     loss_tolerance: f64,
@@ -70,6 +75,13 @@ pub struct SweepArgs {
     /// Where results go (a new `<UTC timestamp>` folder inside).
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    /// Print the summary as JSON on stdout (results are written to --out either way).
+    #[arg(long)]
+    json: bool,
+    /// Seconds per trial of the RFC 2544 binary search (its answer is then confirmed with
+    /// full-length trials of --seconds; default 0.25, guests 1, --quick half).
+    #[arg(long)]
+    search_seconds: Option<f64>,
     #[command(flatten)]
     guest: crate::vm::GuestArgs,
 }
@@ -124,6 +136,15 @@ pub fn run(a: SweepArgs) -> Result<()> {
             "--rate {rate} × --seconds {seconds} offers {:.1} frames per trial: fewer than 10 measure nothing",
             rate * seconds
         );
+    }
+    let search_seconds = a.search_seconds.unwrap_or(match (guests, a.quick) {
+        (true, true) => 0.5,
+        (true, false) => 1.0,
+        (false, true) => 0.1,
+        (false, false) => 0.25,
+    });
+    if !(0.01..=3600.0).contains(&search_seconds) {
+        bail!("--search-seconds: {search_seconds} must be in [0.01, 3600]");
     }
     let defaults = a.experiments.is_empty();
     let mut experiments = if defaults {
@@ -180,12 +201,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         backend: a.backend,
         trials,
         seconds,
-        search_seconds: match (guests, a.quick) {
-            (true, true) => 0.5,
-            (true, false) => 1.0,
-            (false, true) => 0.1,
-            (false, false) => 0.25,
-        },
+        search_seconds,
         search_steps: if a.quick { 6 } else { 8 },
         rate,
         frame: a.frame,
@@ -197,10 +213,13 @@ pub fn run(a: SweepArgs) -> Result<()> {
         sleep_us: a.sleep_us,
         loss_tolerance_pct: a.loss_tolerance,
         quick: a.quick,
+        json: a.json,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         rows,
         rate_per,
         total_rate,
+        link_rate: sweep::parse_link_rate(&a.link_rate)
+            .map_err(|e| anyhow::anyhow!("--link-rate: {e}"))?,
         guest: a.guest.spec()?,
         out: a.out,
     };

@@ -89,6 +89,54 @@ pub struct Load {
     /// Frame sizes (`Fixed(60)`: 64-byte frames; `Fixed(1514)`: 1472-byte UDP payloads).
     pub frame: FrameSize,
     pub seconds: f64,
+    /// A shared egress link every router's output crosses before the sink (bits/s on the
+    /// wire, preamble, inter-frame gap and FCS counted): the one NIC the paper's guests
+    /// shared. `None`: each router has its own unlimited link.
+    pub link_bps: Option<f64>,
+}
+
+/// Bytes a frame of `len` bytes (without FCS) occupies on an Ethernet wire: FCS (4), preamble
+/// and start delimiter (8), inter-frame gap (12).
+pub fn wire_bytes(len: usize) -> usize {
+    len + 24
+}
+
+/// A shared egress link (a NIC): frames leave one at a time at its rate in arrival order, after
+/// waiting in a queue of at most [`LINK_QUEUE_FRAMES`] full-size frames' time; a frame that
+/// would wait longer is dropped (tail drop), as a NIC's full transmit ring drops.
+#[derive(Clone, Copy, Debug)]
+pub struct SharedLink {
+    bps: f64,
+    /// When the link is free again (run clock, ns).
+    busy_until: u64,
+    queue_ns: u64,
+}
+
+/// The shared link's queue, in full-size (1518-byte) frames.
+pub const LINK_QUEUE_FRAMES: u64 = 1000;
+
+impl SharedLink {
+    pub fn new(bps: f64) -> Self {
+        let queue_ns =
+            (LINK_QUEUE_FRAMES as f64 * wire_bytes(1514) as f64 * 8.0 * 1e9 / bps) as u64;
+        SharedLink {
+            bps,
+            busy_until: 0,
+            queue_ns,
+        }
+    }
+
+    /// A frame of `len` bytes arriving at `now_ns`: when it has left the link, or `None` if
+    /// the queue is full.
+    pub fn admit(&mut self, now_ns: u64, len: usize) -> Option<u64> {
+        let start = self.busy_until.max(now_ns);
+        if start - now_ns > self.queue_ns {
+            return None;
+        }
+        let wire_ns = (wire_bytes(len) as f64 * 8.0 * 1e9 / self.bps) as u64;
+        self.busy_until = start + wire_ns;
+        Some(self.busy_until)
+    }
 }
 
 /// What one router did in a trial, measured at the generator and the sink.
@@ -105,6 +153,10 @@ pub struct RouterResult {
     pub reordered: u64,
     /// Frames of earlier trials that arrived during this one (not counted as received).
     pub late: u64,
+    /// Frames the shared link dropped (its queue was full).
+    pub link_drops: u64,
+    /// Paced frames the router's input ring refused (lost at its ingress).
+    pub refused: u64,
     /// Offered rate achieved by the generator (frames/s over the trial).
     pub offered_pps: f64,
     /// Forwarding rate: distinct frames the sink received over the trial's sending window (the
@@ -114,6 +166,8 @@ pub struct RouterResult {
     /// Frames/s between the first and the last arrival on the sink's clock (a router that
     /// holds the first frames back shortens this span: reported, not used for rates).
     pub arrival_pps: f64,
+    /// Nanoseconds between the first and the last arrival.
+    pub arrival_span_ns: u64,
     pub latency: Option<LatencySummary>,
     /// CPU used for this router, as a fraction of one core (a shared worker's time is split
     /// evenly between its routers).
@@ -292,6 +346,8 @@ pub struct Lane {
     pub sender: Sender,
     pub rx: Box<dyn Port>,
     sink: Sink,
+    /// Frames the shared link dropped this trial.
+    link_drops: u64,
 }
 
 /// Longest a paced lane waits to gather its batch.
@@ -333,6 +389,7 @@ impl Lane {
             sender: Sender::new(tx, heads),
             rx,
             sink: Sink::new(),
+            link_drops: 0,
         }
     }
 
@@ -350,10 +407,18 @@ impl Lane {
         self.sender.reset(rate);
         self.sender.flow = self.sender.flow.wrapping_add(1);
         self.sink = Sink::expecting(self.sender.flow);
+        self.link_drops = 0;
     }
 
-    /// Receives what has arrived, on the run's clock; returns the frames received.
-    fn drain(&mut self, start: Instant, rx: &mut Vec<PacketBuf>, cache: &mut PoolCache) -> usize {
+    /// Receives what has arrived, on the run's clock, through `link` if the lanes share one
+    /// (a frame then reaches the sink when it has left the link); returns the frames received.
+    fn drain(
+        &mut self,
+        start: Instant,
+        rx: &mut Vec<PacketBuf>,
+        cache: &mut PoolCache,
+        mut link: Option<&mut SharedLink>,
+    ) -> usize {
         let mut got = 0;
         loop {
             rx.clear();
@@ -364,7 +429,17 @@ impl Lane {
             got += n;
             let now = start.elapsed().as_nanos() as u64;
             for b in rx.drain(..) {
-                self.sink.record(b.bytes(), now);
+                match link.as_deref_mut() {
+                    None => {
+                        self.sink.record(b.bytes(), now);
+                    }
+                    Some(l) => match l.admit(now, b.len()) {
+                        Some(left) => {
+                            self.sink.record(b.bytes(), left);
+                        }
+                        None => self.link_drops += 1,
+                    },
+                }
                 cache.put(b);
             }
         }
@@ -381,9 +456,12 @@ impl Lane {
             duplicates: rep.duplicates,
             reordered: rep.reordered,
             late: rep.late,
+            link_drops: self.link_drops,
+            refused: self.sender.refused,
             offered_pps: offered as f64 / secs,
             forwarded_pps: rep.received as f64 / secs,
             arrival_pps: rep.rate_pps,
+            arrival_span_ns: rep.span_ns,
             latency: rep.latency_ns,
             cpu: f64::NAN,
             run_queue_wait: f64::NAN,
@@ -394,14 +472,19 @@ impl Lane {
 /// Runs one trial of `seconds` over `lanes` on a thread of its own (pinned to the generator's
 /// core): paces, stamps, sends and receives, then drains. Returns the lanes (for the next
 /// trial), the sending window in seconds and the CPU time the thread used (ns).
-pub fn run_lanes(lanes: Vec<Lane>, pool: &Pool, seconds: f64) -> Result<(Vec<Lane>, f64, u64)> {
+pub fn run_lanes(
+    lanes: Vec<Lane>,
+    pool: &Pool,
+    seconds: f64,
+    link_bps: Option<f64>,
+) -> Result<(Vec<Lane>, f64, u64)> {
     let (core, _) = cores();
     let pool = pool.clone();
     let h = std::thread::Builder::new()
         .name("vrouter-gen".into())
         .spawn(move || {
             let c0 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
-            let (lanes, secs) = generate(lanes, pool, core, seconds);
+            let (lanes, secs) = generate(lanes, pool, core, seconds, link_bps.map(SharedLink::new));
             let c1 = dataplane::worker::thread_cpu_ns().unwrap_or(0);
             (lanes, secs, c1.saturating_sub(c0))
         })
@@ -420,7 +503,7 @@ pub fn external_trial(
     for l in lanes.iter_mut() {
         l.reset(load.rate_per_router);
     }
-    let (lanes, secs, cpu) = run_lanes(lanes, pool, load.seconds)?;
+    let (lanes, secs, cpu) = run_lanes(lanes, pool, load.seconds, load.link_bps)?;
     let rs = lanes.iter().map(|l| l.result(secs)).collect();
     Ok((rs, lanes, cpu))
 }
@@ -442,6 +525,7 @@ fn generate(
     pool: Pool,
     core: Option<usize>,
     seconds: f64,
+    mut link: Option<SharedLink>,
 ) -> (Vec<Lane>, f64) {
     if let Some(c) = core {
         core_affinity::set_for_current(core_affinity::CoreId { id: c });
@@ -458,7 +542,7 @@ fn generate(
         let mut work = 0;
         for l in lanes.iter_mut() {
             work += l.sender.round(now, || now, &mut cache);
-            work += l.drain(start, &mut rx, &mut cache);
+            work += l.drain(start, &mut rx, &mut cache, link.as_mut());
         }
         if work == 0 {
             let idle = lanes
@@ -485,7 +569,7 @@ fn generate(
     while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(10) {
         let mut got = 0;
         for l in lanes.iter_mut() {
-            got += l.drain(start, &mut rx, &mut cache);
+            got += l.drain(start, &mut rx, &mut cache, link.as_mut());
         }
         if got > 0 {
             quiet_since = Instant::now();
@@ -500,6 +584,27 @@ fn generate(
 mod tests {
     use super::*;
     use dataplane::wire::ethernet::Mac;
+
+    #[test]
+    fn a_shared_gigabit_link_carries_957_mbps_of_udp_payload_and_drops_past_its_queue() {
+        let mut l = SharedLink::new(1e9);
+        // 1514-byte frames (1472-byte payloads) offered at twice the link's rate for 1 s.
+        let gap = (1538.0 * 8.0 / 2.0) as u64; // ns between arrivals at 2 Gb/s
+        let (mut sent, mut last) = (0u64, 0u64);
+        for i in 0..162_548u64 {
+            if let Some(left) = l.admit(i * gap, 1514) {
+                sent += 1;
+                last = left;
+            }
+        }
+        let secs = last as f64 / 1e9;
+        let payload_mbps = sent as f64 * 1472.0 * 8.0 / secs / 1e6;
+        assert!((956.0..958.5).contains(&payload_mbps), "{payload_mbps}");
+        // About half the frames find the queue full.
+        assert!((81_000..82_500).contains(&sent), "{sent}");
+        assert_eq!(wire_bytes(1514), 1538);
+        assert_eq!(wire_bytes(60), 84);
+    }
 
     #[test]
     fn frame_sizes_parse_and_print() {

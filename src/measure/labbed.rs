@@ -111,6 +111,7 @@ impl LabBed {
             rate_per_router: Some(1_000.0),
             frame: o.frame,
             seconds: 0.3,
+            link_bps: None,
         })?;
         Ok(bed)
     }

@@ -39,6 +39,10 @@ pub struct MemoryBed {
     pub ring: usize,
     /// Adaptive workers' sleep between light polls.
     pub sleep: Duration,
+    /// Frames the routers dropped so far (transmit rings full, and the pipeline's drops).
+    pub dropped: std::cell::Cell<u64>,
+    /// CPU the generator/sink thread used in the last trial (ns).
+    pub generator_cpu: std::cell::Cell<u64>,
 }
 
 impl MemoryBed {
@@ -77,6 +81,7 @@ impl MemoryBed {
             lane.reset(load.rate_per_router);
             lanes.push(lane);
         }
+        let router_counters: Vec<_> = vrs.iter().map(|v| Arc::clone(&v.counters)).collect();
         // Workers, as the placement says.
         let mut groups: Vec<(Vec<VirtualRouter>, PollMode)> = match self.placement {
             Placement::Busy => vrs.into_iter().map(|v| (vec![v], PollMode::Busy)).collect(),
@@ -98,12 +103,24 @@ impl MemoryBed {
             handles.push(w.spawn());
         }
         // Stop the workers whatever the generator did, then report its failure.
-        let ran = run_lanes(lanes, &pool, load.seconds);
+        let ran = run_lanes(lanes, &pool, load.seconds, load.link_bps);
         stop.store(true, Ordering::Relaxed);
         for h in handles {
             let _ = h.join();
         }
-        let (lanes, secs, _) = ran?;
+        let (lanes, secs, gen_cpu) = ran?;
+        self.generator_cpu.set(gen_cpu);
+        let dropped: u64 = router_counters
+            .iter()
+            .map(|c| {
+                c.dropped()
+                    + c.ports
+                        .iter()
+                        .map(|p| p.tx_dropped.load(Ordering::Relaxed))
+                        .sum::<u64>()
+            })
+            .sum();
+        self.dropped.set(self.dropped.get() + dropped);
         // Per-router CPU: each worker's share, split evenly between the routers it served.
         let mut cpu = Vec::with_capacity(n);
         for (wc, size) in &wcs {
@@ -130,8 +147,17 @@ impl TestBed for MemoryBed {
     fn trial(&mut self, load: &Load) -> Result<Vec<RouterResult>> {
         MemoryBed::trial(self, load)
     }
+    /// The routers' own drops (full transmit rings, the pipeline's drop reasons); frames their
+    /// input rings refused are each trial's `refused`.
     fn drops(&mut self) -> Drops {
-        Drops::default()
+        Drops {
+            router: Some(self.dropped.get()),
+            ..Drops::default()
+        }
+    }
+
+    fn generator_cpu_ns(&self) -> Option<u64> {
+        Some(self.generator_cpu.get())
     }
 }
 
@@ -152,12 +178,15 @@ mod tests {
             placement: Placement::Adaptive,
             ring: 4096,
             sleep: Duration::from_micros(100),
+            dropped: Default::default(),
+            generator_cpu: Default::default(),
         };
         let rs = bed
             .trial(&Load {
                 rate_per_router: Some(130_000.0),
                 frame: FrameSize::Fixed(60),
                 seconds: 1.0,
+                link_bps: None,
             })
             .unwrap();
         assert_eq!(rs.len(), 2);
@@ -182,12 +211,15 @@ mod tests {
             placement: Placement::SharedCore,
             ring: 256,
             sleep: Duration::from_micros(100),
+            dropped: Default::default(),
+            generator_cpu: Default::default(),
         };
         let rs = bed
             .trial(&Load {
                 rate_per_router: None,
                 frame: FrameSize::Fixed(1514),
                 seconds: 0.1,
+                link_bps: None,
             })
             .unwrap();
         let r = &rs[0];
@@ -207,6 +239,8 @@ mod tests {
             placement: Placement::SharedCore,
             ring: 4096,
             sleep: Duration::from_micros(100),
+            dropped: Default::default(),
+            generator_cpu: Default::default(),
         };
         // 2,000 frames at most: they fit the rings even if the router stalls throughout.
         let rs = bed
@@ -214,6 +248,7 @@ mod tests {
                 rate_per_router: Some(10_000.0),
                 frame: FrameSize::Imix,
                 seconds: 0.2,
+                link_bps: None,
             })
             .unwrap();
         let r = &rs[0];

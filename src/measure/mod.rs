@@ -33,6 +33,8 @@ pub fn open_bed(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<B
             placement: o.placement,
             ring: o.ring,
             sleep: o.sleep,
+            dropped: Default::default(),
+            generator_cpu: Default::default(),
         })),
         Dut::Afpacket | Dut::Afxdp | Dut::Kernel | Dut::Vm | Dut::VmKernel | Dut::Container => {
             crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;

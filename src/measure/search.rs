@@ -51,31 +51,40 @@ fn loss_of(rs: &[RouterResult]) -> f64 {
 
 /// Confirms a search's answer as RFC 2544 §26.1 defines throughput: the highest rate at which a
 /// full-length trial loses nothing (at most `tolerance`). `full(rate)` runs one full-length
-/// trial. Each trial over the tolerance steps the rate down by `step` (a fraction), at most
-/// `tries` trials in all. Returns (rate, its loss, trials run); a rate that never held comes
-/// back with its loss, for the caller to report.
+/// trial; a rate holds when `repeats` trials in a row stay within the tolerance. Each trial over
+/// it steps the rate down by `step` (a fraction), at most `tries` trials in all. Returns
+/// (rate, its worst loss, trials run); a rate that never held comes back with its loss, for
+/// the caller to report.
 pub fn confirm(
     full: &mut dyn FnMut(f64) -> Result<Vec<RouterResult>>,
     rate: f64,
     tolerance: f64,
     step: f64,
+    repeats: usize,
     tries: usize,
 ) -> Result<(f64, f64, usize)> {
     let mut r = rate;
-    let mut loss = 1.0;
+    // The worst loss of the clean trials in a row so far, and the last failing trial's loss.
+    let (mut clean, mut worst, mut failed) = (0, 0.0f64, 1.0);
     for t in 1..=tries.max(1) {
         if r <= 0.0 {
             return Ok((0.0, 1.0, t - 1));
         }
-        loss = loss_of(&full(r)?);
+        let loss = loss_of(&full(r)?);
         if loss <= tolerance {
-            return Ok((r, loss, t));
-        }
-        if t < tries {
-            r *= 1.0 - step;
+            clean += 1;
+            worst = worst.max(loss);
+            if clean >= repeats.max(1) {
+                return Ok((r, worst, t));
+            }
+        } else {
+            (clean, worst, failed) = (0, 0.0, loss);
+            if t < tries {
+                r *= 1.0 - step;
+            }
         }
     }
-    Ok((r, loss, tries.max(1)))
+    Ok((r, failed, tries.max(1)))
 }
 
 #[cfg(test)]
@@ -111,11 +120,13 @@ mod tests {
             100_000.0,
             0.0,
             0.05,
-            5,
+            2,
+            8,
         )
         .unwrap();
-        // 100k, 95k and 90.25k lose frames over a long trial; 85.7k is the first that holds.
-        assert_eq!((tries, runs), (4, 4));
+        // 100k, 95k and 90.25k lose frames over a long trial; 85.7k is the first that holds,
+        // twice in a row.
+        assert_eq!((tries, runs), (5, 5));
         assert!(held <= 90_000.0 && held > 85_000.0 && loss == 0.0, "{held}");
         // A rate that never holds comes back with its loss after `tries` trials.
         let (_, loss, tries) = confirm(
@@ -123,6 +134,7 @@ mod tests {
             1e6,
             0.0,
             0.05,
+            1,
             3,
         )
         .unwrap();

@@ -227,6 +227,8 @@ pub struct SinkReport {
     pub bytes: u64,
     /// Frames per second between the first and the last frame, on the sink's clock.
     pub rate_pps: f64,
+    /// Nanoseconds between the first and the last frame.
+    pub span_ns: u64,
     pub latency_ns: Option<LatencySummary>,
 }
 
@@ -324,6 +326,7 @@ impl Sink {
             foreign: self.foreign,
             late: self.late,
             bytes: self.bytes,
+            span_ns: span,
             rate_pps: if span > 0 && received > 1 {
                 (received - 1) as f64 * 1e9 / span as f64
             } else {

@@ -114,6 +114,7 @@ fn measure(a: &LabBenchArgs, subject: Dut, table: &Path, same_load: Option<f64>)
         rate_per_router: rate,
         frame: FrameSize::Fixed(60),
         seconds: a.seconds,
+        link_bps: None,
     };
     // The unpaced run: the top rate, and whether the generator thread was what held it.
     let d0 = bed.drops();

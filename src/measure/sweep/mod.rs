@@ -110,6 +110,9 @@ pub struct Params {
     pub sleep_us: u64,
     pub loss_tolerance_pct: f64,
     pub quick: bool,
+    /// Print the summary as JSON on stdout instead of the table.
+    #[serde(skip)]
+    pub json: bool,
     pub cores: usize,
     /// What forwards, one series each (in JSON: router kind and placement).
     pub rows: Vec<Row>,
@@ -117,6 +120,9 @@ pub struct Params {
     /// The total rate of `--rate-per total`; `None` (guests without `--rate`): each row's own
     /// single-router zero-loss rate, measured first.
     pub total_rate: Option<f64>,
+    /// The shared link of the fairness experiment, bits/s on the wire (`None`: only the
+    /// uncapped run).
+    pub link_rate: Option<f64>,
     /// How guests boot (`--backend vm`, `vm-kernel`).
     #[serde(skip)]
     pub guest: crate::vm::GuestSpec,
@@ -158,6 +164,35 @@ fn unit(metric: &str) -> &'static str {
         m if m.ends_with("_us") => "µs",
         m if m.ends_with("_mbps") => "Mb/s",
         _ => "",
+    }
+}
+
+/// `1 Gb/s`, `100 Mb/s`, `2.5 Gb/s`: a link rate as people write it.
+pub fn rate_name(bps: f64) -> String {
+    if bps >= 1e9 {
+        format!("{} Gb/s", bps / 1e9)
+    } else {
+        format!("{} Mb/s", bps / 1e6)
+    }
+}
+
+/// A link rate: `1G`, `100M`, `2.5g`, `1000000000` (bits/s on the wire), or `none`.
+pub fn parse_link_rate(s: &str) -> Result<Option<f64>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let (num, mult) = match t.chars().last() {
+        Some('G' | 'g') => (&t[..t.len() - 1], 1e9),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1e6),
+        Some('K' | 'k') => (&t[..t.len() - 1], 1e3),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v * mult >= 1e6 && v * mult <= 1e12 => Ok(Some(v * mult)),
+        _ => Err(format!(
+            "`{s}` is not a link rate from 1M to 1000G (e.g. 1G, 100M, 2.5G, or none)"
+        )),
     }
 }
 
@@ -297,12 +332,24 @@ pub fn run(p: Params) -> Result<()> {
     }
     let summary = run.summarise();
     write_outputs(&dir, &run, &summary)?;
-    print!("{}", table_text(&run.p, &summary));
-    println!(
-        "sweep finished in {:.0} s; results: {}",
-        run.started.elapsed().as_secs_f64(),
-        dir.display()
-    );
+    if run.p.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "results": dir,
+                "seconds": run.started.elapsed().as_secs_f64(),
+                "params": run.p,
+                "summary": summary,
+            }))?
+        );
+    } else {
+        print!("{}", table_text(&run.p, &summary));
+        println!(
+            "sweep finished in {:.0} s; results: {}",
+            run.started.elapsed().as_secs_f64(),
+            dir.display()
+        );
+    }
     // `latest` is replaced only if it is a link (ours, from an earlier run).
     let latest = out.join("latest");
     if std::fs::symlink_metadata(&latest).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -321,14 +368,14 @@ fn total_trials(p: &Params) -> u64 {
     let guests = p.rows.iter().any(|r| r.dut.is_guest());
     let readings = if p.rate_per == RatePer::Both { 2 } else { 1 };
     let search = u64::from(p.total_rate.is_none() && p.rate_per != RatePer::Router);
-    let sizes = if guests { 3 } else { 4 };
+    let sizes = if guests { 3 } else { 5 };
     p.experiments
         .iter()
         .map(|e| match e {
             Experiment::Routers => rows * (r * t * readings + search),
-            Experiment::Fairness => rows * r * t,
+            Experiment::Fairness => rows * r * t * (1 + u64::from(p.link_rate.is_some())),
             Experiment::TableSize => rows * sizes * t * 2,
-            Experiment::Rfc2544 => rows * (t * 2 + 3 * t),
+            Experiment::Rfc2544 => rows * (t * 2 + 5 * t),
             Experiment::Modes if guests => 0,
             Experiment::Modes => 3 * r * t,
         })
@@ -436,6 +483,7 @@ impl Run {
         self.push(at, None, "received_bytes", sum(|r| r.bytes));
         self.push(at, None, "reordered", sum(|r| r.reordered));
         self.push(at, None, "late", sum(|r| r.late));
+        self.push(at, None, "ingress_drops", sum(|r| r.refused));
         for (m, v) in agg {
             self.push(at, None, m, v);
         }
@@ -478,6 +526,7 @@ impl Run {
             rate_per_router: rate,
             frame,
             seconds,
+            link_bps: None,
         }
     }
 
@@ -604,9 +653,15 @@ impl Run {
             .collect();
         if !self.guests() {
             // A guest of 256 MiB running the kernel router does not hold 512k routes, and
-            // loading them under TCG takes minutes: guests stop at the paper's 100k.
+            // loading them under TCG takes minutes: guests stop at the paper's 100k. Elsewhere
+            // the shipped real table, and a seeded synthetic table the size of today's full
+            // IPv4 tables (~1M prefixes).
             let entries = self.full_entries(full)?;
             sizes.push((format!("full {}", entries.len()), entries));
+            sizes.push((
+                "1M".to_string(),
+                fib::source::synth::ipv4(1_000_000, 7).v4_entries(NEXT_HOPS),
+            ));
         }
         for row in self.p.rows.clone() {
             let prefix = self.prefix(row);
@@ -643,30 +698,80 @@ impl Run {
         Ok(())
     }
 
+    /// 1..N routers sending 1518-byte frames (1472-byte UDP payloads): each on its own
+    /// unlimited link as fast as it takes them, and, with `--link-rate`, all of them through one
+    /// shared link of that rate, each offered the whole link's rate (as the paper's guests
+    /// sharing one gigabit NIC, each running iperf at line rate).
     fn fairness(&mut self) -> Result<()> {
         let e = Experiment::Fairness;
         let all = self.synth_routers(self.p.max_routers)?;
         let frame = FrameSize::Fixed(1514);
         let payload_bits = (1472 * 8) as f64;
+        let mut links: Vec<Option<f64>> = vec![None];
+        links.extend(self.p.link_rate.map(Some));
         for row in self.p.rows.clone() {
             let prefix = self.prefix(row);
-            for n in 1..=self.p.max_routers {
-                let mut bed = self.bed(row, all[..n].to_vec())?;
-                let load = self.load(None, frame, self.p.seconds);
-                let point = format!("{prefix}{n} routers");
-                self.point(bed.as_mut(), e, &point, n as f64, load, |run, at, rs| {
-                    let mbps: Vec<f64> = rs
-                        .iter()
-                        .map(|r| r.forwarded_pps * payload_bits / 1e6)
-                        .collect();
-                    let sum: f64 = mbps.iter().sum();
-                    run.push(at, None, "throughput_mbps", sum);
-                    for (i, m) in mbps.iter().enumerate() {
-                        run.push(at, Some(i), "throughput_mbps", *m);
-                        let share = if sum > 0.0 { 100.0 * m / sum } else { 0.0 };
-                        run.push(at, Some(i), "share_pct", share);
-                    }
-                })?;
+            for &link in &links {
+                for n in 1..=self.p.max_routers {
+                    let mut bed = self.bed(row, all[..n].to_vec())?;
+                    let (mut load, point) = match link {
+                        None => (
+                            self.load(None, frame, self.p.seconds),
+                            format!("{prefix}{n} routers"),
+                        ),
+                        Some(bps) => {
+                            // Each router offers 10% more than the link carries, as a sender
+                            // at line rate behind a faster path would: the link stays busy
+                            // through the generator's jitter, and drops the excess.
+                            let fps = 1.1 * bps
+                                / (crate::measure::generator::wire_bytes(1514) * 8) as f64;
+                            (
+                                self.load(Some(fps), frame, self.p.seconds),
+                                format!("{prefix}{} link, {n} routers", rate_name(bps)),
+                            )
+                        }
+                    };
+                    load.link_bps = link;
+                    self.point(bed.as_mut(), e, &point, n as f64, load, |run, at, rs| {
+                        // Through a shared link: the rate frames left it (all routers' frames
+                        // over the longest first-to-last departure span, on the sink's clock),
+                        // shared in proportion to what each router got through; else each
+                        // router's rate over the sending window.
+                        let mbps: Vec<f64> = match link {
+                            Some(_) => {
+                                let total: u64 = rs.iter().map(|r| r.received).sum();
+                                let span = rs.iter().map(|r| r.arrival_span_ns).max().unwrap_or(0);
+                                let pps = if span > 0 && total > 1 {
+                                    (total - 1) as f64 * 1e9 / span as f64
+                                } else {
+                                    0.0
+                                };
+                                rs.iter()
+                                    .map(|r| {
+                                        pps * r.received as f64 / total.max(1) as f64 * payload_bits
+                                            / 1e6
+                                    })
+                                    .collect()
+                            }
+                            None => rs
+                                .iter()
+                                .map(|r| r.forwarded_pps * payload_bits / 1e6)
+                                .collect(),
+                        };
+                        let sum: f64 = mbps.iter().sum();
+                        run.push(at, None, "throughput_mbps", sum);
+                        if link.is_some() {
+                            run.push(at, None, "jain_link", jain(&mbps));
+                            let drops = rs.iter().map(|r| r.link_drops).sum::<u64>();
+                            run.push(at, None, "link_drops", drops as f64);
+                        }
+                        for (i, m) in mbps.iter().enumerate() {
+                            run.push(at, Some(i), "throughput_mbps", *m);
+                            let share = if sum > 0.0 { 100.0 * m / sum } else { 0.0 };
+                            run.push(at, Some(i), "share_pct", share);
+                        }
+                    })?;
+                }
             }
         }
         Ok(())
@@ -674,8 +779,8 @@ impl Run {
 
     /// RFC 2544 throughput on one bed: a binary search with trials of `search_seconds` (see
     /// [`crate::measure::search::search`]), then confirmed with full-length trials of
-    /// `--seconds`, stepping down 5% each time one loses more than `tolerance` (at most 4
-    /// trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
+    /// `--seconds`: two in a row within `tolerance`, stepping down 5% each time one loses
+    /// more (at most 6 trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
     fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let (short, full, frame) = (self.p.search_seconds, self.p.seconds, self.p.frame);
         let (r, l) = crate::measure::search::search(
@@ -691,7 +796,8 @@ impl Run {
             r,
             tolerance,
             0.05,
-            4,
+            2,
+            6,
         )?;
         Ok((held, loss))
     }
@@ -734,10 +840,16 @@ impl Run {
                 zero.push(r0);
             }
             let base = crate::measure::stats::median(&zero);
+            // What held the rate: one unpaced trial (routers take what their rings allow) with
+            // its drops by place and the generator's CPU.
+            let unpaced = format!("{prefix}unpaced");
+            let load = self.load(None, self.p.frame, self.p.seconds);
+            self.point(bed.as_mut(), e, &unpaced, 0.0, load, |_, _, _| {})?;
             if base.is_nan() || base <= 0.0 {
                 continue;
             }
-            for pct in [10u32, 50, 90] {
+            // Latency at the throughput rate (RFC 2544 §26.2) and at fractions of it.
+            for pct in [10u32, 50, 90, 100] {
                 let point = format!("{prefix}{pct}% of throughput");
                 let rate = base * f64::from(pct) / 100.0;
                 let load = self.load(Some(rate), self.p.frame, self.p.seconds);
@@ -815,6 +927,19 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_rates_parse_as_people_write_them() {
+        assert_eq!(parse_link_rate("1G"), Ok(Some(1e9)));
+        assert_eq!(parse_link_rate("2.5g"), Ok(Some(2.5e9)));
+        assert_eq!(parse_link_rate("100M"), Ok(Some(1e8)));
+        assert_eq!(parse_link_rate("none"), Ok(None));
+        for bad in ["", "fast", "0G", "-1G", "10", "2000G", "nanG"] {
+            assert!(parse_link_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rate_name(1e9), "1 Gb/s");
+        assert_eq!(rate_name(1e8), "100 Mb/s");
+    }
 
     #[test]
     fn sweeps_started_in_the_same_second_get_their_own_folders() {

@@ -282,32 +282,70 @@ pub(super) fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()
         )?;
     }
     if has(Experiment::Fairness) {
+        // One line per row and link (`kernel: 1 Gb/s link, `), as for the routers experiment.
+        let gs = groups(summary, "fairness", " routers");
+        let label = |g: &str, base: &str| {
+            let g = g.trim_end_matches([',', ':', ' ']);
+            if g.is_empty() {
+                base.to_string()
+            } else {
+                format!("{g} {base}")
+            }
+        };
+        let in_group = |g: &str, pt: &str| group_of(pt, " routers") == Some(g);
         let mut tput = Vec::new();
         let mut jains = Vec::new();
-        for (name, prefix) in &rows {
-            let mine = |pt: &str| pt.starts_with(prefix.as_str());
+        for g in &gs {
             tput.push(Series {
-                name: named("aggregate", name),
-                points: series(summary, "fairness", "throughput_mbps", None, &mine),
+                name: label(g, "aggregate"),
+                points: series(summary, "fairness", "throughput_mbps", None, &|pt: &str| {
+                    in_group(g, pt)
+                }),
             });
             jains.push(Series {
-                name: named("Jain", name),
-                points: series(summary, "fairness", "jain", None, &mine),
+                name: label(g, "Jain"),
+                points: series(summary, "fairness", "jain", None, &|pt: &str| {
+                    in_group(g, pt)
+                }),
             });
         }
-        if rows.len() == 1 {
+        if gs.len() <= 2 {
+            // Per-router lines of the shared link (or of the one run there is).
+            let g = gs.last().cloned().unwrap_or_default();
             for i in 0..p.max_routers {
                 tput.push(Series {
-                    name: format!("VR {i}"),
-                    points: series(summary, "fairness", "throughput_mbps", Some(i), &any),
+                    name: label(&g, &format!("VR {i}")),
+                    points: series(
+                        summary,
+                        "fairness",
+                        "throughput_mbps",
+                        Some(i),
+                        &|pt: &str| in_group(&g, pt),
+                    ),
                 });
+            }
+        }
+        // Mb/s up to a few Gb/s, Gb/s beyond (memory links carry hundreds of Gb/s).
+        let top = tput
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max);
+        let (unit, div) = if top > 5_000.0 {
+            ("Gb/s", 1e3)
+        } else {
+            ("Mb/s", 1.0)
+        };
+        for s in &mut tput {
+            for pt in &mut s.points {
+                pt.1 /= div;
+                pt.2 /= div;
             }
         }
         let panels = [
             Panel {
                 title: "UDP throughput (1472-byte payloads)".into(),
                 x_label: routers_axis.into(),
-                y_label: "Mb/s".into(),
+                y_label: format!("{unit} of payload"),
                 series: tput,
                 x_names: None,
             },
@@ -319,12 +357,12 @@ pub(super) fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()
                 x_names: None,
             },
         ];
+        let link = p.link_rate.map_or(String::new(), |b| {
+            format!("; shared {} link beside own links", super::rate_name(b))
+        });
         plot::render(
             &dir.join("fairness.svg"),
-            &format!(
-                "Throughput shares, routers sending as fast as they can ({:?})",
-                p.backend
-            ),
+            &format!("Throughput shares ({:?}{link})", p.backend),
             &panels,
         )?;
     }
@@ -422,14 +460,25 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nmean ± 95% CI over {} trials ({} cores, {:?} backend)",
-        p.trials, p.cores, p.backend
+        "\nmean ± 95% CI over n trials ({} cores, {:?} backend){}",
+        p.cores,
+        p.backend,
+        if p.trials < 5 {
+            format!(
+                "; with {} trials an interval is ±{:.1} standard deviations wide: indicative only",
+                p.trials,
+                crate::measure::stats::t975(p.trials.saturating_sub(1)) / (p.trials as f64).sqrt()
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<40} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
+        "{:<11} {:<40} {:>3} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} other",
         "experiment",
         "point",
+        "n",
         "offered kp/s",
         "forwarded kp/s",
         "loss %",
@@ -447,7 +496,15 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
             }
             "routers" if pt.ends_with("zero-loss rate") => get(e, pt, "zero_loss_kpps")
                 .map(|s| format!("{} kp/s without loss", fmt(Some(s), 1))),
-            "rfc2544" if pt.ends_with("throughput") => Some(format!(
+            "rfc2544" if pt.ends_with("unpaced") => Some(limit_text(
+                get(e, pt, "generator_cpu_pct").map(|s| s.mean),
+                ["ingress_drops", "router_drops", "host_drops", "sink_drops"]
+                    .iter()
+                    .filter_map(|m| get(e, pt, m).map(|s| s.mean))
+                    .sum(),
+                get(e, pt, "loss_pct").map_or(0.0, |s| s.mean),
+            )),
+            "rfc2544" if pt == "throughput" || pt.ends_with(": throughput") => Some(format!(
                 "0 loss {} Mp/s; {}%: {} Mp/s",
                 fmt(get(e, pt, "zero_loss_mpps"), 2),
                 p.loss_tolerance_pct,
@@ -457,9 +514,12 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         };
         // Where frames were lost, per trial, when anything counted them.
         let drops: Vec<String> = [
+            ("router ingress", "ingress_drops"),
             ("router", "router_drops"),
             ("host", "host_drops"),
+            ("link", "link_drops"),
             ("sink", "sink_drops"),
+            ("late", "late"),
         ]
         .iter()
         .filter_map(|(place, m)| {
@@ -475,9 +535,15 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<11} {:<40} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
+            "{:<11} {:<40} {:>3} {:>16} {:>20} {:>16} {:>8} {:>14} {:>14} {}",
             e,
             pt,
+            summary
+                .iter()
+                .filter(|r| r.experiment == e && r.point == pt && r.router.is_none())
+                .map(|r| r.s.n)
+                .max()
+                .unwrap_or(0),
             fmt(get(e, pt, "offered_kpps"), 1),
             fmt(get(e, pt, "forwarded_kpps"), 1),
             fmt(get(e, pt, "loss_pct"), 4),
@@ -487,7 +553,55 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
             other.unwrap_or_default()
         );
     }
+    // The paper's first finding, read off the table-size rows: how flat the rate stays.
+    for (name, prefix) in row_prefixes(p) {
+        let flat = |metric: &str| {
+            let v: Vec<f64> = summary
+                .iter()
+                .filter(|r| {
+                    r.experiment == "table-size"
+                        && r.metric == metric
+                        && r.router.is_none()
+                        && r.point.starts_with(prefix.as_str())
+                })
+                .map(|r| r.s.mean)
+                .collect();
+            let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+            (v.len() > 1 && lo > 0.0).then(|| hi / lo)
+        };
+        if let Some(f) = flat("forwarded_kpps") {
+            let _ = writeln!(
+                out,
+                "table-size{}: forwarded rate max/min across table sizes {f:.3}{}",
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({name})")
+                },
+                flat("zero_loss_mpps").map_or(String::new(), |z| format!(
+                    "; zero-loss rate max/min {z:.2}"
+                ))
+            );
+        }
+    }
     out
+}
+
+/// What held an unpaced trial back, judged from where frames were lost and how busy the
+/// generator was (as `vrouter bench lab` says it).
+fn limit_text(generator_cpu_pct: Option<f64>, drops: f64, loss_pct: f64) -> String {
+    let limit = if drops > 0.0 {
+        "the router (frames dropped at its rings)"
+    } else if generator_cpu_pct.is_some_and(|c| c >= 90.0) && loss_pct < 0.1 {
+        "the generator (its core busy, nothing lost)"
+    } else if loss_pct >= 0.1 {
+        "lost where nothing counts"
+    } else {
+        "unclear"
+    };
+    format!("limit: {limit}")
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC, for result folders.
