@@ -100,6 +100,29 @@ pub fn mono_ns() -> u64 {
     })
 }
 
+/// Runs `cmd` to completion (stdin closed) and returns its stdout; an error names the command
+/// and carries its stderr, or says what to install (`hint`) when it cannot start.
+pub fn run_command(cmd: &mut std::process::Command, hint: &str) -> Result<String> {
+    use anyhow::Context as _;
+    let name = cmd.get_program().to_string_lossy().to_string();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `{name}` ({hint})"))?;
+    if !out.status.success() {
+        bail!(
+            "`{name} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
 /// The path of `cmd` on `PATH`, if it is there.
 pub fn which(cmd: &str) -> Option<PathBuf> {
     std::env::var("PATH")

@@ -59,11 +59,7 @@ impl Lab {
 
     /// Runs a command in a namespace, bounded by `secs`.
     fn exec(&self, node: &str, secs: u32, cmd: &[&str]) -> Output {
-        let ns = self.ns(node);
-        let t = secs.to_string();
-        let mut args = vec!["netns", "exec", &ns, "timeout", &t];
-        args.extend_from_slice(cmd);
-        Command::new("ip").args(&args).output().expect("ip runs")
+        testkit::in_netns(&self.ns(node), secs, cmd)
     }
 
     fn ok(&self, node: &str, secs: u32, cmd: &[&str]) -> String {

@@ -92,11 +92,7 @@ impl Vm {
 
     /// Runs a command in a namespace, bounded by `secs`.
     fn ok(&self, node: &str, secs: u32, cmd: &[&str]) -> String {
-        let ns = self.ns(node);
-        let t = secs.to_string();
-        let mut args = vec!["netns", "exec", &ns, "timeout", &t];
-        args.extend_from_slice(cmd);
-        let o = Command::new("ip").args(&args).output().expect("ip runs");
+        let o = testkit::in_netns(&self.ns(node), secs, cmd);
         assert!(o.status.success(), "{cmd:?} in {node}:\n{}", text(&o));
         String::from_utf8_lossy(&o.stdout).to_string()
     }
@@ -144,6 +140,16 @@ impl Drop for Vm {
             eprintln!("vm down {}: {}", self.name, text(&o));
         }
     }
+}
+
+/// `vrouter vm config --out DIR EXTRA...` into a new folder of `work`; returns the folder.
+fn vm_config(work: &Path, extra: &[&str]) -> PathBuf {
+    let cfg = work.join(format!("cfg{}", extra.len()));
+    let mut args = vec!["vm", "config", "--out", cfg.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = vrouter(&args);
+    assert!(o.status.success(), "vm config {extra:?}: {}", text(&o));
+    cfg
 }
 
 /// Network namespaces whose names start with `prefix`.
@@ -300,16 +306,7 @@ fn the_vmware_disk_boots_with_vmxnet3_nics_and_forwards() {
     }
     let img = image();
     let work = tempfile::tempdir().unwrap();
-    let cfg = work.path().join("cfg");
-    let o = vrouter(&[
-        "vm",
-        "config",
-        "--routers",
-        "1",
-        "--out",
-        cfg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let cfg = vm_config(work.path(), &["--routers", "1"]);
     for f in ["guest.env", "vr.toml", "routes.txt"] {
         assert!(cfg.join("r1").join(f).is_file(), "{f}");
     }
@@ -419,18 +416,7 @@ fn xen_and_openvz_deployments_are_built_from_a_guest_configuration() {
     }
     let img = image();
     let work = tempfile::tempdir().unwrap();
-    let cfg = work.path().join("cfg");
-    let o = vrouter(&[
-        "vm",
-        "config",
-        "--routers",
-        "2",
-        "--router",
-        "kernel",
-        "--out",
-        cfg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let cfg = vm_config(work.path(), &["--routers", "2", "--router", "kernel"]);
     let out = work.path().join("xen");
     let o = Command::new(repo().join("deploy/xen/create-routers"))
         .arg("2")
@@ -479,10 +465,7 @@ fn xen_and_openvz_deployments_are_built_from_a_guest_configuration() {
     );
 
     // OpenVZ: the commands, with veth NICs (not venet) carrying the configuration's MACs.
-    let vcfg = work.path().join("vcfg");
-    assert!(vrouter(&["vm", "config", "--out", vcfg.to_str().unwrap()])
-        .status
-        .success());
+    let vcfg = vm_config(work.path(), &[]);
     let o = Command::new(repo().join("deploy/openvz/create-container"))
         .arg("101")
         .arg(vcfg.join("r1"))
@@ -525,9 +508,7 @@ fn a_container_router_forwards_in_its_own_namespaces() {
     assert!(o.status.success(), "{}", text(&o));
     let gen = format!("vrl-{name}-gen");
     let run = |cmd: &[&str]| {
-        let mut a = vec!["netns", "exec", gen.as_str(), "timeout", "30"];
-        a.extend_from_slice(cmd);
-        let o = Command::new("ip").args(&a).output().unwrap();
+        let o = testkit::in_netns(&gen, 30, cmd);
         assert!(o.status.success(), "{cmd:?}: {}", text(&o));
         String::from_utf8_lossy(&o.stdout).to_string()
     };

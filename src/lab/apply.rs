@@ -3,14 +3,12 @@
 //! starts it, waiting until its control socket is up. Every step that creates something is
 //! recorded in the lab's [`State`] first, so that a failure part-way can be undone.
 
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::netns::{in_ns, ip};
+use super::netns::{in_ns, ip, spawn_in};
 use super::plan::{config_text, mac, Plan, RouterPlan};
 use super::{save, State};
 
@@ -110,34 +108,33 @@ pub fn apply(
                 let log_path = dir.join(format!("r{k}.log"));
                 let log = std::fs::File::create(&log_path)?;
                 let sock = dir.join(format!("r{k}.sock"));
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns]);
-                if *container {
+                let mut args: Vec<String> = Vec::new();
+                let program = if *container {
                     // A container of its own inside the router's network namespace: new PID
                     // (vrouter is its PID 1), mount (a private /proc), UTS and IPC namespaces.
-                    cmd.args([
-                        "unshare",
-                        "--pid",
-                        "--fork",
-                        "--kill-child",
-                        "--mount",
-                        "--mount-proc",
-                        "--uts",
-                        "--ipc",
-                        "--",
-                    ]);
-                }
-                let child = cmd
-                    .arg(&exe)
-                    .args(["run", "--config"])
-                    .arg(&cf)
-                    .arg("--socket")
-                    .arg(&sock)
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone()?)
-                    .stderr(log)
-                    .process_group(0)
-                    .spawn()
+                    args.extend(
+                        [
+                            "--pid",
+                            "--fork",
+                            "--kill-child",
+                            "--mount",
+                            "--mount-proc",
+                            "--uts",
+                            "--ipc",
+                            "--",
+                        ]
+                        .map(String::from),
+                    );
+                    args.push(exe.to_string_lossy().to_string());
+                    std::path::PathBuf::from("unshare")
+                } else {
+                    exe.clone()
+                };
+                args.extend(["run", "--config"].map(String::from));
+                args.push(cf.to_string_lossy().to_string());
+                args.push("--socket".into());
+                args.push(sock.to_string_lossy().to_string());
+                let child = spawn_in(ns, &program, &args, log)
                     .context("starting vrouter in the router namespace")?;
                 st.pids.push(child.id());
                 save(dir, st)?;

@@ -4,14 +4,12 @@
 //! 13-19 s under TCG here, one 6-9 s). With `--accel auto`, guests that do not start their init
 //! under KVM are restarted under TCG, and the verdict is remembered until the host reboots.
 
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::netns::{in_ns, ip};
+use super::netns::{in_ns, ip, spawn_in};
 use super::plan::RouterPlan;
 use super::{save, State};
 use crate::vm::qemu::{self, Accel, Boot, GuestFiles, Wait};
@@ -250,16 +248,7 @@ fn spawn_all(
             continue;
         };
         let log = std::fs::File::create(dir.join(format!("r{k}.qemu.log")))?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(&qemu_bin)
-            .args(qemu::argv(guest, &s.files, accel))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .context("starting qemu-system-x86_64 in the router namespace")?;
+        let child = spawn_in(ns, &qemu_bin, &qemu::argv(guest, &s.files, accel), log)?;
         st.pids.push(child.id());
         save(dir, st)?;
         tracing::info!(

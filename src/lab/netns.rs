@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use dataplane::pool::Pool;
 use dataplane::port::afpacket::{AfPacket, AfPacketConfig};
 use dataplane::port::afxdp::{AfXdp, XdpMode};
@@ -12,19 +12,28 @@ use dataplane::port::Port;
 
 /// Runs a command; an error carries its stderr.
 pub fn run(cmd: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(cmd)
+    crate::host::run_command(Command::new(cmd).args(args), "is it installed?")
+}
+
+/// Starts `program` inside network namespace `ns` (`ip netns exec`, which execs it: the PID is
+/// the program's), in a process group of its own, output to `log`.
+pub fn spawn_in(
+    ns: &str,
+    program: &std::path::Path,
+    args: &[String],
+    log: std::fs::File,
+) -> Result<std::process::Child> {
+    use std::os::unix::process::CommandExt as _;
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run `{cmd}` (is it installed?)"))?;
-    if !out.status.success() {
-        bail!(
-            "`{cmd} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {} in {ns}", program.display()))
 }
 
 /// `ip ARGS...`.

@@ -286,18 +286,10 @@ pub fn config_disk(out: &Path, work: &Path, files: &[(String, Vec<u8>)]) -> Resu
 }
 
 fn run_tool(cmd: &str, args: &[&str], package: &str) -> Result<()> {
-    let out = Command::new(cmd)
-        .args(args)
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .output()
-        .with_context(|| format!("cannot run {cmd} (apt-get install {package})"))?;
-    if !out.status.success() {
-        bail!(
-            "`{cmd} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    crate::host::run_command(
+        Command::new(cmd).args(args).env("MTOOLS_SKIP_CHECK", "1"),
+        &format!("apt-get install {package}"),
+    )?;
     Ok(())
 }
 

@@ -191,6 +191,15 @@ pub fn unavailable(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// Runs `cmd` inside network namespace `ns`, bounded by `secs` (`ip netns exec NS timeout
+/// SECS CMD...`).
+pub fn in_netns(ns: &str, secs: u32, cmd: &[&str]) -> std::process::Output {
+    let t = secs.to_string();
+    let mut args = vec!["netns", "exec", ns, "timeout", &t];
+    args.extend_from_slice(cmd);
+    Command::new("ip").args(&args).output().expect("ip runs")
+}
+
 /// Whether `what` can run: root (if `root`) and every tool of `tools` on the PATH; otherwise
 /// [`unavailable`] with what is missing and `hint` (how to get it).
 pub fn require(what: &str, root: bool, tools: &[&str], hint: &str) -> bool {
