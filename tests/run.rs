@@ -118,7 +118,27 @@ fn run_serves_the_control_socket_and_stops_cleanly() {
 
     let v: serde_json::Value = serde_json::from_str(&ok(&sock, &["stats", "--json"])).unwrap();
     assert_eq!(v["routers"].as_array().unwrap().len(), 2);
-    assert_eq!(v["routers"][0]["routes_v4"], 512_621);
+    // The table's routes and the connected route of port 0's 198.18.0.1/24.
+    assert_eq!(v["routers"][0]["routes_v4"], 512_621 + 1);
+    assert_eq!(v["routers"][0]["connected"][0], "198.18.0.0/24 port 0");
+    let l = ok(&sock, &["lookup", "198.18.0.77"]);
+    assert_eq!(l.trim(), "198.18.0.77\t198.18.0.0/24\tconnected port 0");
+    // The live table, dumped as text that loads back: every route, the connected one as a
+    // comment.
+    let dump = ok(&sock, &["routes", "dump"]);
+    let mut lines = dump.lines();
+    assert_eq!(lines.next(), Some("# vrouter routes: PREFIX<TAB>NEXTHOP"));
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), 512_621 + 1);
+    assert!(body.contains(&"# 198.18.0.0/24 connected port 0"));
+    assert!(body
+        .iter()
+        .filter(|l| !l.starts_with('#'))
+        .all(|l| l.contains('\t')));
+    // A connected route goes with its port's address: not deleted, not replaced.
+    let d = ctl(&sock, &["route", "del", "198.18.0.0/24"]);
+    assert!(!d.status.success());
+    assert!(String::from_utf8_lossy(&d.stderr).contains("connected route of port 0"));
     assert_eq!(v["routers"][1]["ports"].as_array().unwrap().len(), 2);
     assert_eq!(
         v["workers"].as_array().unwrap().len(),
@@ -290,7 +310,11 @@ fn empty_or_much_smaller_loads_never_replace_a_live_table() {
             .clone();
         r["routes_v4"].as_u64().unwrap()
     };
-    assert_eq!(routes("vr0"), 512_621);
+    assert_eq!(
+        routes("vr0"),
+        512_621 + 1,
+        "the table and one connected route"
+    );
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     let e = ctl(&sock, &["routes", "load", empty.to_str().unwrap()]);
@@ -300,21 +324,29 @@ fn empty_or_much_smaller_loads_never_replace_a_live_table() {
         err.contains("no routes") && err.contains("--allow-empty"),
         "{err}"
     );
-    assert_eq!(routes("vr0"), 512_621, "the live table is kept");
+    assert_eq!(routes("vr0"), 512_621 + 1, "the live table is kept");
     // A table of one route would drop nearly all of it: refused without --force.
     let one = dir.join("one.txt");
     std::fs::write(&one, "198.51.100.0/24\t1\n").unwrap();
     let e = ctl(&sock, &["routes", "load", one.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(!e.status.success() && err.contains("--force"), "{err}");
-    assert_eq!(routes("vr0"), 512_621);
+    assert_eq!(routes("vr0"), 512_621 + 1);
     ok(&sock, &["routes", "load", one.to_str().unwrap(), "--force"]);
-    assert_eq!(routes("vr0"), 1);
+    assert_eq!(
+        routes("vr0"),
+        1 + 1,
+        "the one route and the connected route"
+    );
     ok(
         &sock,
         &["routes", "load", empty.to_str().unwrap(), "--allow-empty"],
     );
-    assert_eq!(routes("vr0"), 0);
+    assert_eq!(
+        routes("vr0"),
+        1,
+        "emptied: only the connected route is left"
+    );
     // The same file is no table for the offline commands either.
     let o = Command::new(bin())
         .args(["routes", "stats", empty.to_str().unwrap()])

@@ -6,6 +6,12 @@
 //! [`REQUEST_INTERVAL_NS`]) is out; a learned MAC is trusted for [`REACHABLE_NS`], then used
 //! while a refresh request goes out. Only configured gateways are ever learned, so an ARP or
 //! NA flood, spoofed or not, cannot grow the table.
+//!
+//! Hosts on a router's own subnets (connected routes) are next hops too: the first frame for a
+//! host makes a dynamic entry for it ([`Neighbours::host`]) with an id from [`HOST_BASE`] up,
+//! outside the FIB's next-hop ids, and it is resolved like a gateway. Only hosts the router
+//! asked about are learned, and at most [`MAX_HOSTS`] are kept (the least recently resolved
+//! idle one gives way), so a flood still cannot grow the table past that bound.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +27,10 @@ pub const REQUEST_INTERVAL_NS: u64 = 1_000_000_000;
 pub const REACHABLE_NS: u64 = 300 * 1_000_000_000;
 /// Held frames are dropped when a request stays unanswered this long.
 pub const GIVE_UP_NS: u64 = 3 * 1_000_000_000;
+/// Ids of hosts on connected subnets start here (above every FIB next hop).
+pub const HOST_BASE: u32 = 0x8000;
+/// Hosts on connected subnets kept at most.
+pub const MAX_HOSTS: usize = 4096;
 
 /// Where a next hop is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +51,8 @@ pub struct Dynamic {
     /// When the current unanswered run of requests began.
     pub first_request_ns: Option<u64>,
     pub held: Vec<PacketBuf>,
+    /// Last time forwarding asked for it (hosts: the least recent idle one is replaced).
+    pub used_ns: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +92,8 @@ pub struct NeighbourStats {
 #[derive(Clone, Debug, Default)]
 pub struct Neighbours {
     by_id: Vec<Option<Entry>>,
+    /// Hosts on connected subnets: id `HOST_BASE + i` is `hosts[i]`.
+    hosts: Vec<Option<Entry>>,
     by_gateway: HashMap<IpAddr, u32>,
     pub stats: NeighbourStats,
 }
@@ -95,6 +109,92 @@ impl Neighbours {
             self.by_id.resize(i + 1, None);
         }
         &mut self.by_id[i]
+    }
+
+    /// The entry of `id`, configured or host (a function of the two tables, so that the
+    /// counters stay borrowable beside it).
+    #[inline]
+    fn entry_in<'a>(
+        by_id: &'a mut [Option<Entry>],
+        hosts: &'a mut [Option<Entry>],
+        id: u32,
+    ) -> Option<&'a mut Entry> {
+        if id < HOST_BASE {
+            by_id.get_mut(id as usize)?.as_mut()
+        } else {
+            hosts.get_mut((id - HOST_BASE) as usize)?.as_mut()
+        }
+    }
+
+    fn entry_mut(&mut self, id: u32) -> Option<&mut Entry> {
+        Self::entry_in(&mut self.by_id, &mut self.hosts, id)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn host_get(&self, id: u32) -> Option<Neighbour> {
+        match self
+            .hosts
+            .get(id.checked_sub(HOST_BASE)? as usize)?
+            .as_ref()?
+        {
+            Entry::Static(n) => Some(*n),
+            Entry::Dynamic(d) => d.mac.map(|mac| Neighbour { port: d.port, mac }),
+        }
+    }
+
+    /// The next-hop id of `host` on `port` (a host of a connected subnet), made on first use:
+    /// a dynamic entry resolved by ARP/ND. `None` when the table holds [`MAX_HOSTS`] hosts
+    /// that all have frames waiting. A configured gateway keeps its own id.
+    pub fn host(&mut self, port: u16, host: IpAddr, now_ns: u64) -> Option<u32> {
+        if let Some(&id) = self.by_gateway.get(&host) {
+            if id < HOST_BASE {
+                return Some(id);
+            }
+            if let Some(Entry::Dynamic(d)) = self.entry_mut(id) {
+                if d.port == port {
+                    d.used_ns = now_ns;
+                    return Some(id);
+                }
+            }
+        }
+        let fresh = Entry::Dynamic(Dynamic {
+            port,
+            gateway: host,
+            mac: None,
+            expires_ns: 0,
+            last_request_ns: None,
+            first_request_ns: None,
+            held: Vec::new(),
+            used_ns: now_ns,
+        });
+        let i = if self.hosts.len() < MAX_HOSTS {
+            self.hosts.push(None);
+            self.hosts.len() - 1
+        } else {
+            // The least recently used host with nothing held gives way.
+            let (i, old) = self
+                .hosts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| match e {
+                    Some(Entry::Dynamic(d)) if d.held.is_empty() => Some((i, d)),
+                    _ => None,
+                })
+                .min_by_key(|(_, d)| d.used_ns)?;
+            let gone = old.gateway;
+            self.by_gateway.remove(&gone);
+            i
+        };
+        self.hosts[i] = Some(fresh);
+        let id = HOST_BASE + i as u32;
+        self.by_gateway.insert(host, id);
+        Some(id)
+    }
+
+    /// Hosts of connected subnets known now.
+    pub fn hosts(&self) -> usize {
+        self.hosts.iter().filter(|h| h.is_some()).count()
     }
 
     /// Sets next hop `id` statically.
@@ -113,6 +213,7 @@ impl Neighbours {
             last_request_ns: None,
             first_request_ns: None,
             held: Vec::with_capacity(HOLD),
+            used_ns: 0,
         }));
     }
 
@@ -124,6 +225,11 @@ impl Neighbours {
     /// The neighbour of `id` if it is known now (static, or dynamic with a MAC).
     #[inline]
     pub fn get(&self, id: u32) -> Option<Neighbour> {
+        // Hosts of connected subnets out of line; configured next hops (every forwarded
+        // frame's path) as before there were hosts.
+        if id >= HOST_BASE {
+            return self.host_get(id);
+        }
         match self.by_id.get(id as usize)?.as_ref()? {
             Entry::Static(n) => Some(*n),
             Entry::Dynamic(d) => d.mac.map(|mac| Neighbour { port: d.port, mac }),
@@ -132,7 +238,7 @@ impl Neighbours {
 
     /// Decides how to forward to `id` at `now_ns`, recording any request it asks for.
     pub fn resolve(&mut self, id: u32, now_ns: u64) -> Resolution {
-        let Some(Some(e)) = self.by_id.get_mut(id as usize) else {
+        let Some(e) = Self::entry_in(&mut self.by_id, &mut self.hosts, id) else {
             return Resolution::Unknown;
         };
         let d = match e {
@@ -142,6 +248,7 @@ impl Neighbours {
         let due = d
             .last_request_ns
             .is_none_or(|t| now_ns.saturating_sub(t) >= REQUEST_INTERVAL_NS);
+        d.used_ns = now_ns;
         match d.mac {
             Some(mac) if now_ns < d.expires_ns => {
                 Resolution::Ready(Neighbour { port: d.port, mac })
@@ -174,23 +281,25 @@ impl Neighbours {
     /// Queues a frame for unresolved `id`; returns frames that no longer fit or waited too
     /// long (to be dropped by the caller).
     pub fn hold(&mut self, id: u32, frame: PacketBuf, now_ns: u64, dropped: &mut Vec<PacketBuf>) {
-        let Some(Some(Entry::Dynamic(d))) = self.by_id.get_mut(id as usize) else {
+        let mut given_up = 0;
+        let Some(Entry::Dynamic(d)) = self.entry_mut(id) else {
             dropped.push(frame);
             return;
         };
         if d.first_request_ns
             .is_some_and(|t| now_ns.saturating_sub(t) >= GIVE_UP_NS)
         {
-            self.stats.hold_dropped += d.held.len() as u64;
+            given_up += d.held.len() as u64;
             dropped.append(&mut d.held);
             d.first_request_ns = Some(now_ns);
         }
         if d.held.len() >= HOLD {
-            self.stats.hold_dropped += 1;
+            given_up += 1;
             dropped.push(d.held.remove(0));
         }
-        self.stats.held += 1;
         d.held.push(frame);
+        self.stats.hold_dropped += given_up;
+        self.stats.held += 1;
     }
 
     /// Learns `mac` for `gateway` if it is a configured gateway seen on its own port; returns
@@ -203,7 +312,7 @@ impl Neighbours {
         now_ns: u64,
     ) -> Option<(Neighbour, Vec<PacketBuf>)> {
         let id = *self.by_gateway.get(&gateway)?;
-        let Some(Some(Entry::Dynamic(d))) = self.by_id.get_mut(id as usize) else {
+        let Some(Entry::Dynamic(d)) = Self::entry_in(&mut self.by_id, &mut self.hosts, id) else {
             return None;
         };
         if d.port != port || mac[0] & 1 != 0 {
@@ -230,6 +339,7 @@ impl Neighbours {
     pub fn held_now(&self) -> usize {
         self.by_id
             .iter()
+            .chain(&self.hosts)
             .map(|e| match e {
                 Some(Entry::Dynamic(d)) => d.held.len(),
                 _ => 0,

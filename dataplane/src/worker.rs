@@ -198,6 +198,9 @@ pub struct RouterCounters {
     pub held: AtomicU64,
     pub released: AtomicU64,
     pub hold_dropped: AtomicU64,
+    /// IPv4 datagrams fragmented, and the fragments sent for them.
+    pub fragmented: AtomicU64,
+    pub fragments: AtomicU64,
     pub drops: Vec<AtomicU64>,
 }
 
@@ -212,6 +215,8 @@ impl RouterCounters {
             held: AtomicU64::new(0),
             released: AtomicU64::new(0),
             hold_dropped: AtomicU64::new(0),
+            fragmented: AtomicU64::new(0),
+            fragments: AtomicU64::new(0),
             drops: DropReason::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -406,6 +411,8 @@ impl VirtualRouter {
         c.released.store(s.released, Relaxed);
         c.hold_dropped
             .store(self.pipeline.neighbours.stats.hold_dropped, Relaxed);
+        c.fragmented.store(s.fragmented, Relaxed);
+        c.fragments.store(s.fragments, Relaxed);
         for (d, &v) in c.drops.iter().zip(&s.drops) {
             d.store(v, Relaxed);
         }

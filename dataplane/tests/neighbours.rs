@@ -252,10 +252,11 @@ fn ipv6_frames_wait_for_neighbour_discovery() {
     );
     let ip = ipv6::Packet::new_checked(&ns[14..]).unwrap();
     let gw: Ipv6Addr = "2001:2:0:1::2".parse().unwrap();
+    // From port 1's link-local address (its MAC as modified EUI-64), as Linux asks.
     assert_eq!(
         (ip.src(), ip.dst(), ip.hop_limit()),
         (
-            "2001:2:0:1::1".parse().unwrap(),
+            "fe80::ff:fe00:2".parse().unwrap(),
             "ff02::1:ff00:2".parse::<Ipv6Addr>().unwrap(),
             255
         )

@@ -138,7 +138,8 @@ fn ttl_expiry_sends_time_exceeded_quoting_the_packet() {
     let m = ip.payload();
     assert_eq!((m[0], m[1]), (icmp::V4_TIME_EXCEEDED, 0));
     assert_eq!(checksum::of(m), 0, "ICMP checksum valid");
-    assert_eq!(&m[8..], &orig[14..14 + 28], "original header + 8 bytes");
+    // As much of the datagram as fits in 576 bytes (RFC 1812 §4.3.2.3): all 32 of it.
+    assert_eq!(&m[8..], &orig[14..14 + 32], "the whole original datagram");
     assert_eq!(
         (
             p.stats.icmp_errors,

@@ -60,6 +60,9 @@ enum RouteCmd {
 
 #[derive(Subcommand)]
 enum RoutesCmd {
+    /// Prints the live table as vrouter text (PREFIX<TAB>NEXTHOP; connected routes as
+    /// `# PREFIX connected port N` comments, so that the dump loads back).
+    Dump,
     Load {
         file: PathBuf,
         /// Skip malformed records (counted) instead of failing.
@@ -84,6 +87,9 @@ pub fn run(a: CtlArgs) -> Result<()> {
     let timeout = Duration::from_secs_f64(a.timeout);
     if let CtlCmd::Relay { device } = &a.cmd {
         return crate::router::relay::relay(device, &a.socket);
+    }
+    if let CtlCmd::Routes(RoutesCmd::Dump) = &a.cmd {
+        return dump(&a.socket, a.router.clone(), timeout);
     }
     let req = match &a.cmd {
         CtlCmd::Stats { .. } => Request::Stats,
@@ -116,15 +122,18 @@ pub fn run(a: CtlArgs) -> Result<()> {
             addr: addr.clone(),
         },
         CtlCmd::Shutdown => Request::Shutdown,
-        CtlCmd::Relay { .. } => unreachable!("relayed above"),
+        CtlCmd::Relay { .. } | CtlCmd::Routes(RoutesCmd::Dump) => {
+            unreachable!("relayed and dumped above")
+        }
     }
     .to_router(a.router.clone());
     match a.cmd {
         CtlCmd::Stats { json: false } => print_stats(&client::stats_within(&a.socket, timeout)?),
         CtlCmd::Lookup { .. } => {
             let l: Lookup = client::call_within(&a.socket, &req, timeout)?;
-            match (l.prefix, l.nexthop) {
-                (Some(p), Some(nh)) => println!("{}\t{p}\t{nh}", l.addr),
+            match (l.prefix, l.nexthop, l.connected_port) {
+                (Some(p), _, Some(port)) => println!("{}\t{p}\tconnected port {port}", l.addr),
+                (Some(p), Some(nh), None) => println!("{}\t{p}\t{nh}", l.addr),
                 _ => println!("{}\t-", l.addr),
             }
         }
@@ -134,6 +143,35 @@ pub fn run(a: CtlArgs) -> Result<()> {
             println!("{}", serde_json::Value::Object(body));
         }
     }
+    Ok(())
+}
+
+/// `ctl routes dump`: the live table page by page, as text that `routes load` reads back.
+fn dump(socket: &std::path::Path, router: Option<String>, timeout: Duration) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "{}", fib::source::text::TEXT_HEADER)?;
+    let page = crate::router::control::MAX_DUMP_PAGE;
+    let mut offset = 0;
+    loop {
+        let req = Request::RoutesDump {
+            router: router.clone(),
+            offset,
+            limit: page,
+        };
+        let p: crate::router::proto::RoutesPage = client::call_within(socket, &req, timeout)?;
+        for r in &p.routes {
+            match r.split_once("\tconnected ") {
+                Some((net, port)) => writeln!(out, "# {net} connected {port}")?,
+                None => writeln!(out, "{r}")?,
+            }
+        }
+        offset += p.routes.len();
+        if p.routes.is_empty() || offset >= p.total {
+            break;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -155,6 +193,15 @@ fn print_stats(v: &Stats) {
             r.routes_v6,
             r.queues
         );
+        for c in &r.connected {
+            println!("  connected {c}");
+        }
+        if r.fragmented > 0 {
+            println!(
+                "  fragmented {} datagrams into {} fragments",
+                r.fragmented, r.fragments
+            );
+        }
         for (i, p) in r.ports.iter().enumerate() {
             println!(
                 "  port {i}: rx {} pkts {} B, rx dropped {}, tx {} pkts {} B, tx dropped {}",

@@ -401,6 +401,8 @@ fn router_plan(
         nexthops: Some(spanned(2)),
         lenient: false,
         class_e_unicast: true,
+        forward_directed_broadcast: false,
+        accept_source_route: false,
         queues: Some(spanned(spec.queues)),
         mode: Some(spanned(spec.mode.name().to_string())),
         worker: None,

@@ -49,6 +49,10 @@ pub struct RouterToml {
     pub lenient: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub class_e_unicast: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forward_directed_broadcast: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accept_source_route: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Spanned<usize>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +110,10 @@ pub struct RouterConfig {
     pub lenient: bool,
     /// 240.0.0.0/4 sources are unicast, not martians (labs relocated there).
     pub class_e_unicast: bool,
+    /// Forward directed broadcasts of connected subnets (RFC 2644 says not to, by default).
+    pub forward_directed_broadcast: bool,
+    /// Forward source-routed IPv4 (RFC 7126 says not to, by default).
+    pub accept_source_route: bool,
     /// The router spreads over this many workers, each with its own queue of every port.
     pub queues: usize,
     pub mode: PollMode,
@@ -251,7 +259,8 @@ impl Ctx<'_> {
                 .parse()
                 .map_err(|e| self.err(m.span(), "mode", e))?,
         };
-        let most = fib::MAX_NEXT_HOP + 1;
+        // Ids from CONNECTED_BASE up are the router's connected routes.
+        let most = dataplane::pipeline::CONNECTED_BASE;
         let nexthops = ranged(
             self,
             &r.nexthops,
@@ -302,6 +311,8 @@ impl Ctx<'_> {
             nexthops,
             lenient: r.lenient,
             class_e_unicast: r.class_e_unicast,
+            forward_directed_broadcast: r.forward_directed_broadcast,
+            accept_source_route: r.accept_source_route,
             queues,
             mode,
             worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),

@@ -20,14 +20,16 @@ use fib::{FibWriter, Key, Update};
 use ipnet::IpNet;
 
 use super::proto::{
-    Changed, Empty, Envelope, Loaded, Lookup, PortStats, Request, Response, RouterStats, Stats,
-    WorkerStats,
+    Changed, Empty, Envelope, Loaded, Lookup, PortStats, Request, Response, RouterStats,
+    RoutesPage, Stats, WorkerStats,
 };
 
 /// What the control thread keeps per router.
 pub struct Control {
     pub name: String,
     pub nexthops: u32,
+    /// The router's ports (their connected routes are re-added to every table it loads).
+    pub interfaces: Vec<dataplane::pipeline::Interface>,
     pub v4: FibWriter<u32>,
     pub v6: FibWriter<u128>,
     /// One set per queue (shard) of the router; stats add them up.
@@ -40,6 +42,8 @@ pub const MAX_CLIENTS: usize = 16;
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest request line accepted.
 pub const MAX_REQUEST: usize = 64 * 1024;
+/// Routes in one page of `routes-dump` (an answer of about 3 MB).
+pub const MAX_DUMP_PAGE: usize = 100_000;
 
 /// Binds the control socket (mode 0600). An existing path is replaced only if it is a socket
 /// nobody answers on (a stale one); a live socket or any other file is refused and left alone.
@@ -189,8 +193,20 @@ pub fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) ->
                     }
                 })
                 .collect();
+            let connected = c
+                .interfaces
+                .iter()
+                .flat_map(|i| {
+                    let v4 = i.v4.iter().map(|n| IpNet::V4(n.trunc()));
+                    let v6 = i.v6.iter().map(|n| IpNet::V6(n.trunc()));
+                    v4.chain(v6).map(move |n| format!("{n} port {}", i.port))
+                })
+                .collect();
             RouterStats {
                 name: c.name.clone(),
+                connected,
+                fragmented: sum(&|k| &k.fragmented),
+                fragments: sum(&|k| &k.fragments),
                 queues: c.counters.len(),
                 frames_in: sum(&|k| &k.frames_in),
                 forwarded: sum(&|k| &k.forwarded),
@@ -292,6 +308,15 @@ fn change(c: &mut Control, prefix: IpNet, nh: Option<u32>) -> Result<()> {
     Ok(())
 }
 
+/// The port whose connected route `prefix` is, if it is one.
+fn connected_port(c: &Control, prefix: &IpNet) -> Option<u16> {
+    c.interfaces.iter().find_map(|i| {
+        let mine = i.v4.iter().any(|n| IpNet::V4(n.trunc()) == *prefix)
+            || i.v6.iter().any(|n| IpNet::V6(n.trunc()) == *prefix);
+        mine.then_some(i.port)
+    })
+}
+
 pub fn handle(
     req: Request,
     controls: &mut [Control],
@@ -310,6 +335,9 @@ pub fn handle(
         } => {
             let c = router(controls, name.as_deref())?;
             let prefix = parse_prefix(&prefix)?;
+            if let Some(port) = connected_port(c, &prefix) {
+                bail!("{prefix} is the connected route of port {port}: it goes with the port's address");
+            }
             if nexthop >= c.nexthops {
                 bail!("next hop {nexthop} is not below nexthops = {}", c.nexthops);
             }
@@ -320,7 +348,11 @@ pub fn handle(
         }
         Request::RouteDel { prefix, .. } => {
             let c = router(controls, name.as_deref())?;
-            change(c, parse_prefix(&prefix)?, None)?;
+            let prefix = parse_prefix(&prefix)?;
+            if let Some(port) = connected_port(c, &prefix) {
+                bail!("{prefix} is the connected route of port {port}: it goes with the port's address");
+            }
+            change(c, prefix, None)?;
             Ok(Response::Changed(Changed {
                 router: c.name.clone(),
             }))
@@ -338,8 +370,9 @@ pub fn handle(
                 ..LoadOptions::default()
             };
             let set: RouteSet = fib::source::load(&file, &opts, &mut |_, _| {})?;
-            let (t4, t6) = set.tables(c.nexthops)?;
+            let (mut t4, mut t6) = set.tables(c.nexthops)?;
             let (n4, n6) = (t4.len(), t6.len());
+            crate::router::run::add_connected(&mut t4, &mut t6, &c.interfaces)?;
             let live = c.v4.load().len() + c.v6.load().len();
             // A failed, empty or much smaller load never replaces a live table by accident.
             if n4 + n6 == 0 && !allow_empty {
@@ -368,6 +401,46 @@ pub fn handle(
                 routes_v6: n6,
             }))
         }
+        Request::RoutesDump { offset, limit, .. } => {
+            let c = router(controls, name.as_deref())?;
+            if limit == 0 || limit > MAX_DUMP_PAGE {
+                bail!("limit {limit}: a page is 1..={MAX_DUMP_PAGE} routes");
+            }
+            let (t4, t6) = (c.v4.load(), c.v6.load());
+            let (n4, n6) = (t4.len(), t6.len());
+            let line =
+                |net: String, nh: u32| match nh.checked_sub(dataplane::pipeline::CONNECTED_BASE) {
+                    Some(port) => format!("{net}\tconnected port {port}"),
+                    None => format!("{net}\t{nh}"),
+                };
+            let mut routes = Vec::new();
+            if offset < n4 {
+                routes.extend(
+                    t4.routes()
+                        .into_iter()
+                        .skip(offset)
+                        .take(limit)
+                        .map(|(k, l, nh)| line(k.to_net(l).to_string(), nh)),
+                );
+            }
+            if routes.len() < limit && offset + routes.len() < n4 + n6 {
+                let from = (offset + routes.len()).saturating_sub(n4);
+                let room = limit - routes.len();
+                routes.extend(
+                    t6.routes()
+                        .into_iter()
+                        .skip(from)
+                        .take(room)
+                        .map(|(k, l, nh)| line(k.to_net(l).to_string(), nh)),
+                );
+            }
+            Ok(Response::Routes(RoutesPage {
+                router: c.name.clone(),
+                total: n4 + n6,
+                offset,
+                routes,
+            }))
+        }
         Request::Lookup { addr, .. } => {
             let c = router(controls, name.as_deref())?;
             let ip: IpAddr = addr
@@ -385,11 +458,16 @@ pub fn handle(
                         .map(|(k, l, nh)| (k.to_net(l).to_string(), nh))
                 }
             };
+            let connected = hit
+                .as_ref()
+                .and_then(|h| h.1.checked_sub(dataplane::pipeline::CONNECTED_BASE))
+                .and_then(|p| u16::try_from(p).ok());
             Ok(Response::Lookup(Lookup {
                 router: c.name.clone(),
                 addr: ip.to_string(),
                 prefix: hit.as_ref().map(|h| h.0.clone()),
-                nexthop: hit.map(|h| h.1),
+                nexthop: hit.map(|h| h.1).filter(|_| connected.is_none()),
+                connected_port: connected,
             }))
         }
     }

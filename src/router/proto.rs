@@ -53,6 +53,14 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "is_false")]
         force: bool,
     },
+    /// A page of a router's live table, IPv4 then IPv6, sorted: [`RoutesPage`].
+    RoutesDump {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        router: Option<String>,
+        #[serde(default)]
+        offset: usize,
+        limit: usize,
+    },
     /// Longest-prefix match in a router's live table: [`Lookup`].
     Lookup {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +78,7 @@ impl Request {
             Request::RouteAdd { router, .. }
             | Request::RouteDel { router, .. }
             | Request::RoutesLoad { router, .. }
+            | Request::RoutesDump { router, .. }
             | Request::Lookup { router, .. } => router.as_deref(),
             Request::Stats | Request::Shutdown => None,
         }
@@ -80,6 +89,7 @@ impl Request {
         if let Request::RouteAdd { router, .. }
         | Request::RouteDel { router, .. }
         | Request::RoutesLoad { router, .. }
+        | Request::RoutesDump { router, .. }
         | Request::Lookup { router, .. } = &mut self
         {
             *router = name;
@@ -93,6 +103,7 @@ impl Request {
 #[serde(untagged)]
 pub enum Response {
     Stats(Stats),
+    Routes(RoutesPage),
     Loaded(Loaded),
     Lookup(Lookup),
     Changed(Changed),
@@ -110,9 +121,17 @@ pub struct Stats {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouterStats {
     pub answered: u64,
+    /// The connected routes: `198.18.1.0/24 port 1`.
+    #[serde(default)]
+    pub connected: Vec<String>,
     /// Drops by reason (its name), only the reasons that occurred.
     pub dropped: BTreeMap<String, u64>,
     pub forwarded: u64,
+    /// IPv4 datagrams fragmented to fit their egress MTU, and the fragments sent.
+    #[serde(default)]
+    pub fragmented: u64,
+    #[serde(default)]
+    pub fragments: u64,
     pub frames_in: u64,
     pub held: u64,
     pub hold_dropped: u64,
@@ -166,13 +185,26 @@ pub struct Loaded {
     pub routes_v6: usize,
 }
 
-/// The answer to `lookup`: the matching prefix and next hop, both `null` without a route.
+/// The answer to `lookup`: the matching prefix and next hop, both `null` without a route; a
+/// connected route has `connected_port` instead of a next hop.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lookup {
     pub addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_port: Option<u16>,
     pub nexthop: Option<u32>,
     pub prefix: Option<String>,
     pub router: String,
+}
+
+/// A page of a router's live table: `total` routes in all, these from `offset`, each
+/// `PREFIX<TAB>NEXTHOP`, or `PREFIX<TAB>connected port N` for a connected route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoutesPage {
+    pub offset: usize,
+    pub router: String,
+    pub routes: Vec<String>,
+    pub total: usize,
 }
 
 /// The answer to `route-add` and `route-del`.

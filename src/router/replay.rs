@@ -66,7 +66,8 @@ pub fn run(a: ReplayOptions) -> Result<()> {
         .or(cfg_table)
         .unwrap_or_else(crate::host::default_table);
     let set = load_set(&table, &a.load)?;
-    let (fib4, fib6) = set.tables(nexthops)?;
+    let (mut fib4, mut fib6) = set.tables(nexthops)?;
+    super::run::add_connected(&mut fib4, &mut fib6, &router.interfaces)?;
     let mut out = pcap::Writer::new(router.interfaces.len() as u32);
     let mut sent_per_port = vec![0u64; router.interfaces.len()];
     let mut oversize = 0u64;
@@ -98,16 +99,18 @@ pub fn run(a: ReplayOptions) -> Result<()> {
             &mut verdicts[..n],
             Some(&mut io),
         );
+        // The burst's own frames first (a fragmented datagram's first fragment is one of
+        // them, the others are in `extra`), then what left outside the burst.
+        for ((b, &ts), v) in bufs.iter().zip(stamps.iter()).zip(&verdicts[..n]) {
+            let Some(port) = v.egress() else { continue };
+            out.packet(u32::from(port), ts, b.bytes());
+            sent_per_port[usize::from(port)] += 1;
+        }
         for (port, b) in extra {
             out.packet(u32::from(port), now, b.bytes());
             if let Some(c) = sent_per_port.get_mut(usize::from(port)) {
                 *c += 1;
             }
-        }
-        for ((b, &ts), v) in bufs.iter().zip(stamps.iter()).zip(&verdicts[..n]) {
-            let Some(port) = v.egress() else { continue };
-            out.packet(u32::from(port), ts, b.bytes());
-            sent_per_port[usize::from(port)] += 1;
         }
         bufs.clear();
         stamps.clear();

@@ -39,15 +39,38 @@ fn fanout_group(router: &str, port: usize) -> u16 {
     (h ^ (h >> 16)) as u16
 }
 
+/// The router's tables: its route file's routes and its connected routes.
 fn tables(r: &RouterConfig) -> Result<(Lpm<u32>, Lpm<u128>)> {
-    let Some(path) = &r.routes else {
-        return Ok((Lpm::new(), Lpm::new()));
+    let (mut t4, mut t6) = match &r.routes {
+        None => (Lpm::new(), Lpm::new()),
+        Some(path) => {
+            let load = crate::routes::LoadSpec {
+                lenient: r.lenient,
+                ..crate::routes::LoadSpec::new(r.nexthops)
+            };
+            crate::routes::load_set(path, &load)?.tables(r.nexthops)?
+        }
     };
-    let load = crate::routes::LoadSpec {
-        lenient: r.lenient,
-        ..crate::routes::LoadSpec::new(r.nexthops)
-    };
-    Ok(crate::routes::load_set(path, &load)?.tables(r.nexthops)?)
+    add_connected(&mut t4, &mut t6, &pipeline(r).interfaces)?;
+    Ok((t4, t6))
+}
+
+/// Adds the connected routes of `interfaces` (each port's subnets, next hop
+/// [`dataplane::pipeline::CONNECTED_BASE`] + port) to a router's tables: on start and on
+/// every reload, so that a table from a file never loses them.
+pub fn add_connected(
+    t4: &mut Lpm<u32>,
+    t6: &mut Lpm<u128>,
+    interfaces: &[dataplane::pipeline::Interface],
+) -> Result<()> {
+    let (c4, c6) = dataplane::pipeline::connected_routes(interfaces);
+    for (k, l, nh) in c4 {
+        t4.insert(k, l, nh)?;
+    }
+    for (k, l, nh) in c6 {
+        t6.insert(k, l, nh)?;
+    }
+    Ok(())
 }
 
 /// The forwarding state of a configured router.
@@ -83,6 +106,8 @@ pub fn pipeline(r: &RouterConfig) -> Pipeline {
     }
     let mut p = Pipeline::new(interfaces, neighbours);
     p.class_e_unicast = r.class_e_unicast;
+    p.forward_directed_broadcast = r.forward_directed_broadcast;
+    p.accept_source_route = r.accept_source_route;
     p
 }
 
@@ -185,6 +210,7 @@ pub fn run(a: RunOptions) -> Result<()> {
         controls.push(Control {
             name: r.name.clone(),
             nexthops: r.nexthops,
+            interfaces: pipeline(r).interfaces,
             v4: w4,
             v6: w6,
             counters: shards,

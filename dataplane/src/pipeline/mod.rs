@@ -11,17 +11,27 @@
 //! 4. Traffic to the router: ICMP/ICMPv6 echo answered, neighbour solicitations for our
 //!    addresses answered; anything else to us is dropped and counted.
 //! 5. TTL / hop limit ≤ 1: ICMP Time Exceeded.
+//!    Ethernet padding past the IP packet is trimmed; IPv4 options are validated (Parameter
+//!    Problem on a malformed one; source routes refused unless accepted: [`options`]).
 //! 6. One batched FIB lookup for all frames of the burst still forwarding; no route: ICMP
-//!    Destination Unreachable; next hop without a neighbour: dropped.
-//! 7. MTU: too big for the egress port: ICMP Fragmentation Needed (IPv4 with DF) or Packet Too
-//!    Big (IPv6); IPv4 without DF is dropped (vrouter does not fragment).
-//! 8. TTL/hop limit decremented (IPv4 checksum updated incrementally, RFC 1624), MACs rewritten.
+//!    Destination Unreachable; next hop without a neighbour: dropped. The router's own subnets
+//!    are routes too ([`connected_routes`], next hops from [`CONNECTED_BASE`]): their hosts
+//!    are resolved by ARP/ND like gateways, and their IPv4 broadcast address is not forwarded
+//!    unless configured (directed broadcast, RFC 2644).
+//! 7. IPv6 link-local sources do not leave their link (ICMPv6 "beyond scope", RFC 4443).
+//! 8. MTU: too big for the egress port: ICMP Fragmentation Needed (IPv4 with DF) or Packet Too
+//!    Big (IPv6); IPv4 without DF is fragmented ([`fragment`], an exception path with spare
+//!    buffers).
+//! 9. Record Route and Timestamp options filled in; TTL/hop limit decremented (IPv4 checksum
+//!    updated incrementally, RFC 1624), MACs rewritten.
 //!
 //! What the router writes itself (answers, ICMP errors, ARP/ND requests) is in [`reply`].
 //! ICMP errors are rate-limited by a token bucket and never sent about ICMP errors, non-first
 //! fragments, or martians. Every frame ends with exactly one [`Verdict`]; every drop is counted
 //! by [`DropReason`]; nothing panics, whatever the bytes.
 
+mod fragment;
+pub mod options;
 mod reply;
 mod types;
 
@@ -35,10 +45,33 @@ use fib::{Lpm, NO_ROUTE};
 
 use crate::neighbour::{Neighbours, Resolution};
 use crate::wire::ethernet::{self, Mac};
-use crate::wire::{arp, get16, icmp, ipv4, ipv6};
+use crate::wire::{arp, get16, icmp, ipv4, ipv6, put16};
 
 /// Frames per burst.
 pub const BURST: usize = 32;
+
+/// Next hops of connected routes: `CONNECTED_BASE + port` is "a host on port's subnet",
+/// resolved by ARP/ND. Above every configured next hop (configurations stay below it).
+pub const CONNECTED_BASE: u32 = 0x7f00;
+
+/// Routes as the FIB takes them: (prefix, length, next hop), IPv4 and IPv6.
+pub type Connected = (Vec<fib::Entry<u32>>, Vec<fib::Entry<u128>>);
+
+/// The connected routes of `interfaces`: each port's subnets, IPv4 and IPv6, to
+/// `CONNECTED_BASE + port`. Added to every table a router forwards with.
+pub fn connected_routes(interfaces: &[Interface]) -> Connected {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for i in interfaces {
+        let hop = CONNECTED_BASE + u32::from(i.port);
+        for n in &i.v4 {
+            v4.push((u32::from(n.network()), n.prefix_len(), hop));
+        }
+        for n in &i.v6 {
+            v6.push((u128::from(n.network()), n.prefix_len(), hop));
+        }
+    }
+    (v4, v6)
+}
 pub use crate::buf::BUF_SIZE;
 
 /// A virtual router's forwarding state, owned by the worker that runs it.
@@ -52,6 +85,12 @@ pub struct Pipeline {
     /// Treat 240.0.0.0/4 (class E) as unicast, as Linux does since 2.6.25: sources there are
     /// then not martians. Off by default (RFC 1812); labs relocated into 240/4 turn it on.
     pub class_e_unicast: bool,
+    /// Forward directed broadcasts (to a connected subnet's broadcast address) as link-layer
+    /// broadcasts. Off by default (RFC 2644; Linux's `bc_forwarding` too).
+    pub forward_directed_broadcast: bool,
+    /// Forward source-routed IPv4 datagrams (without acting on the route). Off by default
+    /// (RFC 7126; Linux's `accept_source_route` too).
+    pub accept_source_route: bool,
 }
 
 /// Work left for the second pass of a burst: look up and forward, IP header at `l3`.
@@ -73,6 +112,8 @@ impl Pipeline {
             neighbours,
             stats: Stats::default(),
             class_e_unicast: false,
+            forward_directed_broadcast: false,
+            accept_source_route: false,
             icmp: TokenBucket::new(1000, 100),
         }
     }
@@ -285,6 +326,7 @@ impl Pipeline {
             return Err(Self::drop(DropReason::BadChecksum));
         }
         let (src, dst) = (p.src(), p.dst());
+        let (ihl, total) = (p.header_len(), p.total_len());
         if martian4_src(src, self.class_e_unicast) || dst.octets()[0] == 0 || dst.is_loopback() {
             return Err(Self::drop(DropReason::Martian));
         }
@@ -317,7 +359,42 @@ impl Pipeline {
                 0,
             ));
         }
+        // Ethernet padding (a short datagram in a minimum-size frame) does not travel on.
+        f.len = f.len.min(l2 + total);
+        if ihl > ipv4::field::MIN_HEADER_LEN {
+            self.check_options(now_ns, ingress, f, l2, ihl)?;
+        }
         Ok(Pending::V4 { l3: l2 })
+    }
+
+    /// Validates an arriving IPv4 datagram's options ([`options::check`]).
+    #[cold]
+    #[inline(never)]
+    fn check_options(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        f: &mut PacketBuf,
+        l2: usize,
+        ihl: usize,
+    ) -> Result<(), Verdict> {
+        match options::check(&f.data[l2 + 20..l2 + ihl]) {
+            options::Check::Ok { .. } => Ok(()),
+            options::Check::Bad { pointer } => Err(self.icmp4_error(
+                now_ns,
+                ingress,
+                f,
+                l2,
+                DropReason::BadOption,
+                icmp::V4_PARAMETER_PROBLEM,
+                0,
+                u32::from(pointer) << 24,
+            )),
+            options::Check::SourceRoute if !self.accept_source_route => {
+                Err(Self::drop(DropReason::SourceRouted))
+            }
+            options::Check::SourceRoute => Ok(()),
+        }
     }
 
     fn classify6(
@@ -343,8 +420,15 @@ impl Pipeline {
         {
             return Err(Self::drop(DropReason::Martian));
         }
-        let ifc = &self.interfaces[usize::from(ingress)];
-        let ours = |a: Ipv6Addr| ifc.v6.iter().any(|n| n.addr() == a);
+        // Every port's address is the router's (as for IPv4; neighbour solicitations are
+        // answered for the ingress port's own addresses only, in `neighbor_advert`).
+        let ingress_ll = self.interfaces[usize::from(ingress)].link_local();
+        let ours = |a: Ipv6Addr| {
+            self.interfaces
+                .iter()
+                .any(|i| i.v6.iter().any(|n| n.addr() == a))
+                || (a == ingress_ll && !self.interfaces[usize::from(ingress)].v6.is_empty())
+        };
         let local = ours(dst) || dst.is_multicast();
         if local {
             let Ok((next, off)) = p.upper_layer() else {
@@ -381,6 +465,11 @@ impl Pipeline {
                 _ => Self::drop(DropReason::LocalUnsupported),
             });
         }
+        if dst.is_unicast_link_local() {
+            // Someone else's link-local address: it lives on the sender's link only.
+            return Err(Self::drop(DropReason::NotForwarded));
+        }
+        let end = l2 + ipv6::field::HEADER_LEN + p.payload_len();
         if p.hop_limit() <= 1 {
             return Err(self.icmp6_error(
                 now_ns,
@@ -393,6 +482,7 @@ impl Pipeline {
                 0,
             ));
         }
+        f.len = f.len.min(end);
         Ok(Pending::V6 { l3: l2 })
     }
 
@@ -460,6 +550,14 @@ impl Pipeline {
                 )
             };
         }
+        // Connected routes: the destination itself is the neighbour to resolve.
+        let mut hop = hop;
+        if hop >= CONNECTED_BASE {
+            match self.connected_host(now_ns, f, l3, hop, v6) {
+                Ok(id) => hop = id,
+                Err(v) => return v,
+            }
+        }
         // Without an Io there is nowhere to hold frames: only known MACs forward.
         let resolution = match io {
             Some(_) => self.neighbours.resolve(hop, now_ns),
@@ -487,6 +585,19 @@ impl Pipeline {
         let (out_mac, mtu) = (out.mac, usize::from(out.mtu));
         let b = &f.data[..];
         if v6 {
+            if port != ingress && reply::ip6_at(b, l3 + 8).is_unicast_link_local() {
+                return self.icmp6_error(
+                    now_ns,
+                    ingress,
+                    f,
+                    l3,
+                    DropReason::BeyondScope,
+                    icmp::V6_DEST_UNREACHABLE,
+                    icmp::V6_UNREACH_BEYOND_SCOPE,
+                    0,
+                );
+            }
+            let b = &f.data[..];
             let size =
                 ipv6::field::HEADER_LEN + usize::from(get16(b, l3 + ipv6::field::PAYLOAD_LEN));
             if size > mtu {
@@ -507,18 +618,25 @@ impl Pipeline {
             let total = usize::from(get16(b, l3 + ipv4::field::TOTAL_LEN));
             if total > mtu {
                 if get16(b, l3 + ipv4::field::FLAGS_FRAG) & ipv4::FLAG_DF == 0 {
-                    return Self::drop(DropReason::TooBig);
+                    return self.forward_fragmented(now_ns, ingress, f, l3, port, mac, ask, io);
+                } else {
+                    return self.icmp4_error(
+                        now_ns,
+                        ingress,
+                        f,
+                        l3,
+                        DropReason::TooBig,
+                        icmp::V4_DEST_UNREACHABLE,
+                        icmp::V4_UNREACH_FRAG_NEEDED,
+                        mtu as u32,
+                    );
                 }
-                return self.icmp4_error(
-                    now_ns,
-                    ingress,
-                    f,
-                    l3,
-                    DropReason::TooBig,
-                    icmp::V4_DEST_UNREACHABLE,
-                    icmp::V4_UNREACH_FRAG_NEEDED,
-                    mtu as u32,
-                );
+            }
+            if b[l3] != 0x45 {
+                // Options (a header longer than 20 bytes).
+                if let Err(v) = self.record_options(now_ns, ingress, port, f, l3) {
+                    return v;
+                }
             }
             let end = f.len;
             if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
@@ -536,6 +654,160 @@ impl Pipeline {
             return Verdict::Forward { port };
         }
         self.hold(now_ns, hop, port, ask, f, io)
+    }
+
+    /// The next-hop id of the destination of a frame routed to connected next hop `hop`
+    /// (`CONNECTED_BASE + port`), or the verdict when it goes no further (a directed broadcast
+    /// not forwarded, a host table full of waiting hosts). Off the fast path: only traffic to
+    /// the router's own subnets comes here.
+    #[cold]
+    #[inline(never)]
+    fn connected_host(
+        &mut self,
+        now_ns: u64,
+        f: &mut PacketBuf,
+        l3: usize,
+        hop: u32,
+        v6: bool,
+    ) -> Result<u32, Verdict> {
+        let Some(port) = u16::try_from(hop - CONNECTED_BASE)
+            .ok()
+            .filter(|&p| usize::from(p) < self.interfaces.len())
+        else {
+            return Err(Self::drop(DropReason::NoNeighbour));
+        };
+        let dst = if v6 {
+            IpAddr::V6(reply::ip6_at(&f.data[..], l3 + 24))
+        } else {
+            IpAddr::V4(reply::ip4_at(&f.data[..], l3 + 16))
+        };
+        if let IpAddr::V4(d) = dst {
+            let ifc = &self.interfaces[usize::from(port)];
+            let directed = ifc
+                .v4
+                .iter()
+                .any(|n| n.prefix_len() < 31 && n.broadcast() == d);
+            if directed {
+                if !self.forward_directed_broadcast {
+                    return Err(Self::drop(DropReason::DirectedBroadcast));
+                }
+                return Err(self.send_broadcast(f, l3, port));
+            }
+        }
+        self.neighbours
+            .host(port, dst, now_ns)
+            .ok_or_else(|| Self::drop(DropReason::NoNeighbour))
+    }
+
+    /// Fills in Record Route (the egress port's address) and Timestamp (the address it arrived
+    /// at, as Linux records it) of a leaving IPv4 datagram with options, and its checksum.
+    #[cold]
+    #[inline(never)]
+    fn record_options(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        port: u16,
+        f: &mut PacketBuf,
+        l3: usize,
+    ) -> Result<(), Verdict> {
+        let ihl = usize::from(f.data[l3] & 0x0f) * 4;
+        let addr = |i: u16, ifs: &[Interface]| {
+            ifs.get(usize::from(i))
+                .and_then(|i| i.v4.first())
+                .map_or(Ipv4Addr::UNSPECIFIED, |n| n.addr())
+        };
+        let (egress, arrived) = (
+            addr(port, &self.interfaces),
+            addr(ingress, &self.interfaces),
+        );
+        let ts = options::timestamp(now_ns);
+        let opts = &mut f.data[l3 + 20..l3 + ihl];
+        if let Err(pointer) = options::record(opts, egress, arrived, ts) {
+            return Err(self.icmp4_error(
+                now_ns,
+                ingress,
+                f,
+                l3,
+                DropReason::BadOption,
+                icmp::V4_PARAMETER_PROBLEM,
+                0,
+                u32::from(pointer) << 24,
+            ));
+        }
+        let d = &mut f.data[..];
+        put16(d, l3 + ipv4::field::CHECKSUM, 0);
+        let c = crate::wire::checksum::of(&d[l3..l3 + ihl]);
+        put16(d, l3 + ipv4::field::CHECKSUM, c);
+        Ok(())
+    }
+
+    /// Forwards an IPv4 datagram without DF that is larger than `port`'s MTU: options, TTL
+    /// and link header as for any datagram, then fragments, the first in `f` and the others
+    /// through `io`. A next hop still being resolved cannot hold the pieces: the datagram is
+    /// dropped (`too-big`) while the request goes out; so it is without spare buffers.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_fragmented(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        f: &mut PacketBuf,
+        l3: usize,
+        port: u16,
+        mac: Option<Mac>,
+        ask: Option<IpAddr>,
+        io: &mut Option<&mut Io<'_>>,
+    ) -> Verdict {
+        let (Some(mac), true) = (mac, io.is_some()) else {
+            if let Some(gateway) = ask {
+                self.send_request(port, gateway, io);
+            }
+            return Self::drop(DropReason::TooBig);
+        };
+        if f.data[l3] != 0x45 {
+            if let Err(v) = self.record_options(now_ns, ingress, port, f, l3) {
+                return v;
+            }
+        }
+        let end = f.len;
+        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
+            p.decrement_ttl();
+        }
+        let (out_mac, mtu) = {
+            let out = &self.interfaces[usize::from(port)];
+            (out.mac, usize::from(out.mtu))
+        };
+        ethernet::write_header(&mut f.data[..], mac, out_mac, ethernet::TYPE_IPV4);
+        let Some(io) = io.as_deref_mut() else {
+            return Self::drop(DropReason::TooBig);
+        };
+        match fragment::fragment(f, l3, mtu, io.spare, io.free) {
+            Some(rest) => {
+                self.stats.fragmented += 1;
+                self.stats.fragments += 1 + rest.len() as u64;
+                io.out.extend(rest.into_iter().map(|g| (port, g)));
+                Verdict::Forward { port }
+            }
+            None => Self::drop(DropReason::TooBig),
+        }
+    }
+
+    /// Sends a directed broadcast on `port` as a link-layer broadcast (when configured to).
+    fn send_broadcast(&mut self, f: &mut PacketBuf, l3: usize, port: u16) -> Verdict {
+        let out_mac = self.interfaces[usize::from(port)].mac;
+        let end = f.len;
+        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
+            p.decrement_ttl();
+        }
+        ethernet::write_header(
+            &mut f.data[..],
+            Mac([0xff; 6]),
+            out_mac,
+            ethernet::TYPE_IPV4,
+        );
+        Verdict::Forward { port }
     }
 
     /// Moves `f` into `hop`'s hold queue, leaving a request (or an empty spare) in its place.

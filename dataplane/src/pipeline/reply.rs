@@ -58,15 +58,12 @@ impl Pipeline {
                 f.len = 60;
             }
             IpAddr::V6(gw) => {
-                let Some(src) = ifc
-                    .v6
-                    .iter()
-                    .find(|n| n.contains(&gw))
-                    .or(ifc.v6.first())
-                    .map(|n| n.addr())
-                else {
+                // From the port's link-local address, as Linux asks (RFC 4861 §7.2.2 lets
+                // either be the source); only ports with an IPv6 address speak IPv6.
+                if ifc.v6.is_empty() {
                     return false;
-                };
+                }
+                let src = ifc.link_local();
                 let g = gw.octets();
                 let solicited = Ipv6Addr::new(
                     0xff02,
@@ -156,7 +153,9 @@ impl Pipeline {
         else {
             return Self::drop(DropReason::BadLength);
         };
-        if !ifc.v6.iter().any(|n| n.addr() == target) {
+        let ours = ifc.v6.iter().any(|n| n.addr() == target)
+            || (!ifc.v6.is_empty() && target == ifc.link_local());
+        if !ours {
             return Self::drop(DropReason::LocalUnsupported);
         }
         let mac = ifc.mac;
@@ -242,19 +241,18 @@ impl Pipeline {
             self.stats.icmp_rate_limited += 1;
             return Self::drop(reason);
         }
-        // The original header and the first 8 bytes of its payload.
-        let quote_len = (ihl + 8).min(total);
-        let mut quote = [0u8; 68];
-        quote[..quote_len].copy_from_slice(&b[l3..l3 + quote_len]);
+        // As much of the original datagram as fits in a 576-byte error (RFC 1812 §4.3.2.3;
+        // Linux quotes as much), moved into place first: it overlaps the new headers.
+        let quote_len = total.min(576 - 20 - 8).min(f.len.saturating_sub(l3));
         let to = ip4_at(b, l3 + 12);
         let b = &mut f.data[..];
         let l4 = 14 + 20;
+        b.copy_within(l3..l3 + quote_len, l4 + 8);
         let icmp_len = 8 + quote_len;
         b[l4] = kind;
         b[l4 + 1] = code;
         put16(b, l4 + 2, 0);
         b[l4 + 4..l4 + 8].copy_from_slice(&mtu.to_be_bytes());
-        b[l4 + 8..l4 + 8 + quote_len].copy_from_slice(&quote[..quote_len]);
         let c = checksum::of(&b[l4..l4 + icmp_len]);
         put16(b, l4 + 2, c);
         ipv4::write_header(&mut b[14..], our, to, ipv4::PROTO_ICMP, TTL_OUT, icmp_len);
@@ -284,11 +282,15 @@ impl Pipeline {
             .and_then(|p| p.upper_layer())
             .map(|(next, off)| next == ipv6::NEXT_ICMPV6 && l3 + off < end && b[l3 + off] < 128)
             .unwrap_or(false);
-        let Some(our) = self.interfaces[usize::from(ingress)]
-            .v6
-            .first()
-            .map(|n| n.addr())
-        else {
+        let ifc = &self.interfaces[usize::from(ingress)];
+        let to = ip6_at(b, l3 + 8);
+        // To a link-local address, from the port's link-local address (same scope, RFC 6724).
+        let our = if to.is_unicast_link_local() {
+            Some(ifc.link_local()).filter(|_| !ifc.v6.is_empty())
+        } else {
+            ifc.v6.first().map(|n| n.addr())
+        };
+        let Some(our) = our else {
             return Self::drop(reason);
         };
         if about_error {
@@ -298,7 +300,6 @@ impl Pipeline {
             self.stats.icmp_rate_limited += 1;
             return Self::drop(reason);
         }
-        let to = ip6_at(b, l3 + 8);
         let quote_len = (end - l3).min(1280 - 48);
         // Move the quoted packet into place first (it overlaps the new headers).
         let l4 = 14 + 40;

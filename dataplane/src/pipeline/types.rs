@@ -64,8 +64,19 @@ drop_reasons! {
     NoRoute => "no-route",
     /// The next hop has no MAC and cannot be resolved here.
     NoNeighbour => "no-neighbour",
-    /// Larger than the egress MTU.
+    /// Larger than the egress MTU (with DF set, or no buffers to fragment it).
     TooBig => "too-big",
+    /// A directed broadcast (to a connected subnet's broadcast address), not forwarded unless
+    /// configured (RFC 1812 §5.3.5.2, RFC 2644).
+    DirectedBroadcast => "directed-broadcast",
+    /// An IPv6 link-local source leaving its link (RFC 4291 §2.5.6; answered with ICMPv6
+    /// "beyond scope of source address").
+    BeyondScope => "beyond-scope",
+    /// A malformed IPv4 option (answered with Parameter Problem, RFC 1812 §5.2.5).
+    BadOption => "bad-ip-option",
+    /// Loose or strict source routing, not forwarded unless configured (RFC 7126; Linux
+    /// likewise).
+    SourceRouted => "source-routed",
 }
 
 #[cfg(test)]
@@ -145,6 +156,9 @@ pub struct Stats {
     pub held: u64,
     /// Held frames sent once their next hop was resolved.
     pub released: u64,
+    /// IPv4 datagrams fragmented to fit their egress MTU, and the fragments sent for them.
+    pub fragmented: u64,
+    pub fragments: u64,
     pub drops: [u64; DropReason::ALL.len()],
 }
 
@@ -170,6 +184,33 @@ pub struct Interface {
     pub v6: Vec<Ipv6Net>,
     /// IP MTU of the link (bytes of IP packet).
     pub mtu: u16,
+}
+
+impl Interface {
+    /// The port's IPv6 link-local address, made from its MAC as Linux makes it (modified
+    /// EUI-64, RFC 4291 §2.5.1): the source of its neighbour solicitations and of ICMPv6
+    /// errors to link-local addresses, and an address the router answers on that link.
+    pub fn link_local(&self) -> std::net::Ipv6Addr {
+        let m = self.mac.0;
+        std::net::Ipv6Addr::from([
+            0xfe,
+            0x80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            m[0] ^ 0x02,
+            m[1],
+            m[2],
+            0xff,
+            0xfe,
+            m[3],
+            m[4],
+            m[5],
+        ])
+    }
 }
 
 /// Token bucket for ICMP errors.

@@ -22,8 +22,11 @@ pub const V4_ECHO_REQUEST: u8 = 8;
 pub const V4_TIME_EXCEEDED: u8 = 11;
 pub const V4_UNREACH_NET: u8 = 0;
 pub const V4_UNREACH_FRAG_NEEDED: u8 = 4;
+pub const V4_PARAMETER_PROBLEM: u8 = 12;
 
 pub const V6_DEST_UNREACHABLE: u8 = 1;
+/// Destination Unreachable code 2: beyond scope of source address (RFC 4443 §3.1).
+pub const V6_UNREACH_BEYOND_SCOPE: u8 = 2;
 pub const V6_PACKET_TOO_BIG: u8 = 2;
 pub const V6_TIME_EXCEEDED: u8 = 3;
 pub const V6_ECHO_REQUEST: u8 = 128;
