@@ -421,14 +421,25 @@ fn xen_and_openvz_deployments_are_built_from_a_guest_configuration() {
     let o = Command::new(repo().join("deploy/xen/create-routers"))
         .arg("2")
         .arg(&cfg)
+        .arg("--image")
+        .arg(img)
+        .arg("--out")
+        .arg(work.path().join("xen-all"))
         .arg("--dry-run")
-        .env("PATH", std::env::var("PATH").unwrap())
         .output()
         .unwrap();
-    // create-routers writes into target/xen by default; make-domain with --out is checked
-    // directly below, the dry run only for its commands.
+    // The dry run writes both domains and prints their commands; make-domain's own options
+    // are checked directly below.
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("xl create"), "{}", text(&o));
+    for k in 1..=2 {
+        let want = format!(
+            "xl create {}",
+            work.path()
+                .join(format!("xen-all/vrouter-r{k}.cfg"))
+                .display()
+        );
+        assert!(text(&o).contains(&want), "{want} missing:\n{}", text(&o));
+    }
     let o = Command::new(repo().join("deploy/xen/make-domain"))
         .args(["vrouter-r1"])
         .arg(cfg.join("r1"))

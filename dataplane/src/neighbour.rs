@@ -130,9 +130,10 @@ impl Neighbours {
         Self::entry_in(&mut self.by_id, &mut self.hosts, id)
     }
 
+    /// [`Neighbours::get`] for a host of a connected subnet.
     #[cold]
     #[inline(never)]
-    fn host_get(&self, id: u32) -> Option<Neighbour> {
+    pub fn get_host(&self, id: u32) -> Option<Neighbour> {
         match self
             .hosts
             .get(id.checked_sub(HOST_BASE)? as usize)?
@@ -225,11 +226,6 @@ impl Neighbours {
     /// The neighbour of `id` if it is known now (static, or dynamic with a MAC).
     #[inline]
     pub fn get(&self, id: u32) -> Option<Neighbour> {
-        // Hosts of connected subnets out of line; configured next hops (every forwarded
-        // frame's path) as before there were hosts.
-        if id >= HOST_BASE {
-            return self.host_get(id);
-        }
         match self.by_id.get(id as usize)?.as_ref()? {
             Entry::Static(n) => Some(*n),
             Entry::Dynamic(d) => d.mac.map(|mac| Neighbour { port: d.port, mac }),
@@ -238,9 +234,31 @@ impl Neighbours {
 
     /// Decides how to forward to `id` at `now_ns`, recording any request it asks for.
     pub fn resolve(&mut self, id: u32, now_ns: u64) -> Resolution {
-        let Some(e) = Self::entry_in(&mut self.by_id, &mut self.hosts, id) else {
+        let Some(Some(e)) = self.by_id.get_mut(id as usize) else {
             return Resolution::Unknown;
         };
+        Self::resolve_entry(e, &mut self.stats, now_ns)
+    }
+
+    /// [`Neighbours::resolve`] for a host of a connected subnet (an id from
+    /// [`Neighbours::host`]).
+    #[cold]
+    #[inline(never)]
+    pub fn resolve_host(&mut self, id: u32, now_ns: u64) -> Resolution {
+        let Some(Some(e)) = id
+            .checked_sub(HOST_BASE)
+            .and_then(|i| self.hosts.get_mut(i as usize))
+        else {
+            return Resolution::Unknown;
+        };
+        if let Entry::Dynamic(d) = e {
+            d.used_ns = now_ns;
+        }
+        Self::resolve_entry(e, &mut self.stats, now_ns)
+    }
+
+    #[inline(always)]
+    fn resolve_entry(e: &mut Entry, stats: &mut NeighbourStats, now_ns: u64) -> Resolution {
         let d = match e {
             Entry::Static(n) => return Resolution::Ready(*n),
             Entry::Dynamic(d) => d,
@@ -248,7 +266,6 @@ impl Neighbours {
         let due = d
             .last_request_ns
             .is_none_or(|t| now_ns.saturating_sub(t) >= REQUEST_INTERVAL_NS);
-        d.used_ns = now_ns;
         match d.mac {
             Some(mac) if now_ns < d.expires_ns => {
                 Resolution::Ready(Neighbour { port: d.port, mac })
@@ -257,7 +274,7 @@ impl Neighbours {
                 let n = Neighbour { port: d.port, mac };
                 if due {
                     d.last_request_ns = Some(now_ns);
-                    self.stats.requests += 1;
+                    stats.requests += 1;
                     Resolution::Refresh(n, d.gateway)
                 } else {
                     Resolution::Ready(n)
@@ -267,7 +284,7 @@ impl Neighbours {
                 if due {
                     d.last_request_ns = Some(now_ns);
                     d.first_request_ns.get_or_insert(now_ns);
-                    self.stats.requests += 1;
+                    stats.requests += 1;
                 }
                 Resolution::Pending {
                     port: d.port,

@@ -521,50 +521,60 @@ impl Pipeline {
         ingress: u16,
         f: &mut PacketBuf,
         l3: usize,
-        hop: u32,
+        mut hop: u32,
         v6: bool,
         io: &mut Option<&mut Io<'_>>,
     ) -> Verdict {
-        if hop == NO_ROUTE {
-            return if v6 {
-                self.icmp6_error(
-                    now_ns,
-                    ingress,
-                    f,
-                    l3,
-                    DropReason::NoRoute,
-                    icmp::V6_DEST_UNREACHABLE,
-                    0,
-                    0,
-                )
-            } else {
-                self.icmp4_error(
-                    now_ns,
-                    ingress,
-                    f,
-                    l3,
-                    DropReason::NoRoute,
-                    icmp::V4_DEST_UNREACHABLE,
-                    icmp::V4_UNREACH_NET,
-                    0,
-                )
-            };
-        }
-        // Connected routes: the destination itself is the neighbour to resolve.
-        let mut hop = hop;
-        if hop >= CONNECTED_BASE {
+        // One compare on the fast path: above CONNECTED_BASE are connected routes and, at the
+        // top, no route at all.
+        let resolution = if hop >= CONNECTED_BASE {
+            if hop == NO_ROUTE {
+                return if v6 {
+                    self.icmp6_error(
+                        now_ns,
+                        ingress,
+                        f,
+                        l3,
+                        DropReason::NoRoute,
+                        icmp::V6_DEST_UNREACHABLE,
+                        0,
+                        0,
+                    )
+                } else {
+                    self.icmp4_error(
+                        now_ns,
+                        ingress,
+                        f,
+                        l3,
+                        DropReason::NoRoute,
+                        icmp::V4_DEST_UNREACHABLE,
+                        icmp::V4_UNREACH_NET,
+                        0,
+                    )
+                };
+            }
             match self.connected_host(now_ns, f, l3, hop, v6) {
-                Ok(id) => hop = id,
+                Ok(id) => {
+                    hop = id;
+                    match io {
+                        Some(_) => self.neighbours.resolve_host(id, now_ns),
+                        None => self
+                            .neighbours
+                            .get_host(id)
+                            .map_or(Resolution::Unknown, Resolution::Ready),
+                    }
+                }
                 Err(v) => return v,
             }
-        }
-        // Without an Io there is nowhere to hold frames: only known MACs forward.
-        let resolution = match io {
-            Some(_) => self.neighbours.resolve(hop, now_ns),
-            None => self
-                .neighbours
-                .get(hop)
-                .map_or(Resolution::Unknown, Resolution::Ready),
+        } else {
+            // Without an Io there is nowhere to hold frames: only known MACs forward.
+            match io {
+                Some(_) => self.neighbours.resolve(hop, now_ns),
+                None => self
+                    .neighbours
+                    .get(hop)
+                    .map_or(Resolution::Unknown, Resolution::Ready),
+            }
         };
         let (port, mac, ask) = match resolution {
             Resolution::Ready(n) => (n.port, Some(n.mac), None),
