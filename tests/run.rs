@@ -423,3 +423,98 @@ fn out_of_range_numbers_are_refused_and_leave_nothing_behind() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What the control socket used to accept and get wrong (issue 19, item 7): a prefix with
+/// host bits silently truncated, removing a route that is not there answered "ok", an unknown
+/// router answered with all of them, a wrongly typed field not named.
+#[test]
+fn ctl_refuses_what_it_would_get_wrong() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    let dir = std::env::temp_dir().join(format!("vrouter-ctlwrong-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start(&dir, CONFIG);
+    let sock = r.1.clone();
+    let fails = |args: &[&str], want: &str| {
+        let o = ctl(&sock, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "ctl {args:?} succeeded: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(err.contains(want), "ctl {args:?}: {err} (want {want})");
+    };
+    fails(
+        &["route", "add", "10.1.0.0/8", "1"],
+        "10.1.0.0/8 has bits set past its length /8: did you mean 10.0.0.0/8?",
+    );
+    fails(
+        &["route", "del", "203.0.113.0/24"],
+        "203.0.113.0/24 is not in router vr0's table",
+    );
+    ok(&sock, &["route", "add", "203.0.113.0/24", "1"]);
+    ok(&sock, &["route", "del", "203.0.113.0/24"]);
+    fails(
+        &["route", "del", "203.0.113.0/24"],
+        "is not in router vr0's table",
+    );
+    fails(
+        &["--router", "nosuch", "stats"],
+        "--router nosuch: no such router (routers: vr0, vr1)",
+    );
+    fails(
+        &["--router", "nosuch", "lookup", "1.1.1.1"],
+        "no router named `nosuch` (routers: vr0, vr1)",
+    );
+    fails(
+        &["--router", "vr1", "shutdown"],
+        "shutdown stops the whole instance",
+    );
+    let one: serde_json::Value =
+        serde_json::from_str(&ok(&sock, &["--router", "vr1", "stats", "--json"])).unwrap();
+    let names: Vec<&str> = one["routers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["vr1"]);
+    // Wrongly typed fields on the socket are named, never read as missing or as the default.
+    let raw = |line: &str| {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        writeln!(s, "{line}").unwrap();
+        let mut answer = String::new();
+        BufReader::new(&s).read_line(&mut answer).unwrap();
+        serde_json::from_str::<serde_json::Value>(&answer).unwrap()
+    };
+    for (line, want) in [
+        (
+            r#"{"cmd":"route-add","prefix":"198.51.100.0/24","nexthop":-1}"#,
+            "field `nexthop`: invalid value: integer `-1`, expected u32",
+        ),
+        (
+            r#"{"cmd":"route-add","router":5,"prefix":"198.51.100.0/24","nexthop":1}"#,
+            "field `router`: invalid type: integer `5`, expected a string",
+        ),
+        (
+            r#"{"cmd":"lookup","addr":"1.1.1.1","colour":"red"}"#,
+            "field `colour`: unknown field `colour`",
+        ),
+        (
+            r#"{"cmd":"route-add","prefix":"198.51.100.0/24"}"#,
+            "missing field `nexthop`",
+        ),
+        (r#"{"cmd":"route-add""#, "not JSON"),
+    ] {
+        let a = raw(line);
+        assert_eq!(a["ok"], false, "{line}: {a}");
+        let err = a["error"].as_str().unwrap();
+        assert!(err.contains(want), "{line}: {err} (want {want})");
+    }
+    // Nothing of it reached the table.
+    let out = ok(&sock, &["lookup", "198.51.100.1"]);
+    assert!(!out.contains("198.51.100.0/24"), "{out}");
+    drop(r);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -134,6 +134,10 @@ impl Neighbours {
     #[cold]
     #[inline(never)]
     pub fn get_host(&self, id: u32) -> Option<Neighbour> {
+        // A host that is a configured next hop's gateway has that next hop's id.
+        if id < HOST_BASE {
+            return self.get(id);
+        }
         match self
             .hosts
             .get(id.checked_sub(HOST_BASE)? as usize)?
@@ -245,6 +249,10 @@ impl Neighbours {
     #[cold]
     #[inline(never)]
     pub fn resolve_host(&mut self, id: u32, now_ns: u64) -> Resolution {
+        // A host that is a configured next hop's gateway has that next hop's id.
+        if id < HOST_BASE {
+            return self.resolve(id, now_ns);
+        }
         let Some(Some(e)) = id
             .checked_sub(HOST_BASE)
             .and_then(|i| self.hosts.get_mut(i as usize))

@@ -12,7 +12,7 @@
 //! - IPv6 link-local sources stay on their link (RFC 4291 §2.5.6, RFC 4443 §3.1 code 2);
 //! - Ethernet padding past the IP datagram is not forwarded.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dataplane::pipeline::{connected_routes, DropReason, Io, PacketBuf, Pipeline, Verdict};
 use dataplane::wire::{arp, checksum, ethernet, icmp, ipv4, ipv6};
@@ -177,6 +177,53 @@ fn a_host_on_a_connected_subnet_is_resolved_by_arp_and_reached() {
     );
     assert!(matches!(v[0], Verdict::Held { .. }), "{:?}", v[0]);
     assert_eq!(p.neighbours.hosts(), 2);
+}
+
+/// A configured gateway resolved by ARP (as in the labs) is also a host of its connected
+/// subnet: traffic to its own address goes to the MAC learned for the next hop. (The lab's
+/// return path to the generator is such a host; a broken dispatch dropped it as no-neighbour.)
+#[test]
+fn a_dynamic_gateway_is_reached_as_a_host_of_its_subnet() {
+    let mut p = router();
+    p.neighbours.set_dynamic(0, 1, IpAddr::V4(v4("198.18.1.2")));
+    let to_gw = || ipv4_frame("198.18.0.2", "198.18.1.2", 64, &[0; 12]);
+    let (v, b, _) = run(&mut p, &[to_gw()]);
+    assert_eq!(v[0], Verdict::Held { request: Some(1) });
+    let req = arp::Packet::new_checked(&b[0].bytes()[14..]).unwrap();
+    assert_eq!(req.target_ip(), v4("198.18.1.2"));
+    let mut reply = vec![0u8; 60];
+    ethernet::write_header(&mut reply, US1, NEXT, ethernet::TYPE_ARP);
+    arp::write(
+        &mut reply[14..],
+        arp::OP_REPLY,
+        NEXT,
+        v4("198.18.1.2"),
+        US1,
+        v4("198.18.1.1"),
+    );
+    let (_, _, out) = run_on(&mut p, 1, 1_100_000_000, &[reply]);
+    assert_eq!(
+        out.len(),
+        1,
+        "the held frame leaves once the gateway answers"
+    );
+    assert_eq!(&out[0].1.bytes()[0..6], &NEXT);
+    // Known now, both as the next hop of a route and as a host of the subnet.
+    let (v, b, _) = run_on(
+        &mut p,
+        0,
+        1_200_000_000,
+        &[to_gw(), ipv4_frame("198.18.0.2", "8.8.8.8", 64, &[0; 12])],
+    );
+    for i in 0..2 {
+        assert_eq!(v[i], Verdict::Forward { port: 1 }, "frame {i}");
+        assert_eq!(&b[i].bytes()[0..6], &NEXT, "frame {i}");
+    }
+    assert_eq!(
+        p.neighbours.hosts(),
+        0,
+        "the gateway is its next hop, not a new host"
+    );
 }
 
 #[test]

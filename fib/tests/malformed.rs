@@ -276,7 +276,33 @@ fn text_formats_truncated_at_every_byte() {
 
 #[test]
 fn text_errors_name_the_line_and_problem() {
-    let cases: [(Format, &str, usize, &str); 9] = [
+    let cases: [(Format, &str, usize, &str); 13] = [
+        // Accepted but wrong before: a gateway that is no address, a cut prefix read as a
+        // host route.
+        (
+            Format::IpRoute,
+            "1.0.0.0/8 via banana dev eth0\n",
+            1,
+            "`via banana`: not an address",
+        ),
+        (
+            Format::IpRoute,
+            "default via 198\n",
+            1,
+            "`via 198`: not an address",
+        ),
+        (
+            Format::IpRoute,
+            "10.0.0.0/8 dev\n",
+            1,
+            "`dev` without a device",
+        ),
+        (
+            Format::PrefixList,
+            "1.0.0.0/8\t1\n200.202.20.0\n",
+            2,
+            "has no /length",
+        ),
         (
             Format::PrefixList,
             "1.0.0.0/24\t1\n1.2.3.0/33\t5\n",
@@ -327,6 +353,40 @@ fn text_errors_name_the_line_and_problem() {
         assert!(msg.contains(what), "{msg} (want {what})");
         let lenient = load_bytes(Path::new("routes.txt"), &bytes, &opts(format, true)).unwrap();
         assert_eq!(lenient.stats.skipped.get("malformed"), Some(&1), "{text}");
+    }
+}
+
+/// A peer that offered no entry is an error naming the dump's peers, not an empty table.
+#[test]
+fn a_peer_absent_from_the_dump_is_named_not_loaded_as_nothing() {
+    let dump = "TABLE_DUMP2|1400824800|B|196.7.106.245|2905|1.0.0.0/24|2905 15169|IGP|196.7.106.245|0|0||NAG||\n\
+                TABLE_DUMP2|1400824800|B|157.130.10.233|701|1.0.4.0/22|701 1|IGP|157.130.10.233|0|0||NAG||\n";
+    for (peer, ok) in [
+        ("999", false),
+        ("1", true),
+        ("157.130.10.233", true),
+        ("192.0.2.1", false),
+    ] {
+        let o = LoadOptions {
+            peer: peer.parse().unwrap(),
+            ..opts(Format::Bgpdump, false)
+        };
+        match load_bytes(Path::new("rib.txt"), dump.as_bytes(), &o) {
+            Ok(set) => {
+                assert!(ok, "peer {peer} loaded {} routes", set.routes.len());
+                assert_eq!(set.routes.len(), 1, "peer {peer}");
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!ok, "peer {peer}: {msg}");
+                assert!(msg.starts_with("rib.txt: "), "{msg}");
+                assert!(msg.contains(&format!("no entry from peer {peer}")), "{msg}");
+                assert!(
+                    msg.contains("0 (196.7.106.245), 1 (157.130.10.233)"),
+                    "{msg}"
+                );
+            }
+        }
     }
 }
 

@@ -91,8 +91,35 @@ pub fn run(a: CtlArgs) -> Result<()> {
     if let CtlCmd::Routes(RoutesCmd::Dump) = &a.cmd {
         return dump(&a.socket, a.router.clone(), timeout);
     }
+    if let (CtlCmd::Shutdown, Some(r)) = (&a.cmd, &a.router) {
+        bail!(
+            "--router {r}: shutdown stops the whole instance, not one router (leave --router out)"
+        );
+    }
+    if let CtlCmd::Stats { json } = &a.cmd {
+        let mut stats = client::stats_within(&a.socket, timeout)?;
+        if let Some(name) = &a.router {
+            let names: Vec<&str> = stats.routers.iter().map(|r| r.name.as_str()).collect();
+            if !names.contains(&name.as_str()) {
+                bail!(
+                    "--router {name}: no such router (routers: {})",
+                    names.join(", ")
+                );
+            }
+            stats.routers.retain(|r| &r.name == name);
+        }
+        if *json {
+            let mut v = serde_json::to_value(&stats)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("ok".into(), serde_json::Value::Bool(true));
+            }
+            println!("{v}");
+        } else {
+            print_stats(&stats);
+        }
+        return Ok(());
+    }
     let req = match &a.cmd {
-        CtlCmd::Stats { .. } => Request::Stats,
         CtlCmd::Route(RouteCmd::Add { prefix, nexthop }) => Request::RouteAdd {
             router: None,
             prefix: prefix.clone(),
@@ -122,13 +149,12 @@ pub fn run(a: CtlArgs) -> Result<()> {
             addr: addr.clone(),
         },
         CtlCmd::Shutdown => Request::Shutdown,
-        CtlCmd::Relay { .. } | CtlCmd::Routes(RoutesCmd::Dump) => {
-            unreachable!("relayed and dumped above")
+        CtlCmd::Relay { .. } | CtlCmd::Routes(RoutesCmd::Dump) | CtlCmd::Stats { .. } => {
+            unreachable!("relayed, dumped and counted above")
         }
     }
     .to_router(a.router.clone());
     match a.cmd {
-        CtlCmd::Stats { json: false } => print_stats(&client::stats_within(&a.socket, timeout)?),
         CtlCmd::Lookup { .. } => {
             let l: Lookup = client::call_within(&a.socket, &req, timeout)?;
             match (l.prefix, l.nexthop, l.connected_port) {

@@ -58,7 +58,7 @@ pub struct RouterToml {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worker: Option<String>,
+    pub worker: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<Spanned<usize>>,
     #[serde(default)]
@@ -199,7 +199,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
     let cx = Ctx { path, text };
     let file: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(0, |s| cx.line(s));
-        anyhow!("{}:{line}: {}", path.display(), e.message())
+        // A wrongly typed value: name the key written on its line (`lenient = "yes"`).
+        let key = e
+            .span()
+            .filter(|_| e.message().starts_with("invalid "))
+            .and_then(|s| {
+                let start = text[..s.start.min(text.len())]
+                    .rfind('\n')
+                    .map_or(0, |i| i + 1);
+                let (key, _) = text[start..].split_once('=')?;
+                let key = key.trim();
+                (!key.is_empty() && key.len() <= 40 && !key.contains(['[', '\n', '"']))
+                    .then(|| format!("{key}: "))
+            })
+            .unwrap_or_default();
+        anyhow!("{}:{line}: {key}{}", path.display(), e.message())
     })?;
     if file.router.is_empty() {
         return Err(anyhow!("{}: no [[router]] defined", path.display()));
@@ -210,6 +224,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
     let mut routers = Vec::new();
     for r in &file.router {
         let name = r.name.get_ref();
+        if name.is_empty()
+            || name.len() > 32
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(cx.err(
+                r.name.span(),
+                "name",
+                format!(
+                    "`{}` is not a router name (1-32 letters, digits, `-`, `_` or `.`)",
+                    fib::source::excerpt(name)
+                ),
+            ));
+        }
         if names.insert(name.clone(), ()).is_some() {
             return Err(cx.err(
                 r.name.span(),
@@ -219,6 +248,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
         }
         routers.push(cx.router(r, base, &mut links)?);
     }
+    cx.shared_workers(&file.router, &mut routers)?;
+    cx.unique_macs(&file.router)?;
     if let Some((link, (_, span))) = links.iter().find(|(_, (n, _))| *n == 1) {
         return Err(cx.err(
             span.clone(),
@@ -249,6 +280,91 @@ fn ranged<T: Copy + PartialOrd>(
 }
 
 impl Ctx<'_> {
+    /// Routers that name one worker run on one thread: what one of them writes of its
+    /// polling mode and core holds for all (one may set them for the group); two different
+    /// values are refused, as one of them would silently lose.
+    fn shared_workers(&self, file: &[RouterToml], routers: &mut [RouterConfig]) -> Result<()> {
+        // Per worker: the first router that wrote a mode, and one that wrote a core.
+        let mut modes: HashMap<String, usize> = HashMap::new();
+        let mut cores: HashMap<String, usize> = HashMap::new();
+        for (i, r) in file.iter().enumerate() {
+            let w = routers[i].worker.clone();
+            let span = r.worker.as_ref().map_or(r.name.span(), |w| w.span());
+            let clash = |j: usize, what: &str, a: String, b: String| {
+                self.err(
+                    span.clone(),
+                    "worker",
+                    format!(
+                        "routers `{}` ({what} {a}) and `{}` ({what} {b}) share worker `{w}`, which \
+                         has one {what}: give one of them the {what}, or both the same",
+                        routers[j].name, routers[i].name
+                    ),
+                )
+            };
+            if r.mode.is_some() {
+                match modes.get(&w) {
+                    Some(&j) if routers[j].mode != routers[i].mode => {
+                        return Err(clash(
+                            j,
+                            "mode",
+                            routers[j].mode.to_string(),
+                            routers[i].mode.to_string(),
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        modes.insert(w.clone(), i);
+                    }
+                }
+            }
+            if let Some(c) = routers[i].core {
+                match cores.get(&w) {
+                    Some(&j) if routers[j].core != Some(c) => {
+                        let was = routers[j].core.unwrap_or_default().to_string();
+                        return Err(clash(j, "core", was, c.to_string()));
+                    }
+                    Some(_) => {}
+                    None => {
+                        cores.insert(w.clone(), i);
+                    }
+                }
+            }
+        }
+        for i in 0..routers.len() {
+            let w = routers[i].worker.clone();
+            if let Some(&j) = modes.get(&w) {
+                routers[i].mode = routers[j].mode;
+            }
+            if let Some(&j) = cores.get(&w) {
+                routers[i].core = routers[j].core;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every port's MAC is its own: two ports with one MAC would answer for each other.
+    fn unique_macs(&self, file: &[RouterToml]) -> Result<()> {
+        let mut seen: HashMap<Mac, (String, usize)> = HashMap::new();
+        for r in file {
+            for (k, p) in r.port.iter().enumerate() {
+                let Ok(mac) = p.mac.get_ref().parse::<Mac>() else {
+                    continue;
+                };
+                let here = (r.name.get_ref().clone(), k);
+                if let Some((rn, pk)) = seen.insert(mac, here) {
+                    return Err(self.err(
+                        p.mac.span(),
+                        "mac",
+                        format!(
+                            "{mac} is already port {pk}'s of router `{rn}`: MACs must be unique"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One `[[router]]` section, its ports and neighbours.
     fn router(&self, r: &RouterToml, base: &Path, links: &mut Links) -> Result<RouterConfig> {
         let name = r.name.get_ref().clone();
@@ -304,8 +420,21 @@ impl Ctx<'_> {
         let neighbours = r
             .neighbour
             .iter()
-            .map(|n| self.neighbour(n, &name, ports.len(), nexthops, queues))
+            .map(|n| self.neighbour(n, &name, &ports, nexthops, queues))
             .collect::<Result<Vec<_>>>()?;
+        for (i, n) in neighbours.iter().enumerate() {
+            if let Some(j) = neighbours[..i].iter().position(|m| m.nexthop == n.nexthop) {
+                let at = self.line(r.neighbour[j].nexthop.span());
+                return Err(self.err(
+                    r.neighbour[i].nexthop.span(),
+                    "nexthop",
+                    format!(
+                        "next hop {} already has a neighbour (line {at}): one neighbour per next hop",
+                        n.nexthop
+                    ),
+                ));
+            }
+        }
         Ok(RouterConfig {
             routes: r.routes.as_ref().map(|p| base.join(p.get_ref())),
             nexthops,
@@ -315,7 +444,10 @@ impl Ctx<'_> {
             accept_source_route: r.accept_source_route,
             queues,
             mode,
-            worker: r.worker.clone().unwrap_or_else(|| format!("worker-{name}")),
+            worker: r
+                .worker
+                .as_ref()
+                .map_or_else(|| format!("worker-{name}"), |w| w.get_ref().clone()),
             core: r.core.as_ref().map(|c| *c.get_ref()),
             ports,
             neighbours,
@@ -341,7 +473,7 @@ impl Ctx<'_> {
             .get_ref()
             .parse::<Mac>()
             .ok()
-            .filter(|m| !m.is_multicast())
+            .filter(|m| !m.is_multicast() && *m != Mac::ZERO)
             .ok_or_else(|| {
                 self.err(
                     p.mac.span(),
@@ -376,7 +508,34 @@ impl Ctx<'_> {
 
     /// A port's backend and its own fields.
     fn backend(&self, p: &PortToml, links: &mut Links) -> Result<Backend> {
-        match p.backend.get_ref().as_str() {
+        let b = p.backend.get_ref().as_str();
+        // A field of another backend is a mistake, not something to ignore.
+        type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+        let foreign: [Owned; 4] = [
+            ("link", p.link.as_ref().map(|x| x.span()), &["memory"]),
+            (
+                "iface",
+                p.iface.as_ref().map(|x| x.span()),
+                &["afpacket", "afxdp", "dpdk"],
+            ),
+            ("fanout", p.fanout.as_ref().map(|x| x.span()), &["afpacket"]),
+            (
+                "xdp_mode",
+                p.xdp_mode.as_ref().map(|x| x.span()),
+                &["afxdp"],
+            ),
+        ];
+        let known = ["memory", "afpacket", "afxdp"].contains(&b);
+        for (field, span, owners) in foreign {
+            if let Some(span) = span.filter(|_| known && !owners.contains(&b)) {
+                return Err(self.err(
+                    span,
+                    field,
+                    format!("belongs to {} ports, not `{b}` ones", owners.join("/")),
+                ));
+            }
+        }
+        match b {
             "memory" => {
                 let Some(link) = &p.link else {
                     return Err(self.err(
@@ -482,17 +641,17 @@ impl Ctx<'_> {
         &self,
         n: &NeighbourToml,
         router: &str,
-        ports: usize,
+        ports: &[PortConfig],
         nexthops: u32,
         queues: usize,
     ) -> Result<NeighbourConfig> {
-        if usize::from(*n.port.get_ref()) >= ports {
+        let Some(port) = ports.get(usize::from(*n.port.get_ref())) else {
             return Err(self.err(
                 n.port.span(),
                 "port",
-                format!("router `{router}` has ports 0..{}", ports - 1),
+                format!("router `{router}` has ports 0..{}", ports.len() - 1),
             ));
-        }
+        };
         if *n.nexthop.get_ref() >= nexthops {
             return Err(self.err(
                 n.nexthop.span(),
@@ -501,11 +660,19 @@ impl Ctx<'_> {
             ));
         }
         let target = match (&n.mac, &n.gateway) {
-            (Some(m), None) => {
-                NeighbourTarget::Static(m.get_ref().parse::<Mac>().map_err(|_| {
-                    self.err(m.span(), "mac", format!("`{}` is not a MAC", m.get_ref()))
-                })?)
-            }
+            (Some(m), None) => NeighbourTarget::Static(
+                m.get_ref()
+                    .parse::<Mac>()
+                    .ok()
+                    .filter(|m| !m.is_multicast() && *m != Mac::ZERO)
+                    .ok_or_else(|| {
+                        self.err(
+                            m.span(),
+                            "mac",
+                            format!("`{}` is not a unicast MAC", m.get_ref()),
+                        )
+                    })?,
+            ),
             (None, Some(g)) if queues > 1 => {
                 return Err(self.err(
                     g.span(),
@@ -514,13 +681,37 @@ impl Ctx<'_> {
                      ARP/ND answers reach only one of its queues",
                 ))
             }
-            (None, Some(g)) => NeighbourTarget::Gateway(g.get_ref().parse().map_err(|_| {
-                self.err(
-                    g.span(),
-                    "gateway",
-                    format!("`{}` is not an address", g.get_ref()),
-                )
-            })?),
+            (None, Some(g)) => {
+                let gw: IpAddr = g.get_ref().parse().map_err(|_| {
+                    self.err(
+                        g.span(),
+                        "gateway",
+                        format!("`{}` is not an address", g.get_ref()),
+                    )
+                })?;
+                // A gateway is asked for by ARP/ND from the port's address of its family (from
+                // 0.0.0.0 or link-local on a port with none, an unnumbered link): it must be
+                // on one of those subnets, or IPv6 link-local, which every port has.
+                let family: Vec<&IpNet> = port
+                    .addresses
+                    .iter()
+                    .filter(|a| a.addr().is_ipv4() == gw.is_ipv4())
+                    .collect();
+                let link_local = matches!(gw, IpAddr::V6(a) if a.is_unicast_link_local());
+                if !family.is_empty() && !link_local && !family.iter().any(|a| a.contains(&gw)) {
+                    let nets: Vec<String> = family.iter().map(|a| a.trunc().to_string()).collect();
+                    return Err(self.err(
+                        g.span(),
+                        "gateway",
+                        format!(
+                            "{gw} is on none of port {}'s subnets ({}): it could not be resolved",
+                            n.port.get_ref(),
+                            nets.join(", ")
+                        ),
+                    ));
+                }
+                NeighbourTarget::Gateway(gw)
+            }
             _ => {
                 return Err(self.err(
                     n.nexthop.span(),
@@ -557,6 +748,7 @@ addresses = ["198.18.0.1/24", "2001:2::1/64"]
 backend = "memory"
 link = "b"
 mac = "02:00:00:00:00:02"
+addresses = ["198.18.1.1/24"]
 
 [[router.neighbour]]
 nexthop = 0
@@ -607,7 +799,49 @@ mac = "02:00:00:00:01:02"
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let cases: [(&str, &str, &str); 10] = [
+        let cases: [(&str, &str, &str); 19] = [
+            // Accepted but wrong before (issue 19): each was taken and one value silently won.
+            ("name = \"vr0\"", "name = \"\"", "vr.toml:3: name: `` is not a router name"),
+            (
+                "nexthops = 4",
+                "nexthops = 4\nlenient = \"yes\"",
+                "vr.toml:6: lenient: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "gateway = \"198.18.1.2\"",
+                "gateway = \"198.18.0.2\"",
+                "vr.toml:22: gateway: 198.18.0.2 is on none of port 1's subnets (198.18.1.0/24)",
+            ),
+            (
+                "gateway = \"198.18.1.2\"",
+                "gateway = \"198.18.1.2\"\n[[router.neighbour]]\nnexthop = 0\nport = 0\nmac = \"02:00:00:00:00:07\"",
+                "vr.toml:24: nexthop: next hop 0 already has a neighbour (line 20)",
+            ),
+            (
+                "link = \"a\"",
+                "link = \"a\"\niface = \"eth0\"",
+                "vr.toml:10: iface: belongs to afpacket/afxdp/dpdk ports, not `memory` ones",
+            ),
+            (
+                "mac = \"02:00:00:00:00:01\"",
+                "mac = \"00:00:00:00:00:00\"",
+                "vr.toml:10: mac: `00:00:00:00:00:00` is not a unicast MAC",
+            ),
+            (
+                "mac = \"02:00:00:00:01:01\"",
+                "mac = \"02:00:00:00:00:01\"",
+                "vr.toml:29: mac: 02:00:00:00:00:01 is already port 0's of router `vr0`",
+            ),
+            (
+                "name = \"vr1\"",
+                "name = \"vr1\"\nworker = \"worker-vr0\"\nmode = \"adaptive\"",
+                "vr.toml:26: worker: routers `vr0` (mode busy) and `vr1` (mode adaptive) share worker `worker-vr0`",
+            ),
+            (
+                "mode = \"busy\"",
+                "mode = \"busy\"\ncore = 0\nworker = \"w\"",
+                "",
+            ),
             (
                 "mac = \"02:00:00:00:00:01\"",
                 "mac = \"zz\"",
@@ -636,12 +870,12 @@ mac = "02:00:00:00:01:02"
             (
                 "port = 1\n",
                 "port = 7\n",
-                "vr.toml:20: port: router `vr0` has ports 0..1",
+                "vr.toml:21: port: router `vr0` has ports 0..1",
             ),
             (
                 "gateway = \"198.18.1.2\"",
                 "gateway = \"198.18.1.2\"\nmac = \"02:00:00:00:00:09\"",
-                "vr.toml:19: neighbour: give exactly one",
+                "vr.toml:20: neighbour: give exactly one",
             ),
             (
                 "nexthops = 4",
@@ -651,7 +885,7 @@ mac = "02:00:00:00:01:02"
             (
                 "nexthops = 4",
                 "nexthops = 4\nqueues = 2",
-                "vr.toml:22: gateway: a router with queues > 1 needs static neighbours",
+                "vr.toml:23: gateway: a router with queues > 1 needs static neighbours",
             ),
             (
                 "nexthops = 4",
@@ -662,6 +896,23 @@ mac = "02:00:00:00:01:02"
         for (from, to, want) in cases {
             assert!(GOOD.contains(from), "{from}");
             let text = GOOD.replacen(from, to, 1);
+            if want.is_empty() {
+                // Valid: one router sets the shared worker's mode and core for both.
+                let text = text.replacen("name = \"vr1\"", "name = \"vr1\"\nworker = \"w\"", 1);
+                let r = parse(Path::new("vr.toml"), &text).unwrap();
+                assert_eq!((r[1].mode, r[1].core), (PollMode::Busy, Some(0)));
+                let at = text.rfind("worker = \"w\"").unwrap();
+                let clash = format!("{}core = 1\n{}", &text[..at], &text[at..]);
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if cores > 1 {
+                    let err = parse(Path::new("vr.toml"), &clash).unwrap_err().to_string();
+                    assert!(
+                        err.contains("(core 0) and `vr1` (core 1) share worker `w`"),
+                        "{err}"
+                    );
+                }
+                continue;
+            }
             let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
             assert!(err.starts_with(want), "got `{err}`, want `{want}`");
         }

@@ -259,7 +259,7 @@ fn serve(
     let res = if line.len() > MAX_REQUEST {
         Err(anyhow!("request longer than {MAX_REQUEST} bytes"))
     } else {
-        serde_json::from_slice::<Request>(&line)
+        parse_request(&line)
             .map_err(|e| anyhow!("bad request: {e}"))
             .and_then(|req| {
                 let mut c = controls.lock().unwrap_or_else(|p| p.into_inner());
@@ -275,16 +275,79 @@ fn serve(
 fn router<'a>(controls: &'a mut [Control], name: Option<&str>) -> Result<&'a mut Control> {
     match name {
         None => controls.first_mut().ok_or_else(|| anyhow!("no routers")),
-        Some(n) => controls
-            .iter_mut()
-            .find(|c| c.name == n)
-            .ok_or_else(|| anyhow!("no router named `{n}`")),
+        Some(n) => {
+            let names: Vec<String> = controls.iter().map(|c| c.name.clone()).collect();
+            controls.iter_mut().find(|c| c.name == n).ok_or_else(|| {
+                anyhow!(
+                    "no router named `{}` (routers: {})",
+                    fib::source::excerpt(n),
+                    names.join(", ")
+                )
+            })
+        }
     }
 }
 
+/// A request line, or what is wrong with it naming the field at fault: the field whose
+/// absence changes the error is the one the error is about (serde reports a missing field
+/// only after every present one has been read, so removing a good field changes nothing).
+pub fn parse_request(line: &[u8]) -> std::result::Result<Request, String> {
+    let clean = |e: &serde_json::Error| {
+        let m = e.to_string();
+        m.strip_suffix(" at line 0 column 0")
+            .unwrap_or(&m)
+            .to_string()
+    };
+    let e = match serde_json::from_slice::<Request>(line) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    if e.is_syntax() || e.is_eof() {
+        return Err(format!("not JSON: {e}"));
+    }
+    let first = clean(&e);
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice(line) else {
+        return Err(first);
+    };
+    for k in obj.keys().filter(|k| *k != "cmd") {
+        let mut o = obj.clone();
+        o.remove(k);
+        match serde_json::from_value::<Request>(serde_json::Value::Object(o)) {
+            Err(e) if clean(&e) == first => {}
+            _ => return Err(format!("field `{}`: {first}", fib::source::excerpt(k))),
+        }
+    }
+    Err(first)
+}
+
+/// A prefix as written, with no bits set past its length (`10.1.0.0/8` is refused, as the
+/// route files refuse it, rather than silently becoming 10.0.0.0/8).
 fn parse_prefix(s: &str) -> Result<IpNet> {
-    s.parse()
-        .map_err(|_| anyhow!("`{}` is not a prefix", fib::source::excerpt(s)))
+    let p: IpNet = s
+        .parse()
+        .map_err(|_| anyhow!("`{}` is not a prefix", fib::source::excerpt(s)))?;
+    if p.trunc() != p {
+        bail!(
+            "{p} has bits set past its length /{}: did you mean {}?",
+            p.prefix_len(),
+            p.trunc()
+        );
+    }
+    Ok(p)
+}
+
+/// Whether the live table holds exactly this prefix.
+fn has_route(c: &Control, prefix: &IpNet) -> bool {
+    match *prefix {
+        IpNet::V4(p) => {
+            let (key, len) = u32::from_net(p);
+            c.v4.load().get(key, len).is_some()
+        }
+        IpNet::V6(p) => {
+            let (key, len) = u128::from_net(p);
+            c.v6.load().get(key, len).is_some()
+        }
+    }
 }
 
 /// Adds (`nh` given) or removes a route.
@@ -351,6 +414,12 @@ pub fn handle(
             let prefix = parse_prefix(&prefix)?;
             if let Some(port) = connected_port(c, &prefix) {
                 bail!("{prefix} is the connected route of port {port}: it goes with the port's address");
+            }
+            if !has_route(c, &prefix) {
+                bail!(
+                    "{prefix} is not in router {}'s table (a route is removed by its exact prefix)",
+                    c.name
+                );
             }
             change(c, prefix, None)?;
             Ok(Response::Changed(Changed {

@@ -24,6 +24,8 @@ pub struct Mac(pub [u8; 6]);
 pub const BROADCAST: Mac = Mac([0xff; 6]);
 
 impl Mac {
+    /// 00:00:00:00:00:00, which no interface has.
+    pub const ZERO: Mac = Mac([0; 6]);
     /// The six bytes, in wire order.
     pub const fn octets(self) -> [u8; 6] {
         self.0

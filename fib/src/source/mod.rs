@@ -308,6 +308,16 @@ pub enum PeerChoice {
     Addr(IpAddr),
 }
 
+impl fmt::Display for PeerChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerChoice::Best => write!(f, "best"),
+            PeerChoice::Index(i) => write!(f, "{i}"),
+            PeerChoice::Addr(a) => write!(f, "{a}"),
+        }
+    }
+}
+
 impl std::str::FromStr for PeerChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

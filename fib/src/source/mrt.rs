@@ -763,7 +763,7 @@ pub fn load_rib(path: &Path, data: &[u8], opts: &LoadOptions) -> Result<RouteSet
         Parsed::Update(u) => replay.extend(u.events()),
         _ => {}
     })?;
-    let mut routes = sel.finish();
+    let mut routes = sel.finish(path, &opts.peer)?;
     if !replay.is_empty() {
         routes = super::apply_events(routes, &replay);
     }

@@ -90,6 +90,19 @@ fn prefix_line(n: usize, line: &str, ids: bool) -> Result<Route, Bad> {
     let line = line.split(['#', ';']).next().unwrap_or("");
     let mut f = line.split_whitespace();
     let p = f.next().ok_or_else(|| Bad::line(n, "empty route line"))?;
+    // A prefix list names its lengths: a bare address is more often a line cut short than a
+    // host route, so it is refused rather than read as a /32 or /128.
+    if !p.contains('/') && p.parse::<IpAddr>().is_ok() {
+        return Err(Bad::line(
+            n,
+            format!(
+                "`{}` has no /length (a line cut short? write {}/{} for a host route)",
+                excerpt(p),
+                excerpt(p),
+                if p.contains(':') { 128 } else { 32 }
+            ),
+        ));
+    }
     let prefix = parse_prefix(p).map_err(|e| Bad::line(n, e))?;
     let value = match f.next() {
         None => RouteValue::None,
@@ -134,15 +147,23 @@ pub(crate) struct Candidate {
 pub(crate) struct Selector {
     at: HashMap<IpNet, (usize, u32, u16)>,
     routes: Vec<Route>,
+    /// Every peer that offered an entry (index, address), to name them when the chosen one
+    /// offered none.
+    peers: std::collections::BTreeMap<u16, IpAddr>,
+    matched: bool,
 }
 
 impl Selector {
     pub fn offer(&mut self, c: Candidate, choice: &PeerChoice) {
+        if self.peers.len() < 4096 {
+            self.peers.entry(c.peer_index).or_insert(c.peer_addr);
+        }
         match choice {
             PeerChoice::Index(i) if c.peer_index != *i => return,
             PeerChoice::Addr(a) if c.peer_addr != *a => return,
             _ => {}
         }
+        self.matched = true;
         let rank = (c.path_len, c.peer_index);
         match self.at.get_mut(&c.prefix) {
             Some((i, len, peer)) => {
@@ -161,8 +182,27 @@ impl Selector {
             }
         }
     }
-    pub fn finish(self) -> Vec<Route> {
-        self.routes
+    /// The chosen routes; a chosen peer that offered nothing while others did is an error
+    /// naming the peers there are (`--peer 999` loads no table, not an empty one).
+    pub fn finish(self, path: &Path, choice: &PeerChoice) -> Result<Vec<Route>, SourceError> {
+        if !self.matched && !self.peers.is_empty() && *choice != PeerChoice::Best {
+            let listed: Vec<String> = self
+                .peers
+                .iter()
+                .take(12)
+                .map(|(i, a)| format!("{i} ({a})"))
+                .collect();
+            let more = if self.peers.len() > 12 { ", ..." } else { "" };
+            return Err(SourceError::Parse {
+                file: path.to_path_buf(),
+                at: super::Location::Whole,
+                what: format!(
+                    "no entry from peer {choice}; the dump's peers are {}{more}",
+                    listed.join(", ")
+                ),
+            });
+        }
+        Ok(self.routes)
     }
 }
 
@@ -297,7 +337,7 @@ pub fn parse_bgpdump(
         _ => stats.skip("update line in a RIB load"),
     })?;
     Ok(RouteSet {
-        routes: sel.finish(),
+        routes: sel.finish(path, &opts.peer)?,
         format: None,
         stats,
     })
@@ -370,9 +410,16 @@ pub fn parse_ip_route(
             // Continuation of a multipath route: `nexthop via X dev Y weight 1`.
             if last_open {
                 if let Some(r) = routes.last_mut() {
-                    if let Some(v) = route_value(line) {
-                        r.value = v;
-                        last_open = false;
+                    match route_value(line) {
+                        Ok(Some(v)) => {
+                            r.value = v;
+                            last_open = false;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            last_open = false;
+                            stats.bad(opts.lenient, Bad::line(n, e), path)?;
+                        }
                     }
                 }
             }
@@ -401,23 +448,31 @@ pub fn parse_ip_route(
     })
 }
 
-fn route_value(line: &str) -> Option<RouteValue> {
+/// The gateway (`via ADDR`) or else the device (`dev NAME`) of a route line; a `via` that is
+/// not followed by an address is an error, never a route without a gateway.
+fn route_value(line: &str) -> Result<Option<RouteValue>, String> {
     let mut t = line.split_whitespace();
     let mut dev = None;
     while let Some(w) = t.next() {
         match w {
             "via" => {
-                let mut a = t.next()?;
+                let mut a = t.next().ok_or("`via` without a gateway")?;
                 if a == "inet" || a == "inet6" {
-                    a = t.next()?;
+                    a = t.next().ok_or("`via` without a gateway")?;
                 }
-                return a.parse().ok().map(RouteValue::Addr);
+                return a
+                    .parse()
+                    .map(|a| Some(RouteValue::Addr(a)))
+                    .map_err(|_| format!("`via {}`: not an address", excerpt(a)));
             }
-            "dev" => dev = t.next().map(|d| RouteValue::Name(d.to_string())),
+            "dev" => {
+                let d = t.next().ok_or("`dev` without a device")?;
+                dev = Some(RouteValue::Name(d.to_string()));
+            }
             _ => {}
         }
     }
-    dev
+    Ok(dev)
 }
 
 fn ip_route_line(n: usize, line: &str) -> Result<Option<Route>, Bad> {
@@ -431,7 +486,9 @@ fn ip_route_line(n: usize, line: &str) -> Result<Option<Route>, Bad> {
             .next()
             .ok_or_else(|| Bad::line(n, "route type without destination"))?;
     }
-    let value = route_value(line).unwrap_or(RouteValue::None);
+    let value = route_value(line)
+        .map_err(|e| Bad::line(n, e))?
+        .unwrap_or(RouteValue::None);
     let prefix = if dest == "default" {
         let v6 = matches!(value, RouteValue::Addr(IpAddr::V6(_))) || line.contains("::");
         if v6 {
