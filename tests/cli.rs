@@ -370,3 +370,47 @@ fn unbounded_or_mostly_unreadable_inputs_are_refused_with_short_messages() {
     let err = fails(&["routes", "stats", long.to_str().unwrap()]);
     assert!(err.contains("(1048579 bytes)") && err.len() < 1000, "{err}");
 }
+
+/// Numeric flags of the benches are refused outside their ranges while parsing, naming the
+/// flag and the range, before any work starts (`--seconds nan` printed NaN rates;
+/// `--frames 100000000000` ran for most of an hour).
+#[test]
+fn bench_numbers_out_of_range_are_refused_by_name() {
+    for (args, want) in [
+        (
+            &["bench", "pipeline", "--seconds", "nan"][..],
+            "'--seconds <SECONDS>': nan: must be a number of seconds in (0, 3600]",
+        ),
+        (
+            &["bench", "pipeline", "--seconds=-1"][..],
+            "must be a number of seconds in (0, 3600]",
+        ),
+        (
+            &["bench", "pipeline", "--frames", "100000000000"][..],
+            "'--frames <FRAMES>': 100000000000 is not in 1..=2000000000",
+        ),
+        (
+            &["bench", "pipeline", "--adaptive-sleep-us", "4294967296"][..],
+            "is not in 0..=1000000",
+        ),
+        (
+            &["bench", "lpm", "--lookups", "100000000000"][..],
+            "'--lookups <LOOKUPS>': 100000000000 is not in 64..=268435456",
+        ),
+        (
+            &["bench", "lpm", "--batch", "0"][..],
+            "'--batch <BATCH>': 0 is not in 1..=10000000",
+        ),
+        (
+            &["bench", "lab", "--seconds", "inf"][..],
+            "must be a number of seconds in (0, 3600]",
+        ),
+        (
+            &["bench", "lab", "--steps", "0"][..],
+            "'--steps <STEPS>': 0 is not in 1..=30",
+        ),
+    ] {
+        let err = fails(args);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

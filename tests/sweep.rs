@@ -105,8 +105,11 @@ fn quick_sweep_writes_every_result_and_figure() {
             "{p} trial {t}: {mbps} Mb/s"
         );
         if !p.starts_with("1 Gb/s link, 1 ") {
+            // Quick trials last 0.2 s on 2 shared cores: a router thread descheduled for a
+            // few milliseconds loses that much of its share (0.989 was seen on CI's machine
+            // under load). A link that served one router first would score 1/N.
             assert!(
-                m["jain_link"] >= 0.99,
+                m["jain_link"] >= 0.95,
                 "{p} trial {t}: Jain {}",
                 m["jain_link"]
             );

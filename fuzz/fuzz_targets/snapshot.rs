@@ -1,10 +1,4 @@
 //! Snapshot decoding: rejects or decodes, and what decodes builds.
+//! The body is testkit::fuzz::snapshot, which the stable suite also runs on fuzz/regressions/snapshot/.
 #![no_main]
-use fib::source::snapshot;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(set) = snapshot::decode(data) {
-        let _ = set.tables(16).expect("decoded routes build");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz::snapshot(data));

@@ -5,6 +5,7 @@ mod bench;
 mod ctl;
 mod gensink;
 mod lab;
+pub mod num;
 mod replay;
 mod routes;
 mod run;

@@ -8,10 +8,13 @@
 //! - [`data_file`]: a file of the repository's `data/` folder;
 //! - [`NaiveLpm`]: the deliberately naive LPM oracle (a map per prefix length);
 //! - [`ipv4_frame`], [`ipv6_frame`]: Ethernet frames with valid IP headers;
+//! - [`fuzz`]: the bodies of the cargo-fuzz targets, for the kept inputs in the stable suite;
 //! - [`require`], [`unavailable`]: prerequisites (root, tools) that make a test skip with a
 //!   reason on a developer machine and fail under CI (`CI` set), never pass silently.
 
 #![forbid(unsafe_code)]
+
+pub mod fuzz;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -28,10 +28,10 @@ pub struct LabBenchArgs {
     #[arg(long, default_value = "adaptive")]
     mode: String,
     /// Seconds per trial (the search runs `--steps` of them).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::cli::num::seconds)]
     seconds: f64,
     /// Bisection steps of the zero-loss search.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=30))]
     steps: usize,
     /// Print JSON.
     #[arg(long)]

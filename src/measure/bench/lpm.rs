@@ -28,20 +28,20 @@ pub struct LpmArgs {
     #[arg(long)]
     v6_table: Option<PathBuf>,
     /// Destinations per measurement for vrouter (treebitmap gets a quarter: it is slower).
-    #[arg(long, default_value_t = 16 << 20)]
+    #[arg(long, default_value_t = 16 << 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(64..=1 << 28))]
     lookups: usize,
     /// Rounds; each times vrouter and the treebitmap in turn. Medians of the rates and of the
     /// per-round ratios are reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=99))]
     rounds: usize,
     /// Next hops routes are mapped onto.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=32_767))]
     nexthops: u32,
     /// Route updates (inserts + deletes) to apply in the update test.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 2_000_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000_000))]
     updates: usize,
     /// Updates per atomically published batch.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     batch: usize,
     /// Fewer lookups, rounds and updates: a run of a few seconds.
     #[arg(long)]

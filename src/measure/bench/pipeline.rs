@@ -21,13 +21,13 @@ pub struct PipelineArgs {
     #[arg(long)]
     table: Option<PathBuf>,
     /// Frames to push through the bare pipeline.
-    #[arg(long, default_value_t = 50_000_000)]
+    #[arg(long, default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000_000))]
     frames: u64,
     /// Seconds for each run on memory ports (maximum rate; then 130 kp/s busy and adaptive).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = crate::cli::num::seconds)]
     seconds: f64,
     /// Adaptive mode's sleep between light polls, in microseconds.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     adaptive_sleep_us: u64,
     /// Maximum-rate runs on memory ports; the median is reported (the machine is shared).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
