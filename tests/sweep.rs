@@ -94,14 +94,16 @@ fn quick_sweep_writes_every_result_and_figure() {
     }
     assert!(checked > 30, "{checked} trials checked");
     // The shared gigabit link: one router gets ~957 Mb/s of UDP payload (1472 bytes in 1538
-    // bytes of wire time), several split it evenly.
+    // bytes of wire time), several split it evenly. Never above the line rate (a link that
+    // forgot preamble and gap would pass 969); below it by at most a few milliseconds of a
+    // 0.2-s trial in which a thread waited for a core (929 was seen on a loaded machine).
     for ((e, p, t), m) in &agg {
         if e != "fairness" || !p.contains("1 Gb/s link") {
             continue;
         }
         let mbps = m["throughput_mbps"];
         assert!(
-            (930.0..=962.0).contains(&mbps),
+            (900.0..=962.0).contains(&mbps),
             "{p} trial {t}: {mbps} Mb/s"
         );
         if !p.starts_with("1 Gb/s link, 1 ") {

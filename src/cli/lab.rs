@@ -16,8 +16,20 @@ pub enum LabCmd {
     Down(NameArg),
     /// Removes every lab (namespaces named vrl-*, their processes, their state).
     Clean,
-    /// Lists labs, their namespaces and router processes.
+    /// Lists labs, their namespaces and router processes (running or dead).
     Status,
+    /// Starts a lab's router again from its saved configuration after its process died
+    /// (same namespace, ports, table and control socket); a running router is left alone.
+    Restart(RestartArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestartArgs {
+    #[arg(long, default_value = "lab")]
+    pub name: String,
+    /// The router to restart: 1 for r1, ...
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
+    pub router: usize,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -95,5 +107,10 @@ pub fn cmd(c: LabCmd) -> Result<()> {
         LabCmd::Down(n) => lab::down(&n.name),
         LabCmd::Clean => lab::clean(),
         LabCmd::Status => lab::status(),
+        LabCmd::Restart(a) => {
+            let pid = lab::restart(&a.name, a.router)?;
+            println!("lab {}: r{} running again (pid {pid})", a.name, a.router);
+            Ok(())
+        }
     }
 }

@@ -108,32 +108,7 @@ pub fn apply(
                 let log_path = dir.join(format!("r{k}.log"));
                 let log = std::fs::File::create(&log_path)?;
                 let sock = dir.join(format!("r{k}.sock"));
-                let mut args: Vec<String> = Vec::new();
-                let program = if *container {
-                    // A container of its own inside the router's network namespace: new PID
-                    // (vrouter is its PID 1), mount (a private /proc), UTS and IPC namespaces.
-                    args.extend(
-                        [
-                            "--pid",
-                            "--fork",
-                            "--kill-child",
-                            "--mount",
-                            "--mount-proc",
-                            "--uts",
-                            "--ipc",
-                            "--",
-                        ]
-                        .map(String::from),
-                    );
-                    args.push(exe.to_string_lossy().to_string());
-                    std::path::PathBuf::from("unshare")
-                } else {
-                    exe.clone()
-                };
-                args.extend(["run", "--config"].map(String::from));
-                args.push(cf.to_string_lossy().to_string());
-                args.push("--socket".into());
-                args.push(sock.to_string_lossy().to_string());
+                let (program, args) = router_command(&exe, *container, &cf, &sock);
                 let child = spawn_in(ns, &program, &args, log)
                     .context("starting vrouter in the router namespace")?;
                 st.pids.push(child.id());
@@ -153,12 +128,49 @@ pub fn apply(
     Ok(())
 }
 
-/// Waits for a router's control socket (its tables are loaded and workers run), or fails with
-/// the end of its log if it exits first.
-fn wait_ready(sock: &Path, pid: u32, log: &Path) -> Result<()> {
+/// The command that runs router `cf` on control socket `sock`: vrouter itself, or in a
+/// container of its own inside the router's network namespace (new PID namespace with vrouter
+/// as its PID 1, mount namespace with a private /proc, UTS and IPC namespaces).
+pub(super) fn router_command(
+    exe: &Path,
+    container: bool,
+    cf: &Path,
+    sock: &Path,
+) -> (std::path::PathBuf, Vec<String>) {
+    let mut args: Vec<String> = Vec::new();
+    let program = if container {
+        args.extend(
+            [
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount",
+                "--mount-proc",
+                "--uts",
+                "--ipc",
+                "--",
+            ]
+            .map(String::from),
+        );
+        args.push(exe.to_string_lossy().to_string());
+        std::path::PathBuf::from("unshare")
+    } else {
+        exe.to_path_buf()
+    };
+    args.extend(["run", "--config"].map(String::from));
+    args.push(cf.to_string_lossy().to_string());
+    args.push("--socket".into());
+    args.push(sock.to_string_lossy().to_string());
+    (program, args)
+}
+
+/// Waits for a router's control socket to answer (its tables are loaded and workers run), or
+/// fails with the end of its log if it exits first. A socket file left by a killed router
+/// does not count: only an answer does.
+pub(super) fn wait_ready(sock: &Path, pid: u32, log: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if sock.exists() {
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
             return Ok(());
         }
         if super::interrupted() {

@@ -394,5 +394,105 @@ pub fn status() -> Result<()> {
             pids.split_whitespace().collect::<Vec<_>>().join(",")
         );
     }
+    // Each lab's vrouter processes: running, or dead with the end of its log.
+    let mut labs: Vec<String> = std::fs::read_dir(STATE_ROOT)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    labs.sort();
+    for lab in labs {
+        for r in routers(&lab).unwrap_or_default() {
+            match &r.exited {
+                None => println!("lab {lab}: r{} running (pid {})", r.k, r.pid),
+                Some(why) => println!("lab {lab}: r{} DEAD (pid {}): {why}", r.k, r.pid),
+            }
+        }
+    }
     Ok(())
+}
+
+/// One vrouter process of a lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterProcess {
+    /// Router number, from 1.
+    pub k: usize,
+    pub pid: u32,
+    /// `None` while it runs; else the last line of its log.
+    pub exited: Option<String>,
+}
+
+/// The vrouter processes of lab `name`, router 1 first (none for kernel routers or guests).
+pub fn routers(name: &str) -> Result<Vec<RouterProcess>> {
+    let st = state(name)?;
+    if !matches!(st.dut, Some(Dut::Afpacket | Dut::Afxdp | Dut::Container))
+        && st.kind != Some(RouterKind::Vrouter)
+    {
+        return Ok(Vec::new());
+    }
+    Ok(st
+        .pids
+        .iter()
+        .enumerate()
+        .map(|(i, &pid)| {
+            let k = i + 1;
+            let exited = (!crate::host::alive(pid)).then(|| {
+                let log = std::fs::read_to_string(state_dir(name).join(format!("r{k}.log")))
+                    .unwrap_or_default();
+                let last = log.lines().rev().find(|l| !l.trim().is_empty());
+                format!(
+                    "exited{}",
+                    last.map_or(String::new(), |l| format!("; log ends: {}", l.trim()))
+                )
+            });
+            RouterProcess { k, pid, exited }
+        })
+        .collect())
+}
+
+/// Starts router `k` of lab `name` again from its saved configuration, after its process
+/// died (a crash, a SIGKILL): same namespace, ports, table and control socket. A running
+/// router is left alone (stop it first). Returns the new PID once its socket answers.
+pub fn restart(name: &str, k: usize) -> Result<u32> {
+    crate::host::need_root()?;
+    let mut st = state(name)?;
+    let procs = routers(name)?;
+    let Some(r) = procs.iter().find(|r| r.k == k) else {
+        if procs.is_empty() {
+            bail!("lab `{name}` has no vrouter processes to restart (kernel routers or guests)");
+        }
+        bail!("lab `{name}` has routers r1..r{}, not r{k}", procs.len());
+    };
+    if r.exited.is_none() {
+        bail!(
+            "r{k} of lab `{name}` is running (pid {}); it restarts only after it stopped",
+            r.pid
+        );
+    }
+    let dir = state_dir(name);
+    let (cf, sock, log_path) = (
+        dir.join(format!("r{k}.toml")),
+        router_socket(name, k),
+        dir.join(format!("r{k}.log")),
+    );
+    let container = st.dut == Some(Dut::Container) || st.kind == Some(RouterKind::Container);
+    let exe = std::env::current_exe().context("locating the vrouter binary")?;
+    let (program, args) = apply::router_command(&exe, container, &cf, &sock);
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&log_path)?;
+    use std::io::Write as _;
+    writeln!(
+        log,
+        "--- restarted by `vrouter lab restart` (pid {} had exited)",
+        r.pid
+    )?;
+    let ns = format!("{NS_PREFIX}{name}-r{k}");
+    let child = netns::spawn_in(&ns, &program, &args, log)?;
+    st.pids[k - 1] = child.id();
+    save(&dir, &st)?;
+    apply::wait_ready(&sock, child.id(), &log_path)?;
+    Ok(child.id())
 }
