@@ -518,3 +518,62 @@ fn ctl_refuses_what_it_would_get_wrong() {
     drop(r);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An update stream replayed into the running router as route churn: its announcements and
+/// withdrawals reach the live table, withdrawals of prefixes it does not hold are counted
+/// apart, and bad input is refused before anything is sent.
+#[test]
+fn an_update_stream_churns_the_live_table() {
+    let dir = std::env::temp_dir().join(format!("vrouter-churn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start(&dir, CONFIG);
+    let sock = r.1.clone();
+    let routes = |sock: &Path| -> u64 {
+        let j: serde_json::Value = serde_json::from_str(&ok(sock, &["stats", "--json"])).unwrap();
+        j["routers"][0]["routes_v4"].as_u64().unwrap()
+    };
+    let before = routes(&sock);
+    let updates = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/ripe-rrc15-updates-2010-02-27-1600.mrt.gz");
+    let out = ok(
+        &sock,
+        &[
+            "routes",
+            "replay",
+            updates.to_str().unwrap(),
+            "--rate",
+            "2000",
+            "--duration",
+            "2",
+            "--json",
+        ],
+    );
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let announced = c["announced"].as_u64().unwrap();
+    assert!(announced > 100, "{c}");
+    assert!(c["seconds"].as_f64().unwrap() < 4.0, "{c}");
+    // Announcements of prefixes the RouteViews table lacked grew it; none shrank it below.
+    let after = routes(&sock);
+    assert!(after > before, "{before} -> {after} routes after {c}");
+    assert!(
+        after <= before + announced,
+        "{before} -> {after} routes after {c}"
+    );
+    for (args, want) in [
+        (
+            vec!["routes", "replay", "/nonexistent.mrt"],
+            "/nonexistent.mrt",
+        ),
+        (
+            vec!["routes", "replay", updates.to_str().unwrap(), "--rate", "0"],
+            "--rate: 0 must be changes per second",
+        ),
+    ] {
+        let o = ctl(&sock, &args);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    drop(r);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

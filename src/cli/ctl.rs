@@ -75,6 +75,35 @@ enum RoutesCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Replay the route changes of an update file (MRT BGP4MP or bgpdump text) into the
+    /// running router, paced, while it forwards: route churn as a BGP speaker would cause it.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    file: PathBuf,
+    /// Move prefixes into 240.0.0.0/4 and 3fff::/20 first (for lab routers, whose traffic
+    /// goes there).
+    #[arg(long)]
+    relocate: bool,
+    /// Announced next hops map onto ids 0..N (default 1: all to next hop 0).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32_767))]
+    nexthops: u32,
+    /// Changes per second at most.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Seconds to replay at most.
+    #[arg(long, default_value_t = 60.0, value_parser = super::num::seconds)]
+    duration: f64,
+    /// Start the stream again when it ends (until --duration).
+    #[arg(long = "loop")]
+    repeat: bool,
+    /// Skip malformed records of the file (counted) instead of failing.
+    #[arg(long)]
+    lenient: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(a: CtlArgs) -> Result<()> {
@@ -90,6 +119,9 @@ pub fn run(a: CtlArgs) -> Result<()> {
     }
     if let CtlCmd::Routes(RoutesCmd::Dump) = &a.cmd {
         return dump(&a.socket, a.router.clone(), timeout);
+    }
+    if let CtlCmd::Routes(RoutesCmd::Replay(r)) = &a.cmd {
+        return replay(&a.socket, a.router.clone(), timeout, r);
     }
     if let (CtlCmd::Shutdown, Some(r)) = (&a.cmd, &a.router) {
         bail!(
@@ -149,8 +181,10 @@ pub fn run(a: CtlArgs) -> Result<()> {
             addr: addr.clone(),
         },
         CtlCmd::Shutdown => Request::Shutdown,
-        CtlCmd::Relay { .. } | CtlCmd::Routes(RoutesCmd::Dump) | CtlCmd::Stats { .. } => {
-            unreachable!("relayed, dumped and counted above")
+        CtlCmd::Relay { .. }
+        | CtlCmd::Routes(RoutesCmd::Dump | RoutesCmd::Replay(_))
+        | CtlCmd::Stats { .. } => {
+            unreachable!("relayed, dumped, replayed and counted above")
         }
     }
     .to_router(a.router.clone());
@@ -168,6 +202,55 @@ pub fn run(a: CtlArgs) -> Result<()> {
             body.insert("ok".into(), serde_json::Value::Bool(true));
             println!("{}", serde_json::Value::Object(body));
         }
+    }
+    Ok(())
+}
+
+/// `ctl routes replay`: an update file's changes into the running router, until the stream
+/// ends or --duration passes (SIGINT stops it too), then what was done.
+fn replay(
+    socket: &std::path::Path,
+    router: Option<String>,
+    timeout: Duration,
+    r: &ReplayArgs,
+) -> Result<()> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let opts = fib::source::LoadOptions {
+        lenient: r.lenient,
+        ..fib::source::LoadOptions::default()
+    };
+    let (events, stats) = fib::source::load_events(&r.file, &opts, &mut |_, _| {})?;
+    if let Some(e) = &stats.first_error {
+        tracing::warn!("skipped malformed record(s); first: {e}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let o = crate::router::churn::ChurnOptions {
+        nexthops: r.nexthops,
+        relocate: r.relocate,
+        rate: r.rate,
+        duration: Duration::from_secs_f64(r.duration),
+        repeat: r.repeat,
+        timeout,
+    };
+    let rep = crate::router::churn::churn(socket, router, &events, &o, &stop)?;
+    if r.json {
+        println!("{}", serde_json::to_string(&rep)?);
+    } else {
+        println!(
+            "{} announced, {} withdrawn, {} withdrawals of absent prefixes, {} refused; \
+             {} pass(es) in {:.1} s ({:.0} changes/s)",
+            rep.announced,
+            rep.withdrawn,
+            rep.absent,
+            rep.refused,
+            rep.passes,
+            rep.seconds,
+            rep.changes_per_second
+        );
     }
     Ok(())
 }

@@ -101,13 +101,23 @@ impl Server {
         })
     }
 
-    /// Serves until the stop flag is set or `deadline` passes.
+    /// Serves until the stop flag is set or `deadline` passes. A client is accepted as soon
+    /// as it connects (the listener is polled, with a 50-ms timeout only to see the stop flag),
+    /// so one client's requests in a row are not paced by the loop.
     pub fn serve_until(&self, deadline: Option<Instant>) {
+        use nix::poll::{poll, PollFd, PollFlags};
+        use std::os::fd::AsFd;
         while !self.stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
             match self.listener.accept() {
                 Ok((s, _)) => self.spawn(s),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20))
+                    let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+                    if let Err(e) = poll(&mut fds, 50u16) {
+                        if e != nix::errno::Errno::EINTR {
+                            tracing::error!("vrouter: control socket: poll: {e}");
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
                 }
                 Err(e) => tracing::error!("vrouter: control socket: {e}"),
             }
