@@ -446,8 +446,8 @@ fn ctl_refuses_what_it_would_get_wrong() {
         assert!(err.contains(want), "ctl {args:?}: {err} (want {want})");
     };
     fails(
-        &["route", "add", "10.1.0.0/8", "1"],
-        "10.1.0.0/8 has bits set past its length /8: did you mean 10.0.0.0/8?",
+        &["route", "add", "198.19.0.0/15", "1"],
+        "198.19.0.0/15 has bits set past its length /15: did you mean 198.18.0.0/15?",
     );
     fails(
         &["route", "del", "203.0.113.0/24"],

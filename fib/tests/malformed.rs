@@ -293,7 +293,7 @@ fn text_errors_name_the_line_and_problem() {
         ),
         (
             Format::IpRoute,
-            "10.0.0.0/8 dev\n",
+            "198.18.0.0/15 dev\n",
             1,
             "`dev` without a device",
         ),

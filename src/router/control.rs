@@ -330,8 +330,8 @@ pub fn parse_request(line: &[u8]) -> std::result::Result<Request, String> {
     Err(first)
 }
 
-/// A prefix as written, with no bits set past its length (`10.1.0.0/8` is refused, as the
-/// route files refuse it, rather than silently becoming 10.0.0.0/8).
+/// A prefix as written, with no bits set past its length (`198.19.0.0/15` is refused, as the
+/// route files refuse it, rather than silently becoming 198.18.0.0/15).
 fn parse_prefix(s: &str) -> Result<IpNet> {
     let p: IpNet = s
         .parse()

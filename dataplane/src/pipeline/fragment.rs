@@ -5,8 +5,11 @@
 //! come from spare buffers. An exception path, run once per such datagram: it allocates a
 //! small list, never on the fast path of datagrams that fit.
 
+use std::net::IpAddr;
+
 use super::options;
-use super::PacketBuf;
+use super::{DropReason, Io, PacketBuf, Verdict};
+use crate::wire::ethernet::{self, Mac};
 use crate::wire::{get16, ipv4, put16};
 
 /// Splits the IPv4 datagram at `l3` of `f` (whose link header is already written for its
@@ -71,4 +74,58 @@ fn finish(d: &mut [u8], l3: usize, ihl: usize, total: usize, field: u16) {
     put16(d, l3 + ipv4::field::CHECKSUM, 0);
     let c = crate::wire::checksum::of(&d[l3..l3 + ihl]);
     put16(d, l3 + ipv4::field::CHECKSUM, c);
+}
+/// The pipeline's hook: a datagram too big for its egress port, without DF.
+impl super::Pipeline {
+    /// Forwards an IPv4 datagram without DF that is larger than `port`'s MTU: options, TTL
+    /// and link header as for any datagram, then fragments, the first in `f` and the others
+    /// through `io`. A next hop still being resolved cannot hold the pieces: the datagram is
+    /// dropped (`too-big`) while the request goes out; so it is without spare buffers.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_fragmented(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        f: &mut PacketBuf,
+        l3: usize,
+        port: u16,
+        mac: Option<Mac>,
+        ask: Option<IpAddr>,
+        io: &mut Option<&mut Io<'_>>,
+    ) -> Verdict {
+        let (Some(mac), true) = (mac, io.is_some()) else {
+            if let Some(gateway) = ask {
+                self.send_request(port, gateway, io);
+            }
+            return Self::drop(DropReason::TooBig);
+        };
+        if f.data[l3] != 0x45 {
+            if let Err(v) = self.record_options(now_ns, ingress, port, f, l3) {
+                return v;
+            }
+        }
+        let end = f.len;
+        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
+            p.decrement_ttl();
+        }
+        let (out_mac, mtu) = {
+            let out = &self.interfaces[usize::from(port)];
+            (out.mac, usize::from(out.mtu))
+        };
+        ethernet::write_header(&mut f.data[..], mac, out_mac, ethernet::TYPE_IPV4);
+        let Some(io) = io.as_deref_mut() else {
+            return Self::drop(DropReason::TooBig);
+        };
+        match fragment(f, l3, mtu, io.spare, io.free) {
+            Some(rest) => {
+                self.stats.fragmented += 1;
+                self.stats.fragments += 1 + rest.len() as u64;
+                io.out.extend(rest.into_iter().map(|g| (port, g)));
+                Verdict::Forward { port }
+            }
+            None => Self::drop(DropReason::TooBig),
+        }
+    }
 }

@@ -30,10 +30,13 @@
 //! fragments, or martians. Every frame ends with exactly one [`Verdict`]; every drop is counted
 //! by [`DropReason`]; nothing panics, whatever the bytes.
 
+mod connected;
 mod fragment;
 pub mod options;
 mod reply;
 mod types;
+
+pub use connected::{connected_routes, Connected, CONNECTED_BASE};
 
 pub use types::{DropReason, Interface, Io, PacketBuf, Stats, TokenBucket, Verdict};
 
@@ -45,33 +48,11 @@ use fib::{Lpm, NO_ROUTE};
 
 use crate::neighbour::{Neighbours, Resolution};
 use crate::wire::ethernet::{self, Mac};
-use crate::wire::{arp, get16, icmp, ipv4, ipv6, put16};
+use crate::wire::{arp, get16, icmp, ipv4, ipv6};
 
 /// Frames per burst.
 pub const BURST: usize = 32;
 
-/// Next hops of connected routes: `CONNECTED_BASE + port` is "a host on port's subnet",
-/// resolved by ARP/ND. Above every configured next hop (configurations stay below it).
-pub const CONNECTED_BASE: u32 = 0x7f00;
-
-/// Routes as the FIB takes them: (prefix, length, next hop), IPv4 and IPv6.
-pub type Connected = (Vec<fib::Entry<u32>>, Vec<fib::Entry<u128>>);
-
-/// The connected routes of `interfaces`: each port's subnets, IPv4 and IPv6, to
-/// `CONNECTED_BASE + port`. Added to every table a router forwards with.
-pub fn connected_routes(interfaces: &[Interface]) -> Connected {
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for i in interfaces {
-        let hop = CONNECTED_BASE + u32::from(i.port);
-        for n in &i.v4 {
-            v4.push((u32::from(n.network()), n.prefix_len(), hop));
-        }
-        for n in &i.v6 {
-            v6.push((u128::from(n.network()), n.prefix_len(), hop));
-        }
-    }
-    (v4, v6)
-}
 pub use crate::buf::BUF_SIZE;
 
 /// A virtual router's forwarding state, owned by the worker that runs it.
@@ -367,36 +348,6 @@ impl Pipeline {
         Ok(Pending::V4 { l3: l2 })
     }
 
-    /// Validates an arriving IPv4 datagram's options ([`options::check`]).
-    #[cold]
-    #[inline(never)]
-    fn check_options(
-        &mut self,
-        now_ns: u64,
-        ingress: u16,
-        f: &mut PacketBuf,
-        l2: usize,
-        ihl: usize,
-    ) -> Result<(), Verdict> {
-        match options::check(&f.data[l2 + 20..l2 + ihl]) {
-            options::Check::Ok { .. } => Ok(()),
-            options::Check::Bad { pointer } => Err(self.icmp4_error(
-                now_ns,
-                ingress,
-                f,
-                l2,
-                DropReason::BadOption,
-                icmp::V4_PARAMETER_PROBLEM,
-                0,
-                u32::from(pointer) << 24,
-            )),
-            options::Check::SourceRoute if !self.accept_source_route => {
-                Err(Self::drop(DropReason::SourceRouted))
-            }
-            options::Check::SourceRoute => Ok(()),
-        }
-    }
-
     fn classify6(
         &mut self,
         now_ns: u64,
@@ -664,160 +615,6 @@ impl Pipeline {
             return Verdict::Forward { port };
         }
         self.hold(now_ns, hop, port, ask, f, io)
-    }
-
-    /// The next-hop id of the destination of a frame routed to connected next hop `hop`
-    /// (`CONNECTED_BASE + port`), or the verdict when it goes no further (a directed broadcast
-    /// not forwarded, a host table full of waiting hosts). Off the fast path: only traffic to
-    /// the router's own subnets comes here.
-    #[cold]
-    #[inline(never)]
-    fn connected_host(
-        &mut self,
-        now_ns: u64,
-        f: &mut PacketBuf,
-        l3: usize,
-        hop: u32,
-        v6: bool,
-    ) -> Result<u32, Verdict> {
-        let Some(port) = u16::try_from(hop - CONNECTED_BASE)
-            .ok()
-            .filter(|&p| usize::from(p) < self.interfaces.len())
-        else {
-            return Err(Self::drop(DropReason::NoNeighbour));
-        };
-        let dst = if v6 {
-            IpAddr::V6(reply::ip6_at(&f.data[..], l3 + 24))
-        } else {
-            IpAddr::V4(reply::ip4_at(&f.data[..], l3 + 16))
-        };
-        if let IpAddr::V4(d) = dst {
-            let ifc = &self.interfaces[usize::from(port)];
-            let directed = ifc
-                .v4
-                .iter()
-                .any(|n| n.prefix_len() < 31 && n.broadcast() == d);
-            if directed {
-                if !self.forward_directed_broadcast {
-                    return Err(Self::drop(DropReason::DirectedBroadcast));
-                }
-                return Err(self.send_broadcast(f, l3, port));
-            }
-        }
-        self.neighbours
-            .host(port, dst, now_ns)
-            .ok_or_else(|| Self::drop(DropReason::NoNeighbour))
-    }
-
-    /// Fills in Record Route (the egress port's address) and Timestamp (the address it arrived
-    /// at, as Linux records it) of a leaving IPv4 datagram with options, and its checksum.
-    #[cold]
-    #[inline(never)]
-    fn record_options(
-        &mut self,
-        now_ns: u64,
-        ingress: u16,
-        port: u16,
-        f: &mut PacketBuf,
-        l3: usize,
-    ) -> Result<(), Verdict> {
-        let ihl = usize::from(f.data[l3] & 0x0f) * 4;
-        let addr = |i: u16, ifs: &[Interface]| {
-            ifs.get(usize::from(i))
-                .and_then(|i| i.v4.first())
-                .map_or(Ipv4Addr::UNSPECIFIED, |n| n.addr())
-        };
-        let (egress, arrived) = (
-            addr(port, &self.interfaces),
-            addr(ingress, &self.interfaces),
-        );
-        let ts = options::timestamp(now_ns);
-        let opts = &mut f.data[l3 + 20..l3 + ihl];
-        if let Err(pointer) = options::record(opts, egress, arrived, ts) {
-            return Err(self.icmp4_error(
-                now_ns,
-                ingress,
-                f,
-                l3,
-                DropReason::BadOption,
-                icmp::V4_PARAMETER_PROBLEM,
-                0,
-                u32::from(pointer) << 24,
-            ));
-        }
-        let d = &mut f.data[..];
-        put16(d, l3 + ipv4::field::CHECKSUM, 0);
-        let c = crate::wire::checksum::of(&d[l3..l3 + ihl]);
-        put16(d, l3 + ipv4::field::CHECKSUM, c);
-        Ok(())
-    }
-
-    /// Forwards an IPv4 datagram without DF that is larger than `port`'s MTU: options, TTL
-    /// and link header as for any datagram, then fragments, the first in `f` and the others
-    /// through `io`. A next hop still being resolved cannot hold the pieces: the datagram is
-    /// dropped (`too-big`) while the request goes out; so it is without spare buffers.
-    #[cold]
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn forward_fragmented(
-        &mut self,
-        now_ns: u64,
-        ingress: u16,
-        f: &mut PacketBuf,
-        l3: usize,
-        port: u16,
-        mac: Option<Mac>,
-        ask: Option<IpAddr>,
-        io: &mut Option<&mut Io<'_>>,
-    ) -> Verdict {
-        let (Some(mac), true) = (mac, io.is_some()) else {
-            if let Some(gateway) = ask {
-                self.send_request(port, gateway, io);
-            }
-            return Self::drop(DropReason::TooBig);
-        };
-        if f.data[l3] != 0x45 {
-            if let Err(v) = self.record_options(now_ns, ingress, port, f, l3) {
-                return v;
-            }
-        }
-        let end = f.len;
-        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
-            p.decrement_ttl();
-        }
-        let (out_mac, mtu) = {
-            let out = &self.interfaces[usize::from(port)];
-            (out.mac, usize::from(out.mtu))
-        };
-        ethernet::write_header(&mut f.data[..], mac, out_mac, ethernet::TYPE_IPV4);
-        let Some(io) = io.as_deref_mut() else {
-            return Self::drop(DropReason::TooBig);
-        };
-        match fragment::fragment(f, l3, mtu, io.spare, io.free) {
-            Some(rest) => {
-                self.stats.fragmented += 1;
-                self.stats.fragments += 1 + rest.len() as u64;
-                io.out.extend(rest.into_iter().map(|g| (port, g)));
-                Verdict::Forward { port }
-            }
-            None => Self::drop(DropReason::TooBig),
-        }
-    }
-
-    /// Sends a directed broadcast on `port` as a link-layer broadcast (when configured to).
-    fn send_broadcast(&mut self, f: &mut PacketBuf, l3: usize, port: u16) -> Verdict {
-        let out_mac = self.interfaces[usize::from(port)].mac;
-        let end = f.len;
-        if let Ok(mut p) = ipv4::Packet::new_checked(&mut f.data[l3..end]) {
-            p.decrement_ttl();
-        }
-        ethernet::write_header(
-            &mut f.data[..],
-            Mac([0xff; 6]),
-            out_mac,
-            ethernet::TYPE_IPV4,
-        );
-        Verdict::Forward { port }
     }
 
     /// Moves `f` into `hop`'s hold queue, leaving a request (or an empty spare) in its place.

@@ -9,6 +9,9 @@
 
 use std::net::Ipv4Addr;
 
+use super::{DropReason, Interface, PacketBuf, Verdict};
+use crate::wire::{icmp, ipv4, put16};
+
 /// End of option list, no operation, record route, timestamp, loose and strict source route.
 const EOL: u8 = 0;
 const NOP: u8 = 1;
@@ -187,6 +190,82 @@ pub fn copied(opts: &[u8], out: &mut [u8; 40]) -> usize {
 /// clock, so it writes milliseconds of its monotonic clock with that bit set.
 pub fn timestamp(now_ns: u64) -> u32 {
     ((now_ns / 1_000_000) as u32 & 0x7fff_ffff) | 0x8000_0000
+}
+
+/// The pipeline's hooks: options checked as a datagram arrives, recorded as it leaves.
+impl super::Pipeline {
+    /// Validates an arriving IPv4 datagram's options ([`options::check`]).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn check_options(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        f: &mut PacketBuf,
+        l2: usize,
+        ihl: usize,
+    ) -> Result<(), Verdict> {
+        match check(&f.data[l2 + 20..l2 + ihl]) {
+            Check::Ok { .. } => Ok(()),
+            Check::Bad { pointer } => Err(self.icmp4_error(
+                now_ns,
+                ingress,
+                f,
+                l2,
+                DropReason::BadOption,
+                icmp::V4_PARAMETER_PROBLEM,
+                0,
+                u32::from(pointer) << 24,
+            )),
+            Check::SourceRoute if !self.accept_source_route => {
+                Err(Self::drop(DropReason::SourceRouted))
+            }
+            Check::SourceRoute => Ok(()),
+        }
+    }
+
+    /// Fills in Record Route (the egress port's address) and Timestamp (the address it arrived
+    /// at, as Linux records it) of a leaving IPv4 datagram with options, and its checksum.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn record_options(
+        &mut self,
+        now_ns: u64,
+        ingress: u16,
+        port: u16,
+        f: &mut PacketBuf,
+        l3: usize,
+    ) -> Result<(), Verdict> {
+        let ihl = usize::from(f.data[l3] & 0x0f) * 4;
+        let addr = |i: u16, ifs: &[Interface]| {
+            ifs.get(usize::from(i))
+                .and_then(|i| i.v4.first())
+                .map_or(Ipv4Addr::UNSPECIFIED, |n| n.addr())
+        };
+        let (egress, arrived) = (
+            addr(port, &self.interfaces),
+            addr(ingress, &self.interfaces),
+        );
+        let ts = timestamp(now_ns);
+        let opts = &mut f.data[l3 + 20..l3 + ihl];
+        if let Err(pointer) = record(opts, egress, arrived, ts) {
+            return Err(self.icmp4_error(
+                now_ns,
+                ingress,
+                f,
+                l3,
+                DropReason::BadOption,
+                icmp::V4_PARAMETER_PROBLEM,
+                0,
+                u32::from(pointer) << 24,
+            ));
+        }
+        let d = &mut f.data[..];
+        put16(d, l3 + ipv4::field::CHECKSUM, 0);
+        let c = crate::wire::checksum::of(&d[l3..l3 + ihl]);
+        put16(d, l3 + ipv4::field::CHECKSUM, c);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
