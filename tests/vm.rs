@@ -726,3 +726,68 @@ fn a_quick_sweep_runs_through_guests() {
     let svg = std::fs::read_to_string(dir.join("routers.svg")).unwrap();
     assert!(svg.contains("vrouter busy") && svg.contains("kernel"));
 }
+
+/// The hypervisor-overhead suite in a guest booted here, timed from outside: every task's
+/// rounds paired on the host's clock, the guest's own claim beside it, the network task's
+/// datagrams all echoed.
+#[test]
+fn hvbench_times_the_suite_in_a_guest_from_outside() {
+    if !can_run() {
+        return;
+    }
+    let img = image().to_string_lossy().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = vrouter(&[
+        "hvbench",
+        "compare",
+        "--quick",
+        "--json",
+        "--platforms",
+        "qemu",
+        "--image",
+        &img,
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "hvbench compare in a guest:\n{}",
+        text(&o)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &doc["platforms"][0];
+    let label = p["label"].as_str().unwrap();
+    assert!(label == "qemu-tcg" || label == "qemu-kvm", "{label}");
+    let rep = &p["report"];
+    assert_eq!(rep["platform"], label);
+    assert_eq!(rep["lost"].as_array().unwrap().len(), 0, "{rep:#}");
+    for t in rep["tasks"].as_array().unwrap() {
+        assert_eq!(t["outside"]["n"], 3, "{t}");
+        assert_eq!(t["failed_rounds"], 0, "{t}");
+        assert!(t["guest"]["mean"].as_f64().unwrap() > 0.0, "{t}");
+    }
+    for r in rep["rounds"].as_array().unwrap() {
+        if r["task"] == "net" {
+            assert_eq!(r["seen"], 2850, "{r}");
+            assert!(r["echoed"].as_u64().unwrap() > 2800, "{r}");
+        }
+    }
+    assert!(out.join("hvbench.svg").exists());
+    // The scratch disk and the work folder are gone; only the results stay.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, ["out"]);
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let dir_s = dir.path().to_string_lossy().to_string();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.contains("qemu-system") && l.contains(&dir_s)),
+        "the guest's QEMU is still running"
+    );
+}

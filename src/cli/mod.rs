@@ -4,6 +4,7 @@
 mod bench;
 mod ctl;
 mod gensink;
+mod hvbench;
 mod lab;
 pub mod num;
 mod replay;
@@ -53,6 +54,10 @@ enum Command {
     /// Benchmarks, side by side in one run (figures: README and docs/results/).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// The paper's hypervisor-overhead suite (CPU, memory, disk, network) natively, in a
+    /// container and in a guest, timed by marker packets on an outside clock.
+    #[command(subcommand)]
+    Hvbench(hvbench::HvbenchCmd),
 }
 
 /// Parses the command line, runs the command, prints an error the way people read it.
@@ -71,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Vm(c) => vm::cmd(c),
         Command::Gen(a) => gensink::gen(&a),
         Command::Sink(a) => gensink::sink(&a),
+        Command::Hvbench(c) => hvbench::run(c),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,7 +159,7 @@ static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> 
 /// From the first `up` on, SIGINT and SIGTERM no longer kill the process outright (which would
 /// leave namespaces, guests and processes behind): they set a flag that the waits of `up`
 /// and the lab beds' trials check, so the work stops and the lab is torn down by its owner.
-fn watch_signals() {
+pub fn watch_signals() {
     STOP.get_or_init(|| {
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

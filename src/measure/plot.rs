@@ -1,4 +1,5 @@
-//! SVG line charts with 95% confidence bars, for the sweep's figures (the `plotters` crate).
+//! SVG charts with 95% confidence bars (the `plotters` crate): line charts for the sweep's
+//! figures, bar charts for hvbench's (the paper's Fig. 1: one bar per platform and task).
 
 use std::path::Path;
 
@@ -125,9 +126,124 @@ fn draw_panel(
     Ok(())
 }
 
+/// One bar chart: bars `(name, mean, ci95 half-width)`; a NaN mean draws no bar (its name
+/// stays on the axis: a platform that did not run).
+pub struct BarPanel {
+    pub title: String,
+    pub y_label: String,
+    pub bars: Vec<(String, f64, f64)>,
+}
+
+/// Draws bar charts side by side into an SVG file.
+pub fn render_bars(path: &Path, caption: &str, panels: &[BarPanel]) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing: {e}", path.display());
+    let width = 380 * panels.len().max(1) as u32;
+    let root = SVGBackend::new(path, (width, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root = root
+        .titled(caption, ("sans-serif", 18))
+        .map_err(|e| err(&e))?;
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for (area, p) in areas.iter().zip(panels) {
+        draw_bars(area, p).map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+fn draw_bars(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    p: &BarPanel,
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+    let n = p.bars.len().max(1);
+    let top = p
+        .bars
+        .iter()
+        .map(|(_, m, c)| m + c)
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let top = if top > 0.0 { top * 1.15 } else { 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0.0..top)?;
+    let names: Vec<String> = p.bars.iter().map(|b| b.0.clone()).collect();
+    let fmt_x = move |x: &f64| {
+        let r = x.round();
+        if (x - r).abs() > 1e-6 || r < 0.0 {
+            return String::new();
+        }
+        names.get(r as usize).cloned().unwrap_or_default()
+    };
+    chart
+        .configure_mesh()
+        .y_desc(&p.y_label)
+        .x_labels(n)
+        .x_label_formatter(&fmt_x)
+        .disable_x_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (i, &(_, m, c)) in p.bars.iter().enumerate() {
+        if !m.is_finite() {
+            continue;
+        }
+        let color = COLORS[i % COLORS.len()];
+        let x = i as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.32, 0.0), (x + 0.32, m)],
+            color.mix(0.8).filled(),
+        )))?;
+        if c > 0.0 {
+            chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                x,
+                (m - c).max(0.0),
+                m,
+                m + c,
+                BLACK.stroke_width(1),
+                10,
+            )))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_charts_draw_one_bar_per_finite_mean() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.svg");
+        let panel = BarPanel {
+            title: "cpu".into(),
+            y_label: "s per round".into(),
+            bars: vec![
+                ("native".into(), 1.0, 0.1),
+                ("container".into(), 1.1, 0.0),
+                ("qemu-tcg".into(), f64::NAN, 0.0),
+            ],
+        };
+        render_bars(&path, "hvbench", &[panel]).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for want in [
+            "hvbench",
+            "cpu",
+            "s per round",
+            "native",
+            "container",
+            "qemu-tcg",
+        ] {
+            assert!(svg.contains(want), "missing {want}");
+        }
+        let bars = svg
+            .lines()
+            .filter(|l| l.starts_with("<rect") && l.contains("opacity=\"0.8\""))
+            .count();
+        assert_eq!(bars, 2, "{svg}");
+    }
 
     #[test]
     fn renders_an_svg_with_its_titles_and_points() {

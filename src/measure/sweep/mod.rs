@@ -8,7 +8,7 @@
 //! Longer than 600 lines on purpose: the five experiments share one `Run` (parameters,
 //! values, progress) and read best side by side; what is written out is in `report.rs`.
 
-mod report;
+pub mod report;
 
 use report::{table_text, timestamp, write_outputs};
 
