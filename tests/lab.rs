@@ -344,6 +344,9 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
     if !can_run() {
         return;
     }
+    // It counts losses: a router descheduled by another test's load on 2 cores overflows its
+    // ring (CI lost 259 of 20,000 at 20 kp/s beside the killed-router test).
+    let _alone = heavy();
     let lab = Lab::up("gs", &["--routers", "1"]);
     let mut common = gen_command(&lab, "afpacket");
     common.extend(["--table", "data/routeviews-2014-05-13.ipv4.ipasn.gz"].map(String::from));

@@ -26,6 +26,7 @@ fn only_dir(out: &Path) -> PathBuf {
 
 #[test]
 fn quick_sweep_writes_every_result_and_figure() {
+    let _turn = heavy();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("results");
     let o = sweep(&["--quick", "--out", out.to_str().unwrap()]);
@@ -229,6 +230,7 @@ fn split_csv(line: &str) -> Vec<String> {
 
 #[test]
 fn an_interrupted_sweep_keeps_its_trials() {
+    let _turn = heavy();
     let out = std::env::temp_dir().join(format!("vrouter-sweep-int-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let child = Command::new(env!("CARGO_BIN_EXE_vrouter"))
@@ -274,4 +276,11 @@ fn an_interrupted_sweep_keeps_its_trials() {
     assert!(!a.status.success());
     assert_eq!(only_dir(&out), dir, "a refused sweep makes no folder");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// One heavy sweep at a time: trials that measure a rate must not share the two cores with
+/// another sweep's.
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -30,6 +30,11 @@ use crate::measure::generator::{FrameSize, Load, RouterResult};
 use crate::measure::open_bed;
 use crate::measure::stats::{jain, Summary};
 
+/// Full-length trials in a row, each within the tolerance, that confirm an RFC 2544 answer
+/// (§26.1), stepping the rate down 5% after each that is not. Two were seen to pass by luck at
+/// the edge of a noisy host's capacity and lose 0.6% on the next trial; three hold better.
+const CONFIRM_REPEATS: usize = 3;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Experiment {
@@ -781,6 +786,7 @@ impl Run {
     /// [`crate::measure::search::search`]), then confirmed with full-length trials of
     /// `--seconds`: two in a row within `tolerance`, stepping down 5% each time one loses
     /// more (at most 6 trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
+    /// An RFC 2544 search confirmed by full-length trials (see [`CONFIRM_REPEATS`]).
     fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let (short, full, frame) = (self.p.search_seconds, self.p.seconds, self.p.frame);
         let (r, l) = crate::measure::search::search(
@@ -796,8 +802,8 @@ impl Run {
             r,
             tolerance,
             0.05,
-            2,
-            6,
+            CONFIRM_REPEATS,
+            8,
         )?;
         Ok((held, loss))
     }
@@ -839,7 +845,10 @@ impl Run {
                 ))?;
                 zero.push(r0);
             }
-            let base = crate::measure::stats::median(&zero);
+            // The rate every trial's search held: the holding and latency points are measured
+            // there (the median of three searches was seen to lose 0.6% when offered again).
+            let base = zero.iter().copied().fold(f64::INFINITY, f64::min);
+            let base = if base.is_finite() { base } else { f64::NAN };
             // What held the rate: one unpaced trial (routers take what their rings allow) with
             // its drops by place and the generator's CPU.
             let unpaced = format!("{prefix}unpaced");
