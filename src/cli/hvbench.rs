@@ -1,5 +1,6 @@
 //! `vrouter hvbench ...`: the paper's hypervisor-overhead suite (see [`crate::hvbench`]).
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -209,7 +210,9 @@ fn run_tasks(a: RunArgs) -> Result<()> {
     let json = a.json;
     let rounds = tasks::run(&o, &mut |r| {
         if !json {
-            println!(
+            // A closed stdout must not stop the rounds: the timer's markers are the result.
+            let _ = writeln!(
+                std::io::stdout(),
                 "{:<5} round {:>3}/{}: {:.4} s by this platform's own clock, {}{}",
                 r.task.name(),
                 r.round,

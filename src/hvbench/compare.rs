@@ -25,7 +25,7 @@ use super::marker::Marker;
 use super::tasks::Edge;
 use super::timer::{self, RunReport, Timer, Until};
 use super::{Sizes, Task, TIMER_PORT};
-use crate::lab::netns::{ip, spawn_in};
+use crate::lab::netns::{ip, spawn_in, tap_bridge, CONTAINER};
 use crate::vm::qemu::{self, Accel, Boot, Guest, GuestFiles, NicModel, Wait};
 
 /// A platform the suite runs on.
@@ -133,28 +133,15 @@ impl Bed {
         Ok(())
     }
 
-    /// A tap for the guest, bridged to the veth.
+    /// A tap for the guest, bridged to the veth (queue as the lab's guests').
     fn tap(&self) -> Result<String> {
-        let ns = &self.subject;
-        ip(&["-n", ns, "tuntap", "add", "dev", "hbtap0", "mode", "tap"])?;
-        ip(&[
-            "-n",
-            ns,
-            "link",
-            "add",
+        tap_bridge(
+            &self.subject,
+            "hbs0",
+            "hbtap0",
             "hbbr0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-        ])?;
-        for dev in ["hbs0", "hbtap0"] {
-            ip(&["-n", ns, "link", "set", dev, "master", "hbbr0"])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-        }
-        ip(&["-n", ns, "link", "set", "hbbr0", "up"])?;
+            crate::lab::guests::TAP_QUEUE,
+        )?;
         Ok("hbtap0".into())
     }
 }
@@ -443,18 +430,7 @@ fn start(
         }
         Platform::Container => {
             bed.address_subject()?;
-            let mut args: Vec<String> = [
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount",
-                "--mount-proc",
-                "--uts",
-                "--ipc",
-                "--",
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args: Vec<String> = CONTAINER.map(String::from).to_vec();
             args.push(exe.to_string_lossy().to_string());
             args.extend(run_args(o, label, &o.dir));
             Ok(Proc(spawn_in(

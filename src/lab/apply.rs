@@ -139,19 +139,7 @@ pub(super) fn router_command(
 ) -> (std::path::PathBuf, Vec<String>) {
     let mut args: Vec<String> = Vec::new();
     let program = if container {
-        args.extend(
-            [
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount",
-                "--mount-proc",
-                "--uts",
-                "--ipc",
-                "--",
-            ]
-            .map(String::from),
-        );
+        args.extend(super::netns::CONTAINER.map(String::from));
         args.push(exe.to_string_lossy().to_string());
         std::path::PathBuf::from("unshare")
     } else {

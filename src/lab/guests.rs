@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::netns::{in_ns, ip, spawn_in};
+use super::netns::{in_ns, ip, spawn_in, tap_bridge};
 use super::plan::RouterPlan;
 use super::{save, State};
 use crate::vm::qemu::{self, Accel, Boot, GuestFiles, Wait};
@@ -18,7 +18,7 @@ use crate::vm::{self, GuestSpec};
 /// Frames a tap queues towards its guest (its `txqueuelen`): the guest's receive ring, in
 /// effect. QEMU without vhost-net reads taps from its main loop, so a guest whose vCPU is
 /// descheduled leaves frames here; the default 1000 overflowed in 3-s trials at 20 kp/s.
-const TAP_QUEUE: u32 = 4096;
+pub const TAP_QUEUE: u32 = 4096;
 
 /// How long a KVM guest may take to print its first init line before `auto` gives up on KVM
 /// (a KVM guest gets there in 1-3 s; on the paravirtual KVM here it never does).
@@ -61,36 +61,7 @@ pub fn start(guests: &[&RouterPlan], dir: &Path, st: &mut State, spec: &GuestSpe
         for b in bridges {
             let mac = b.veth_mac.to_string();
             ip(&["-n", ns, "link", "set", &b.veth, "address", &mac])?;
-            ip(&["-n", ns, "tuntap", "add", "dev", &b.tap, "mode", "tap"])?;
-            ip(&[
-                "-n",
-                ns,
-                "link",
-                "set",
-                &b.tap,
-                "txqueuelen",
-                &TAP_QUEUE.to_string(),
-            ])?;
-            ip(&[
-                "-n",
-                ns,
-                "link",
-                "add",
-                &b.name,
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-                "mcast_snooping",
-                "0",
-            ])?;
-            for dev in [&b.veth, &b.tap] {
-                ip(&["-n", ns, "link", "set", dev, "master", &b.name])?;
-                ip(&["-n", ns, "link", "set", dev, "up"])?;
-            }
-            ip(&["-n", ns, "link", "set", &b.name, "up"])?;
+            tap_bridge(ns, &b.veth, &b.tap, &b.name, TAP_QUEUE)?;
         }
         let gf = GuestFiles {
             kernel: spec.image.join("vmlinuz"),

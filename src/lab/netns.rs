@@ -41,6 +41,51 @@ pub fn ip(args: &[&str]) -> Result<String> {
     run("ip", args)
 }
 
+/// `unshare`'s arguments before the program for a container of one's own inside a network
+/// namespace: new PID namespace (the program is its PID 1, killed with `unshare`), mount
+/// namespace with a private /proc, UTS and IPC namespaces: an OpenVZ-style container on the
+/// namespace's veths.
+pub const CONTAINER: [&str; 8] = [
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount",
+    "--mount-proc",
+    "--uts",
+    "--ipc",
+    "--",
+];
+
+/// In namespace `ns`: tap `tap` (queue `txqueuelen` frames) and veth `veth` joined by a new
+/// bridge `bridge` (no STP, no forwarding delay, no multicast snooping), all up: a guest's NIC
+/// on the namespace's veth.
+pub fn tap_bridge(ns: &str, veth: &str, tap: &str, bridge: &str, txqueuelen: u32) -> Result<()> {
+    ip(&["-n", ns, "tuntap", "add", "dev", tap, "mode", "tap"])?;
+    let q = txqueuelen.to_string();
+    ip(&["-n", ns, "link", "set", tap, "txqueuelen", &q])?;
+    ip(&[
+        "-n",
+        ns,
+        "link",
+        "add",
+        bridge,
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+        "forward_delay",
+        "0",
+        "mcast_snooping",
+        "0",
+    ])?;
+    for dev in [veth, tap] {
+        ip(&["-n", ns, "link", "set", dev, "master", bridge])?;
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
+    }
+    ip(&["-n", ns, "link", "set", bridge, "up"])?;
+    Ok(())
+}
+
 /// `ip netns exec NS CMD...`.
 pub fn in_ns(n: &str, cmd: &[&str]) -> Result<String> {
     let mut a = vec!["netns", "exec", n];

@@ -7,6 +7,7 @@
 //! Network safety is enforced here: frames go to 240.0.0.0/4 destinations only (tables are
 //! relocated with `--relocate`) from a 198.18.0.0/15 source.
 
+use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -173,18 +174,21 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     tx.finish(&mut cache);
     let (seq, full) = (tx.offered, tx.refused);
     let secs = start.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"offered": seq, "sent": sent, "tx_ring_full": full, "seconds": secs,
                    "rate_pps": sent as f64 / secs, "flow": a.flow, "frame_bytes": a.frame})
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "sent {sent} of {seq} frames ({full} found the TX ring full) in {secs:.3} s: {:.1} kp/s, flow {}",
             sent as f64 / secs / 1e3,
             a.flow
-        );
+        )?;
     }
     Ok(())
 }
@@ -226,34 +230,38 @@ pub fn sink(a: &SinkArgs) -> Result<()> {
     let lat = r
         .latency_ns
         .map(|l| json!({"min": l.min, "p50": l.p50, "p99": l.p99, "p999": l.p999, "max": l.max}));
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"received": r.received, "duplicates": r.duplicates, "reordered": r.reordered,
                    "foreign": r.foreign, "bytes": r.bytes, "rate_pps": r.rate_pps,
                    "latency_ns": lat, "flows": flows})
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "received {} stamped frames ({} other) at {:.1} kp/s on the sink's clock; {} reordered, {} duplicates",
             r.received,
             r.foreign,
             r.rate_pps / 1e3,
             r.reordered,
             r.duplicates
-        );
+        )?;
         for f in &flows {
-            println!("  {f}");
+            writeln!(out, "  {f}")?;
         }
         if let Some(l) = r.latency_ns {
-            println!(
+            writeln!(
+                out,
                 "  one-way latency: min {:.1} µs, p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}",
                 l.min as f64 / 1e3,
                 l.p50 as f64 / 1e3,
                 l.p99 as f64 / 1e3,
                 l.p999 as f64 / 1e3,
                 l.max as f64 / 1e3
-            );
+            )?;
         }
     }
     Ok(())

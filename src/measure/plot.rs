@@ -32,27 +32,39 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
 /// Draws `panels` side by side into an SVG file.
 pub fn render(path: &Path, caption: &str, panels: &[Panel]) -> Result<()> {
+    figure(path, caption, (620, 460, 20), panels, draw_panel)
+}
+
+/// An SVG of `panels` side by side under `caption`: each panel `size.0` by `size.1` pixels,
+/// the caption in `size.2`-point type, each drawn by `draw`.
+fn figure<P>(
+    path: &Path,
+    caption: &str,
+    size: (u32, u32, u32),
+    panels: &[P],
+    draw: impl Fn(&Area<'_>, &P) -> DrawResult,
+) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing: {e}", path.display());
-    let width = 620 * panels.len().max(1) as u32;
-    let root = SVGBackend::new(path, (width, 460)).into_drawing_area();
+    let width = size.0 * panels.len().max(1) as u32;
+    let root = SVGBackend::new(path, (width, size.1)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let root = root
-        .titled(caption, ("sans-serif", 20))
+        .titled(caption, ("sans-serif", size.2))
         .map_err(|e| err(&e))?;
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, p) in areas.iter().zip(panels) {
-        draw_panel(area, p).map_err(|e| err(&e))?;
+        draw(area, p).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
 
-fn draw_panel(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    p: &Panel,
-) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+fn draw_panel(area: &Area<'_>, p: &Panel) -> DrawResult {
     let pts = p.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for &(x, m, c) in pts {
@@ -136,25 +148,10 @@ pub struct BarPanel {
 
 /// Draws bar charts side by side into an SVG file.
 pub fn render_bars(path: &Path, caption: &str, panels: &[BarPanel]) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing: {e}", path.display());
-    let width = 380 * panels.len().max(1) as u32;
-    let root = SVGBackend::new(path, (width, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let root = root
-        .titled(caption, ("sans-serif", 18))
-        .map_err(|e| err(&e))?;
-    let areas = root.split_evenly((1, panels.len().max(1)));
-    for (area, p) in areas.iter().zip(panels) {
-        draw_bars(area, p).map_err(|e| err(&e))?;
-    }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+    figure(path, caption, (380, 420, 18), panels, draw_bars)
 }
 
-fn draw_bars(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    p: &BarPanel,
-) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+fn draw_bars(area: &Area<'_>, p: &BarPanel) -> DrawResult {
     let n = p.bars.len().max(1);
     let top = p
         .bars
