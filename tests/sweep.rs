@@ -94,6 +94,20 @@ fn quick_sweep_writes_every_result_and_figure() {
         checked += 1;
     }
     assert!(checked > 30, "{checked} trials checked");
+    // Every zero-loss answer says whether it held its full-length confirmation trials.
+    let mut answers = 0;
+    for ((e, p, t), m) in &agg {
+        if m.contains_key("zero_loss_mpps") || m.contains_key("zero_loss_kpps") {
+            let held = m.get("held").copied();
+            assert!(
+                held == Some(0.0) || held == Some(1.0),
+                "{e} {p} trial {t}: held = {held:?}"
+            );
+            assert_eq!(m.contains_key("confirm_loss_pct"), held == Some(0.0));
+            answers += 1;
+        }
+    }
+    assert!(answers >= 10, "{answers} zero-loss answers");
     // The shared gigabit link: one router gets ~957 Mb/s of UDP payload (1472 bytes in 1538
     // bytes of wire time), several split it evenly. Never above the line rate (a link that
     // forgot preamble and gap would pass 969); below it by at most a few milliseconds of a

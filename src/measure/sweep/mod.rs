@@ -617,8 +617,9 @@ impl Run {
                         x: 1.0,
                         trial: 0,
                     };
-                    let (r1, _) = self.search(bed.as_mut(), 0.0)?;
+                    let (r1, l1) = self.search(bed.as_mut(), 0.0)?;
                     self.push(&at, None, "zero_loss_kpps", r1 / 1e3);
+                    self.held(&at, l1, 0.0);
                     self.tick(&format!("routers: {prefix}zero-loss rate of one router"))?;
                     if r1 <= 0.0 {
                         bail!("routers: {prefix}one router forwarded nothing without loss");
@@ -691,8 +692,9 @@ impl Run {
                         self.p.rate / 1e3,
                         t + 1
                     ))?;
-                    let (max, _) = self.search(bed.as_mut(), 0.0)?;
+                    let (max, lm) = self.search(bed.as_mut(), 0.0)?;
                     self.push(&at, None, "zero_loss_mpps", max / 1e6);
+                    self.held(&at, lm, 0.0);
                     self.tick(&format!(
                         "table-size: {point} zero-loss search, trial {}",
                         t + 1
@@ -786,6 +788,25 @@ impl Run {
     /// [`crate::measure::search::search`]), then confirmed with full-length trials of
     /// `--seconds`: two in a row within `tolerance`, stepping down 5% each time one loses
     /// more (at most 6 trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
+    /// Records whether a search's answer held its confirmation (`held`: 1 or 0) and, when it
+    /// did not, the loss of its last full-length trial (`confirm_loss_pct`), with a warning: a
+    /// rate that never held is not a zero-loss rate, whatever the short search said.
+    fn held(&mut self, at: &At, loss: f64, tolerance: f64) -> bool {
+        let ok = loss <= tolerance;
+        self.push(at, None, "held", if ok { 1.0 } else { 0.0 });
+        if !ok {
+            self.push(at, None, "confirm_loss_pct", 100.0 * loss);
+            tracing::warn!(
+                "{}: {} trial {}: the search's answer did not hold {CONFIRM_REPEATS} full-length trials in a row ({:.3}% lost in the last)",
+                at.e.name(),
+                at.point,
+                at.trial + 1,
+                100.0 * loss
+            );
+        }
+        ok
+    }
+
     /// An RFC 2544 search confirmed by full-length trials (see [`CONFIRM_REPEATS`]).
     fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let (short, full, frame) = (self.p.search_seconds, self.p.seconds, self.p.frame);
@@ -829,7 +850,7 @@ impl Run {
                     x: 0.0,
                     trial: t,
                 };
-                let (r0, _) = self.search(bed.as_mut(), 0.0)?;
+                let (r0, l0) = self.search(bed.as_mut(), 0.0)?;
                 self.push(&at, None, "zero_loss_mpps", r0 / 1e6);
                 self.tick(&format!(
                     "rfc2544: {prefix}zero-loss search, trial {}",
@@ -843,7 +864,11 @@ impl Run {
                     self.p.loss_tolerance_pct,
                     t + 1
                 ))?;
-                zero.push(r0);
+                // Only answers that held their confirmation trials set the rate the holding
+                // and latency points are measured at.
+                if self.held(&at, l0, 0.0) {
+                    zero.push(r0);
+                }
             }
             // The rate every trial's search held: the holding and latency points are measured
             // there (the median of three searches was seen to lose 0.6% when offered again).

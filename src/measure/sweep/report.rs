@@ -487,15 +487,23 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         "p99 µs",
     );
     for (e, pt) in points {
+        // A zero-loss answer that did not hold its full-length confirmation says so.
+        let unheld = match get(e, pt, "held") {
+            Some(h) if h.mean < 1.0 => format!(
+                " ({} of {} did not hold)",
+                ((1.0 - h.mean) * h.n as f64).round(),
+                h.n
+            ),
+            _ => String::new(),
+        };
         let other = match e {
-            "table-size" => {
-                get(e, pt, "zero_loss_mpps").map(|s| format!("{} Mp/s max", fmt(Some(s), 2)))
-            }
+            "table-size" => get(e, pt, "zero_loss_mpps")
+                .map(|s| format!("{} Mp/s max{unheld}", fmt(Some(s), 2))),
             "fairness" => {
                 get(e, pt, "throughput_mbps").map(|s| format!("{} Mb/s", fmt(Some(s), 0)))
             }
             "routers" if pt.ends_with("zero-loss rate") => get(e, pt, "zero_loss_kpps")
-                .map(|s| format!("{} kp/s without loss", fmt(Some(s), 1))),
+                .map(|s| format!("{} kp/s without loss{unheld}", fmt(Some(s), 1))),
             "rfc2544" if pt.ends_with("unpaced") => Some(limit_text(
                 get(e, pt, "generator_cpu_pct").map(|s| s.mean),
                 ["ingress_drops", "router_drops", "host_drops", "sink_drops"]
@@ -505,7 +513,7 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
                 get(e, pt, "loss_pct").map_or(0.0, |s| s.mean),
             )),
             "rfc2544" if pt == "throughput" || pt.ends_with(": throughput") => Some(format!(
-                "0 loss {} Mp/s; {}%: {} Mp/s",
+                "0 loss {} Mp/s{unheld}; {}%: {} Mp/s",
                 fmt(get(e, pt, "zero_loss_mpps"), 2),
                 p.loss_tolerance_pct,
                 fmt(get(e, pt, "tolerant_mpps"), 2)
