@@ -255,17 +255,8 @@ fn run_timer(a: TimerArgs) -> Result<()> {
     })?;
     let reports = timer::pair(&log);
     if let Some(p) = &a.csv {
-        let rows: Vec<compare::PlatformResult> = reports
-            .iter()
-            .map(|r| compare::PlatformResult {
-                platform: Platform::Native,
-                label: r.platform.clone(),
-                report: Some(r.clone()),
-                error: None,
-                wall_s: 0.0,
-            })
-            .collect();
-        std::fs::write(p, compare::csv(&rows))
+        let runs = reports.iter().map(|r| (r.platform.as_str(), r));
+        std::fs::write(p, compare::csv(runs))
             .with_context(|| format!("writing {}", p.display()))?;
     }
     if a.json {
@@ -332,7 +323,10 @@ fn run_compare(a: CompareArgs) -> Result<()> {
         "files": {"json": json_path, "csv": csv_path, "svg": svg_path},
     });
     std::fs::write(&json_path, serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(&csv_path, compare::csv(&results))?;
+    let runs = results
+        .iter()
+        .filter_map(|r| Some((r.label.as_str(), r.report.as_ref()?)));
+    std::fs::write(&csv_path, compare::csv(runs))?;
     compare::chart(&svg_path, &results, &o.tasks, o.rounds)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -532,19 +532,18 @@ fn start_guest(
     }
 }
 
-/// `platform,task,round,...` rows of every round.
-pub fn csv(results: &[PlatformResult]) -> String {
+/// `platform,task,round,...` rows of every round of `runs` (platform label, report).
+pub fn csv<'a>(runs: impl IntoIterator<Item = (&'a str, &'a RunReport)>) -> String {
     let mut s = String::from(
         "platform,task,round,outside_s,claimed_s,ok,lost,datagrams_seen,datagrams_echoed,detail\n",
     );
-    for r in results {
-        let Some(rep) = &r.report else { continue };
+    for (label, rep) in runs {
         for x in &rep.rounds {
             let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.6}"));
             let _ = writeln!(
                 s,
                 "{},{},{},{},{},{},{},{},{},\"{}\"",
-                r.label,
+                label,
                 x.task.name(),
                 x.round,
                 f(x.outside_s),
