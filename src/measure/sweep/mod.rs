@@ -619,7 +619,7 @@ impl Run {
                     };
                     let (r1, l1) = self.search(bed.as_mut(), 0.0)?;
                     self.push(&at, None, "zero_loss_kpps", r1 / 1e3);
-                    self.held(&at, l1, 0.0);
+                    self.held(&at, l1);
                     self.tick(&format!("routers: {prefix}zero-loss rate of one router"))?;
                     if r1 <= 0.0 {
                         bail!("routers: {prefix}one router forwarded nothing without loss");
@@ -694,7 +694,7 @@ impl Run {
                     ))?;
                     let (max, lm) = self.search(bed.as_mut(), 0.0)?;
                     self.push(&at, None, "zero_loss_mpps", max / 1e6);
-                    self.held(&at, lm, 0.0);
+                    self.held(&at, lm);
                     self.tick(&format!(
                         "table-size: {point} zero-loss search, trial {}",
                         t + 1
@@ -784,15 +784,11 @@ impl Run {
         Ok(())
     }
 
-    /// RFC 2544 throughput on one bed: a binary search with trials of `search_seconds` (see
-    /// [`crate::measure::search::search`]), then confirmed with full-length trials of
-    /// `--seconds`: two in a row within `tolerance`, stepping down 5% each time one loses
-    /// more (at most 6 trials; [`crate::measure::search::confirm`]). Returns (rate, loss at it).
-    /// Records whether a search's answer held its confirmation (`held`: 1 or 0) and, when it
-    /// did not, the loss of its last full-length trial (`confirm_loss_pct`), with a warning: a
-    /// rate that never held is not a zero-loss rate, whatever the short search said.
-    fn held(&mut self, at: &At, loss: f64, tolerance: f64) -> bool {
-        let ok = loss <= tolerance;
+    /// Records whether a zero-loss search's answer held its confirmation (`held`: 1 or 0) and,
+    /// when it did not, the loss of its last full-length trial (`confirm_loss_pct`), with a
+    /// warning: a rate that never held is not a zero-loss rate, whatever the short search said.
+    fn held(&mut self, at: &At, loss: f64) -> bool {
+        let ok = loss == 0.0;
         self.push(at, None, "held", if ok { 1.0 } else { 0.0 });
         if !ok {
             self.push(at, None, "confirm_loss_pct", 100.0 * loss);
@@ -807,7 +803,11 @@ impl Run {
         ok
     }
 
-    /// An RFC 2544 search confirmed by full-length trials (see [`CONFIRM_REPEATS`]).
+    /// RFC 2544 throughput on one bed: a binary search with trials of `search_seconds` (see
+    /// [`crate::measure::search::search`]), then confirmed with full-length trials of
+    /// `--seconds`: [`CONFIRM_REPEATS`] in a row within `tolerance`, stepping down 5% each time
+    /// one loses more (at most 8 trials; [`crate::measure::search::confirm`]). Returns (rate,
+    /// loss at it).
     fn search(&self, bed: &mut dyn TestBed, tolerance: f64) -> Result<(f64, f64)> {
         let (short, full, frame) = (self.p.search_seconds, self.p.seconds, self.p.frame);
         let (r, l) = crate::measure::search::search(
@@ -866,7 +866,7 @@ impl Run {
                 ))?;
                 // Only answers that held their confirmation trials set the rate the holding
                 // and latency points are measured at.
-                if self.held(&at, l0, 0.0) {
+                if self.held(&at, l0) {
                     zero.push(r0);
                 }
             }
