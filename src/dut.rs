@@ -17,6 +17,10 @@ pub enum Dut {
     /// vrouter processes on AF_XDP in the same lab (root).
     #[value(alias = "vrouter-afxdp")]
     Afxdp,
+    /// vrouter processes on DPDK's net_af_packet driver on the same veths, each process its
+    /// own EAL (root; a build with `--features dpdk`).
+    #[value(alias = "vrouter-dpdk")]
+    Dpdk,
     /// The Linux kernel forwarding in the same lab (root).
     Kernel,
     /// vrouter inside a QEMU guest, one guest per router, its NICs on taps in the lab
@@ -37,6 +41,7 @@ impl Dut {
             Dut::Memory => "vrouter-memory",
             Dut::Afpacket => "vrouter-afpacket",
             Dut::Afxdp => "vrouter-afxdp",
+            Dut::Dpdk => "vrouter-dpdk",
             Dut::Kernel => "linux kernel",
             Dut::Vm => "vrouter-in-vm",
             Dut::VmKernel => "linux-in-vm",
@@ -64,6 +69,7 @@ impl Dut {
         match self {
             Dut::Afpacket => Some("afpacket"),
             Dut::Afxdp => Some("afxdp"),
+            Dut::Dpdk => Some("dpdk"),
             Dut::Container => Some("afpacket"),
             Dut::Memory | Dut::Kernel | Dut::Vm | Dut::VmKernel => None,
         }
@@ -75,6 +81,7 @@ impl Dut {
             Dut::Memory => "m",
             Dut::Afpacket => "p",
             Dut::Afxdp => "x",
+            Dut::Dpdk => "d",
             Dut::Kernel => "k",
             Dut::Vm => "v",
             Dut::VmKernel => "w",
@@ -100,6 +107,8 @@ mod tests {
             ("vm-vrouter", Dut::Vm),
             ("vm-kernel", Dut::VmKernel),
             ("container", Dut::Container),
+            ("dpdk", Dut::Dpdk),
+            ("vrouter-dpdk", Dut::Dpdk),
         ] {
             assert_eq!(Dut::from_str(s, false), Ok(d), "{s}");
         }
@@ -109,6 +118,7 @@ mod tests {
         );
         assert!(Dut::Kernel.in_lab() && !Dut::Memory.in_lab());
         assert_eq!(Dut::Afxdp.lab_backend(), Some("afxdp"));
+        assert_eq!(Dut::Dpdk.lab_backend(), Some("dpdk"));
         assert!(Dut::Vm.is_guest() && Dut::VmKernel.is_guest() && !Dut::Container.is_guest());
         assert!(Dut::VmKernel.is_kernel() && !Dut::Vm.is_kernel());
         assert_eq!(

@@ -460,7 +460,7 @@ impl Worker {
         stop: Arc<AtomicBool>,
     ) -> Result<Self, String> {
         if mode == PollMode::Interrupt && !routers.iter().all(|r| r.can_wait()) {
-            return Err("interrupt polling needs ports with file descriptors (afpacket, afxdp); memory ports support busy and adaptive".into());
+            return Err("interrupt polling needs ports with file descriptors (afpacket, afxdp); memory and dpdk ports support busy and adaptive".into());
         }
         Ok(Worker {
             routers,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
 
 use crate::dut::Dut;
@@ -84,7 +84,11 @@ impl UpArgs {
             (RouterKind::Container, _) => Dut::Container,
             (RouterKind::Vrouter, PortIo::Afpacket) => Dut::Afpacket,
             (RouterKind::Vrouter, PortIo::Afxdp) => Dut::Afxdp,
+            (RouterKind::Vrouter, PortIo::Dpdk) => Dut::Dpdk,
         };
+        if dut == Dut::Dpdk && !cfg!(feature = "dpdk") {
+            bail!("--io dpdk: {}", crate::router::run::NO_DPDK);
+        }
         Ok(LabSpec {
             name: self.name.clone(),
             routers: self.routers,

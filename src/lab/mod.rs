@@ -62,6 +62,9 @@ pub enum Topology {
 pub enum PortIo {
     Afpacket,
     Afxdp,
+    /// DPDK's net_af_packet driver on the veths, each router process its own EAL (a build
+    /// with `--features dpdk`).
+    Dpdk,
 }
 
 /// A lab to build.

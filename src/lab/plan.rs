@@ -380,6 +380,8 @@ fn router_plan(
             Dut::Afxdp => spec.xdp_ring.map(spanned),
             _ => None,
         },
+        pmd: None,
+        vdev: None,
         mac: spanned(mac(link, side).to_string()),
         addresses: vec![
             spanned(format!("{}/24", v4(link, side))),
@@ -552,6 +554,7 @@ pub fn config_text(lab: &str, mut config: RouterToml, routes: &str) -> String {
     config.routes = Some(spanned(routes.to_string()));
     let file = config::File {
         router: vec![config],
+        dpdk: None,
     };
     let body = toml::to_string(&file).unwrap_or_default();
     format!("# vrouter lab `{lab}`, router {k}\n{body}")

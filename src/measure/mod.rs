@@ -36,8 +36,17 @@ pub fn open_bed(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<B
             dropped: Default::default(),
             generator_cpu: Default::default(),
         })),
-        Dut::Afpacket | Dut::Afxdp | Dut::Kernel | Dut::Vm | Dut::VmKernel | Dut::Container => {
+        Dut::Afpacket
+        | Dut::Afxdp
+        | Dut::Dpdk
+        | Dut::Kernel
+        | Dut::Vm
+        | Dut::VmKernel
+        | Dut::Container => {
             crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
+            if dut == Dut::Dpdk && !cfg!(feature = "dpdk") {
+                bail!("{}: {}", dut.label(), crate::router::run::NO_DPDK);
+            }
             Ok(Box::new(labbed::LabBed::up(dut, o, &routers)?))
         }
     }

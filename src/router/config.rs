@@ -35,6 +35,21 @@ pub fn spanned<T>(v: T) -> Spanned<T> {
 #[serde(deny_unknown_fields)]
 pub struct File {
     pub router: Vec<RouterToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpdk: Option<DpdkToml>,
+}
+
+/// The `[dpdk]` section: the process's DPDK EAL (one per process, for all its dpdk ports).
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DpdkToml {
+    /// More EAL arguments, after vrouter's own (which they may override).
+    #[serde(default)]
+    pub eal: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<Spanned<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mbufs: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -83,6 +98,10 @@ pub struct PortToml {
     pub xdp_mode: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring: Option<Spanned<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmd: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vdev: Option<Spanned<String>>,
     pub mac: Spanned<String>,
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
@@ -152,6 +171,52 @@ pub enum Backend {
         xdp_mode: XdpMode,
         ring: u32,
     },
+    /// A DPDK device: a Linux interface through DPDK's `net_af_packet` or `net_af_xdp` driver,
+    /// or any virtual device's arguments (`net_memif0,role=server,socket=...`); `ring`
+    /// descriptors per queue.
+    Dpdk {
+        device: DpdkDevice,
+        ring: u16,
+    },
+}
+
+/// What a dpdk port drives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpdkDevice {
+    /// A Linux interface through the poll-mode driver `pmd` (`af_packet` or `af_xdp`).
+    Iface { iface: String, pmd: String },
+    /// A virtual device as given to the EAL's `--vdev` (its name is before the first comma).
+    Vdev(String),
+}
+
+/// Descriptors per queue of a dpdk port unless configured otherwise.
+pub const DPDK_DEFAULT_RING: u16 = 1024;
+
+/// The validated `[dpdk]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpdkOptions {
+    pub eal: Vec<String>,
+    /// Memory the EAL takes (ordinary pages; no hugepages), MiB.
+    pub memory_mb: u32,
+    /// Mbufs in the process's pool (0: sized from the ports' rings).
+    pub mbufs: u32,
+}
+
+impl Default for DpdkOptions {
+    fn default() -> Self {
+        DpdkOptions {
+            eal: Vec::new(),
+            memory_mb: 256,
+            mbufs: 0,
+        }
+    }
+}
+
+/// A whole configuration file: its routers and the process's DPDK options.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub routers: Vec<RouterConfig>,
+    pub dpdk: DpdkOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -188,14 +253,25 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads and validates a configuration file.
+/// Reads and validates a configuration file's routers.
 pub fn load(path: &Path) -> Result<Vec<RouterConfig>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    parse(path, &text)
+    Ok(load_all(path)?.routers)
 }
 
-/// Validates configuration text (`path` names it in errors and anchors relative paths).
+/// Reads and validates a configuration file.
+pub fn load_all(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    parse_all(path, &text)
+}
+
+/// Validates configuration text's routers (`path` names it in errors and anchors relative
+/// paths).
 pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
+    Ok(parse_all(path, text)?.routers)
+}
+
+/// Validates configuration text.
+pub fn parse_all(path: &Path, text: &str) -> Result<Config> {
     let cx = Ctx { path, text };
     let file: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(0, |s| cx.line(s));
@@ -257,7 +333,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouterConfig>> {
             format!("memory link `{link}` has one end; memory ports connect in pairs"),
         ));
     }
-    Ok(routers)
+    let dpdk = cx.dpdk(file.dpdk.as_ref(), &routers)?;
+    Ok(Config { routers, dpdk })
 }
 
 /// Memory links seen so far: ends counted, and where the first was named.
@@ -280,6 +357,75 @@ fn ranged<T: Copy + PartialOrd>(
 }
 
 impl Ctx<'_> {
+    /// The `[dpdk]` section, checked: only with dpdk ports, sizes in range; and no two dpdk
+    /// ports on one device.
+    fn dpdk(&self, d: Option<&DpdkToml>, routers: &[RouterConfig]) -> Result<DpdkOptions> {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for r in routers {
+            for p in &r.ports {
+                if let Backend::Dpdk { device, .. } = &p.backend {
+                    let key = match device {
+                        DpdkDevice::Iface { iface, .. } => format!("interface {iface}"),
+                        DpdkDevice::Vdev(v) => {
+                            format!("device {}", v.split(',').next().unwrap_or(v))
+                        }
+                    };
+                    if let Some(other) = seen.insert(key.clone(), &r.name) {
+                        return Err(anyhow!(
+                            "{}: dpdk ports of routers `{other}` and `{}` both use {key}",
+                            self.path.display(),
+                            r.name
+                        ));
+                    }
+                }
+            }
+        }
+        let Some(d) = d else {
+            return Ok(DpdkOptions::default());
+        };
+        if seen.is_empty() {
+            return Err(anyhow!(
+                "{}: [dpdk]: no port has backend = \"dpdk\"; the section sets up DPDK for them",
+                self.path.display()
+            ));
+        }
+        let memory_mb = ranged(
+            self,
+            &d.memory_mb,
+            "memory_mb",
+            256,
+            64..=65_536,
+            "must be 64..=65536 (MiB)",
+        )?;
+        let mbufs = ranged(
+            self,
+            &d.mbufs,
+            "mbufs",
+            0,
+            0..=4_194_304,
+            "must be 0 (sized from the rings) ..=4194304",
+        )?;
+        let mut eal = Vec::new();
+        for a in &d.eal {
+            if !a.get_ref().starts_with('-') {
+                return Err(self.err(
+                    a.span(),
+                    "eal",
+                    format!(
+                        "`{}`: EAL arguments are options (`--vdev=...`, `-l2`), one per string",
+                        fib::source::excerpt(a.get_ref())
+                    ),
+                ));
+            }
+            eal.push(a.get_ref().clone());
+        }
+        Ok(DpdkOptions {
+            eal,
+            memory_mb,
+            mbufs,
+        })
+    }
+
     /// Routers that name one worker run on one thread: what one of them writes of its
     /// polling mode and core holds for all (one may set them for the group); two different
     /// values are refused, as one of them would silently lose.
@@ -404,11 +550,18 @@ impl Ctx<'_> {
         }
         let queues = ranged(self, &r.queues, "queues", 1, 1..=16, "must be 1..=16")?;
         if queues > 1 {
-            if let Some(p) = r.port.iter().find(|p| p.backend.get_ref() == "afxdp") {
+            if let Some(p) = r
+                .port
+                .iter()
+                .find(|p| ["afxdp", "dpdk"].contains(&p.backend.get_ref().as_str()))
+            {
                 return Err(self.err(
                     p.backend.span(),
                     "queues",
-                    "afxdp ports have one queue so far; use queues = 1 or afpacket/memory ports",
+                    format!(
+                        "{} ports have one queue so far; use queues = 1 or afpacket/memory ports",
+                        p.backend.get_ref()
+                    ),
                 ));
             }
         }
@@ -462,7 +615,7 @@ impl Ctx<'_> {
                 r.span(),
                 "ring",
                 format!(
-                    "sizes AF_XDP and AF_PACKET rings; `{}` ports have none to size",
+                    "sizes AF_XDP, AF_PACKET and DPDK rings; `{}` ports have none to size",
                     p.backend.get_ref()
                 ),
             ));
@@ -511,7 +664,7 @@ impl Ctx<'_> {
         let b = p.backend.get_ref().as_str();
         // A field of another backend is a mistake, not something to ignore.
         type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-        let foreign: [Owned; 4] = [
+        let foreign: [Owned; 6] = [
             ("link", p.link.as_ref().map(|x| x.span()), &["memory"]),
             (
                 "iface",
@@ -524,8 +677,10 @@ impl Ctx<'_> {
                 p.xdp_mode.as_ref().map(|x| x.span()),
                 &["afxdp"],
             ),
+            ("pmd", p.pmd.as_ref().map(|x| x.span()), &["dpdk"]),
+            ("vdev", p.vdev.as_ref().map(|x| x.span()), &["dpdk"]),
         ];
-        let known = ["memory", "afpacket", "afxdp"].contains(&b);
+        let known = ["memory", "afpacket", "afxdp", "dpdk"].contains(&b);
         for (field, span, owners) in foreign {
             if let Some(span) = span.filter(|_| known && !owners.contains(&b)) {
                 return Err(self.err(
@@ -623,17 +778,116 @@ impl Ctx<'_> {
                     ring,
                 })
             }
-            b @ "dpdk" => Err(self.err(
-                p.backend.span(),
-                "backend",
-                format!("`{b}` is not built yet (memory, afpacket and afxdp are)"),
-            )),
+            "dpdk" => self.dpdk_port(p),
             other => Err(self.err(
                 p.backend.span(),
                 "backend",
                 format!("unknown backend `{other}` (memory, afpacket, afxdp, dpdk)"),
             )),
         }
+    }
+
+    /// A dpdk port's device: `iface` (with `pmd`) or `vdev`, one of them.
+    fn dpdk_port(&self, p: &PortToml) -> Result<Backend> {
+        if let Some(q) = &p.qdisc_bypass {
+            return Err(self.err(
+                q.span(),
+                "qdisc_bypass",
+                "only afpacket ports have a qdisc to bypass".to_string(),
+            ));
+        }
+        let ring = match &p.ring {
+            None => DPDK_DEFAULT_RING,
+            Some(r) if r.get_ref().is_power_of_two() && (64..=16_384).contains(r.get_ref()) => {
+                *r.get_ref() as u16
+            }
+            Some(r) => {
+                return Err(self.err(
+                    r.span(),
+                    "ring",
+                    format!(
+                        "{}: must be a power of two from 64 to 16384 (descriptors per queue)",
+                        r.get_ref()
+                    ),
+                ))
+            }
+        };
+        let device = match (&p.iface, &p.vdev) {
+            (Some(i), Some(v)) => {
+                return Err(self.err(
+                    v.span(),
+                    "vdev",
+                    format!(
+                        "a dpdk port has `iface` (a Linux interface, `{}`) or `vdev` (a DPDK device), not both",
+                        i.get_ref()
+                    ),
+                ))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    p.backend.span(),
+                    "iface",
+                    "dpdk ports need `iface = \"NAME\"` (a Linux interface) or `vdev = \"net_memif0,...\"`",
+                ))
+            }
+            (Some(i), None) => {
+                let name = i.get_ref();
+                if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', ',', '=']) {
+                    return Err(self.err(
+                        i.span(),
+                        "iface",
+                        format!("`{name}` is not an interface name (1-15 characters, no `/`, `,`, `=` or spaces)"),
+                    ));
+                }
+                let pmd = match &p.pmd {
+                    None => "af_packet".to_string(),
+                    Some(m) if ["af_packet", "af_xdp"].contains(&m.get_ref().as_str()) => {
+                        m.get_ref().clone()
+                    }
+                    Some(m) => {
+                        return Err(self.err(
+                            m.span(),
+                            "pmd",
+                            format!(
+                                "`{}`: must be af_packet or af_xdp (other drivers: `vdev = \"...\"`)",
+                                fib::source::excerpt(m.get_ref())
+                            ),
+                        ))
+                    }
+                };
+                DpdkDevice::Iface {
+                    iface: name.clone(),
+                    pmd,
+                }
+            }
+            (None, Some(v)) => {
+                if let Some(m) = &p.pmd {
+                    return Err(self.err(
+                        m.span(),
+                        "pmd",
+                        "goes with `iface`; a `vdev` names its driver itself",
+                    ));
+                }
+                let text = v.get_ref();
+                let name = text.split(',').next().unwrap_or("");
+                if !name.starts_with("net_")
+                    || name.len() < 5
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || text.contains(char::is_whitespace)
+                {
+                    return Err(self.err(
+                        v.span(),
+                        "vdev",
+                        format!(
+                            "`{}` is not a DPDK virtual device like `net_memif0,role=server,socket=/run/vr.sock`",
+                            fib::source::excerpt(text)
+                        ),
+                    ));
+                }
+                DpdkDevice::Vdev(text.clone())
+            }
+        };
+        Ok(Backend::Dpdk { device, ring })
     }
 
     /// One `[[router.neighbour]]` section of router `router`.
@@ -795,6 +1049,122 @@ mac = "02:00:00:00:01:02"
         );
         assert_eq!(r[1].mode, PollMode::Adaptive);
         assert_eq!(r[1].worker, "worker-vr1");
+    }
+
+    /// Dpdk ports: `iface` (with `pmd`) or `vdev`, the `[dpdk]` section, and their errors.
+    #[test]
+    fn dpdk_ports_and_their_errors() {
+        let good = r#"[dpdk]
+memory_mb = 128
+eal = ["--log-level=*:info"]
+[[router]]
+name = "d"
+[[router.port]]
+backend = "dpdk"
+iface = "veth0"
+mac = "02:00:00:00:00:01"
+[[router.port]]
+backend = "dpdk"
+vdev = "net_memif0,role=server,socket=/run/m.sock"
+ring = 512
+mac = "02:00:00:00:00:02"
+"#;
+        let c = parse_all(Path::new("vr.toml"), good).unwrap();
+        assert_eq!(
+            c.routers[0].ports[0].backend,
+            Backend::Dpdk {
+                device: DpdkDevice::Iface {
+                    iface: "veth0".into(),
+                    pmd: "af_packet".into()
+                },
+                ring: DPDK_DEFAULT_RING
+            }
+        );
+        assert_eq!(
+            c.routers[0].ports[1].backend,
+            Backend::Dpdk {
+                device: DpdkDevice::Vdev("net_memif0,role=server,socket=/run/m.sock".into()),
+                ring: 512
+            }
+        );
+        assert_eq!(
+            c.dpdk,
+            DpdkOptions {
+                eal: vec!["--log-level=*:info".into()],
+                memory_mb: 128,
+                mbufs: 0
+            }
+        );
+        let cases = [
+            (
+                "iface = \"veth0\"",
+                "iface = \"veth0\"\nvdev = \"net_null0\"",
+                "vr.toml:9: vdev: a dpdk port has `iface`",
+            ),
+            ("iface = \"veth0\"", "", "vr.toml:7: iface: dpdk ports need"),
+            (
+                "iface = \"veth0\"",
+                "iface = \"veth0\"\npmd = \"e1000\"",
+                "vr.toml:9: pmd: `e1000`: must be af_packet or af_xdp",
+            ),
+            (
+                "ring = 512",
+                "ring = 500",
+                "vr.toml:13: ring: 500: must be a power of two from 64 to 16384",
+            ),
+            (
+                "vdev = \"net_memif0",
+                "vdev = \"memif0",
+                "vr.toml:12: vdev: `memif0,role=server",
+            ),
+            (
+                "vdev = \"net_memif0",
+                "pmd = \"af_xdp\"\nvdev = \"net_memif0",
+                "vr.toml:12: pmd: goes with `iface`",
+            ),
+            (
+                "memory_mb = 128",
+                "memory_mb = 16",
+                "vr.toml:2: memory_mb: must be 64..=65536",
+            ),
+            (
+                "eal = [\"--log",
+                "eal = [\"log",
+                "vr.toml:3: eal: `log-level=*:info`: EAL arguments are options",
+            ),
+            (
+                "name = \"d\"",
+                "name = \"d\"\nqueues = 2",
+                "vr.toml:8: queues: dpdk ports have one queue",
+            ),
+            (
+                "backend = \"dpdk\"\niface",
+                "backend = \"afpacket\"\npmd = \"af_xdp\"\niface",
+                "vr.toml:8: pmd: belongs to dpdk ports, not `afpacket` ones",
+            ),
+            (
+                "vdev = \"net_memif0,role=server,socket=/run/m.sock\"",
+                "iface = \"veth0\"",
+                "vr.toml: dpdk ports of routers `d` and `d` both use interface veth0",
+            ),
+        ];
+        for (from, to, want) in cases {
+            assert!(good.contains(from), "{from}");
+            let text = good.replacen(from, to, 1);
+            let err = parse_all(Path::new("vr.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "got `{err}`, want `{want}`");
+        }
+        // A [dpdk] section needs dpdk ports.
+        let text = format!("[dpdk]\nmemory_mb = 128\n{GOOD}");
+        let err = parse_all(Path::new("vr.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[dpdk]: no port has backend = \"dpdk\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod churn;
 pub mod client;
 pub mod config;
 pub mod control;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod preset;
 pub mod proto;
 pub mod relay;

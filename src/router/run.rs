@@ -21,6 +21,8 @@ use ipnet::IpNet;
 
 use super::config::{self, Backend, NeighbourTarget, RouterConfig};
 use super::control::{self, Control};
+#[cfg(feature = "dpdk")]
+use super::dpdk::Dpdk;
 
 /// What `vrouter run` was asked.
 pub struct RunOptions {
@@ -111,8 +113,28 @@ pub fn pipeline(r: &RouterConfig) -> Pipeline {
     p
 }
 
+/// Why a configuration with dpdk ports does not run on this binary.
+pub const NO_DPDK: &str = "this vrouter was built without the DPDK backend: build it with \
+     `cargo build --release --features dpdk` (needs libdpdk-dev; scripts/test installs it)";
+
 pub fn run(a: RunOptions) -> Result<()> {
-    let routers = config::load(&a.config)?;
+    let config = config::load_all(&a.config)?;
+    let routers = config.routers;
+    let has_dpdk = routers.iter().any(|r| {
+        r.ports
+            .iter()
+            .any(|p| matches!(p.backend, Backend::Dpdk { .. }))
+    });
+    if has_dpdk && !cfg!(feature = "dpdk") {
+        bail!("{}: {NO_DPDK}", a.config.display());
+    }
+    // One EAL for the process, with every dpdk port's device, before any port opens.
+    #[cfg(feature = "dpdk")]
+    let dpdk = if has_dpdk {
+        Some(Dpdk::start(&routers, &config.dpdk)?)
+    } else {
+        None
+    };
     // Memory links: the first port naming a link gets one end, the second the other.
     // With queues, link `L` is one ring pair per queue (`L.q0`, `L.q1`, ...): both ends must
     // have the same number of queues.
@@ -192,6 +214,16 @@ pub fn run(a: RunOptions) -> Result<()> {
                             .with_context(|| format!("router `{}`: afpacket port", r.name))?;
                         ports.push(Box::new(port));
                     }
+                    #[cfg(feature = "dpdk")]
+                    Backend::Dpdk { ring, .. } => {
+                        let d = dpdk.as_ref().expect("EAL started for dpdk ports");
+                        let port = d
+                            .open(&r.name, pi, *ring, &pool)
+                            .with_context(|| format!("router `{}`: dpdk port {pi}", r.name))?;
+                        ports.push(Box::new(port));
+                    }
+                    #[cfg(not(feature = "dpdk"))]
+                    Backend::Dpdk { .. } => unreachable!("refused above: {NO_DPDK}"),
                 }
             }
             let vr = VirtualRouter::new(&r.name, pipeline(r), ports, r4.clone(), r6.clone());
@@ -244,6 +276,11 @@ pub fn run(a: RunOptions) -> Result<()> {
     }
     let st = server.stats();
     drop(server);
+    // The workers, and with them every port, are gone: the EAL can stop.
+    #[cfg(feature = "dpdk")]
+    if let Some(d) = dpdk {
+        d.stop();
+    }
     println!("{}", serde_json::to_string_pretty(&st)?);
     Ok(())
 }

@@ -9,6 +9,9 @@ pub mod afpacket;
 #[cfg(feature = "afxdp")]
 #[allow(unsafe_code)]
 pub mod afxdp;
+#[cfg(feature = "dpdk")]
+#[allow(unsafe_code)]
+pub mod dpdk;
 #[allow(unsafe_code)]
 pub mod memory;
 

@@ -51,6 +51,10 @@ pub struct LpmArgs {
     /// Print JSON (top level: ratio_vs_treebitmap, fib_bytes, then details).
     #[arg(long)]
     json: bool,
+    /// Also against DPDK's rte_lpm and rte_lpm6 on the same tables and destinations (IPv4
+    /// full table, IPv6 real and synthetic 200k; a `--features dpdk` build).
+    #[arg(long)]
+    with_rte_lpm: bool,
 }
 
 /// One measured row.
@@ -347,6 +351,9 @@ pub fn run(mut a: LpmArgs) -> Result<()> {
 }
 
 fn lpm(a: &LpmArgs) -> Result<()> {
+    if a.with_rte_lpm && !cfg!(feature = "dpdk") {
+        bail!("--with-rte-lpm: {}", crate::router::run::NO_DPDK);
+    }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let v4_path = a.table.clone().unwrap_or_else(crate::host::default_table);
     let (set4, load_s) = load(&v4_path, false)?;
@@ -375,7 +382,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         .file_name()
         .map_or("table".into(), |n| n.to_string_lossy().to_string());
     let mut rows = Vec::new();
-    let pb = crate::progress::steps(7, "bench lpm");
+    let pb = crate::progress::steps(if a.with_rte_lpm { 10 } else { 7 }, "bench lpm");
     for size in [1_000usize, 10_000, 100_000] {
         if size < v4.len() {
             let sub = sample(&v4, size, &mut rng);
@@ -410,6 +417,12 @@ fn lpm(a: &LpmArgs) -> Result<()> {
     pb.inc(1);
     let upd = updates(&v4, a, &mut rng)?;
     pb.inc(1);
+    #[cfg(feature = "dpdk")]
+    let rte = if a.with_rte_lpm {
+        rte_rows(a, &name4, &v4, &name6, &v6, &syn6, &mut rng, &pb)?
+    } else {
+        Vec::new()
+    };
     pb.finish_and_clear();
 
     if let Some(bad) = rows.iter().find(|r| r.mismatches > 0) {
@@ -452,6 +465,8 @@ fn lpm(a: &LpmArgs) -> Result<()> {
             "results": details,
             "updates": upd,
         });
+        #[cfg(feature = "dpdk")]
+        let out = with_rte_json(out, &rte, &name4, &name6);
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -503,5 +518,88 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         upd["concurrent_lookups_per_second"].as_f64().unwrap_or(0.0) / 1e6
     );
     println!("ratio_vs_treebitmap (IPv4, full table, routed, batched): {headline:.1}x");
+    #[cfg(feature = "dpdk")]
+    if !rte.is_empty() {
+        super::rte::print(&rte);
+    }
     Ok(())
+}
+
+/// vrouter against rte_lpm / rte_lpm6 on the full IPv4 table and both IPv6 tables, routed and
+/// uniform destinations, in an EAL of this process started for the purpose.
+#[cfg(feature = "dpdk")]
+#[allow(clippy::too_many_arguments)]
+fn rte_rows(
+    a: &LpmArgs,
+    name4: &str,
+    v4: &[(u32, u8, u32)],
+    name6: &str,
+    v6: &[(u128, u8, u32)],
+    syn6: &[(u128, u8, u32)],
+    rng: &mut impl Rng,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<super::rte::RteRow>> {
+    super::rte::start_eal()?;
+    let mut run = || -> Result<Vec<super::rte::RteRow>> {
+        let mut rows = Vec::new();
+        let d4 = [
+            ("routed", destinations(v4, a.lookups, true, rng)),
+            ("uniform", destinations(v4, a.lookups, false, rng)),
+        ];
+        rows.extend(super::rte::ipv4(name4, v4, &d4, a.rounds)?);
+        drop(d4);
+        pb.inc(1);
+        for (name, set) in [(name6, v6), ("synthetic 200k", syn6)] {
+            if !set.is_empty() {
+                let d6 = [
+                    ("routed", destinations(set, a.lookups, true, rng)),
+                    ("uniform", destinations(set, a.lookups, false, rng)),
+                ];
+                rows.extend(super::rte::ipv6(name, set, &d6, a.rounds)?);
+            }
+            pb.inc(1);
+        }
+        Ok(rows)
+    };
+    let rows = run();
+    super::rte::stop_eal();
+    let rows = rows?;
+    if let Some(bad) = rows.iter().find(|r| r.mismatches > 0) {
+        bail!(
+            "vrouter and DPDK's {} disagree on {} {} destinations ({} table)",
+            if bad.family == "ipv4" {
+                "rte_lpm"
+            } else {
+                "rte_lpm6"
+            },
+            bad.mismatches,
+            bad.dist,
+            bad.table
+        );
+    }
+    Ok(rows)
+}
+
+/// `out` with the DPDK rows and their headline ratios (routed destinations, bulk lookups).
+#[cfg(feature = "dpdk")]
+fn with_rte_json(
+    mut out: serde_json::Value,
+    rte: &[super::rte::RteRow],
+    name4: &str,
+    name6: &str,
+) -> serde_json::Value {
+    if rte.is_empty() {
+        return out;
+    }
+    let ratio = |fam: &str, table: &str| {
+        rte.iter()
+            .find(|r| r.family == fam && r.table == table && r.dist == "routed")
+            .map_or(0.0, |r| r.ratio_bulk)
+    };
+    out["ratio_vs_rte_lpm"] = json!(ratio("ipv4", name4));
+    out["ratio_vs_rte_lpm6"] = json!(ratio("ipv6", name6));
+    out["ratio_vs_rte_lpm6_synthetic"] = json!(ratio("ipv6", "synthetic 200k"));
+    out["dpdk_version"] = json!(dataplane::port::dpdk::VERSION);
+    out["rte"] = rte.iter().map(super::rte::RteRow::json).collect();
+    out
 }

@@ -5,3 +5,5 @@
 pub mod lab;
 pub mod lpm;
 pub mod pipeline;
+#[cfg(feature = "dpdk")]
+pub mod rte;
