@@ -21,6 +21,9 @@ pub enum Dut {
     /// own EAL (root; a build with `--features dpdk`).
     #[value(alias = "vrouter-dpdk")]
     Dpdk,
+    /// The same on DPDK's net_af_xdp driver (root; `--features dpdk`).
+    #[value(alias = "vrouter-dpdk-xdp")]
+    DpdkXdp,
     /// The Linux kernel forwarding in the same lab (root).
     Kernel,
     /// vrouter inside a QEMU guest, one guest per router, its NICs on taps in the lab
@@ -42,11 +45,17 @@ impl Dut {
             Dut::Afpacket => "vrouter-afpacket",
             Dut::Afxdp => "vrouter-afxdp",
             Dut::Dpdk => "vrouter-dpdk",
+            Dut::DpdkXdp => "vrouter-dpdk-xdp",
             Dut::Kernel => "linux kernel",
             Dut::Vm => "vrouter-in-vm",
             Dut::VmKernel => "linux-in-vm",
             Dut::Container => "vrouter-container",
         }
+    }
+
+    /// Whether vrouter runs on DPDK ports (a `--features dpdk` build).
+    pub fn is_dpdk(self) -> bool {
+        matches!(self, Dut::Dpdk | Dut::DpdkXdp)
     }
 
     /// Whether it runs in a QEMU guest.
@@ -69,7 +78,7 @@ impl Dut {
         match self {
             Dut::Afpacket => Some("afpacket"),
             Dut::Afxdp => Some("afxdp"),
-            Dut::Dpdk => Some("dpdk"),
+            Dut::Dpdk | Dut::DpdkXdp => Some("dpdk"),
             Dut::Container => Some("afpacket"),
             Dut::Memory | Dut::Kernel | Dut::Vm | Dut::VmKernel => None,
         }
@@ -82,6 +91,7 @@ impl Dut {
             Dut::Afpacket => "p",
             Dut::Afxdp => "x",
             Dut::Dpdk => "d",
+            Dut::DpdkXdp => "y",
             Dut::Kernel => "k",
             Dut::Vm => "v",
             Dut::VmKernel => "w",
@@ -109,6 +119,7 @@ mod tests {
             ("container", Dut::Container),
             ("dpdk", Dut::Dpdk),
             ("vrouter-dpdk", Dut::Dpdk),
+            ("vrouter-dpdk-xdp", Dut::DpdkXdp),
         ] {
             assert_eq!(Dut::from_str(s, false), Ok(d), "{s}");
         }

@@ -33,20 +33,11 @@ fn can_run() -> bool {
 struct Lab(String);
 
 impl Lab {
-    fn up(name: &str, routers: usize) -> Lab {
+    fn up(name: &str, routers: usize, io: &str) -> Lab {
         let name = format!("{name}{}", std::process::id() % 10_000);
         let _ = vrouter(&["lab", "down", "--name", &name]);
         let n = routers.to_string();
-        let o = vrouter(&[
-            "lab",
-            "up",
-            "--name",
-            &name,
-            "--routers",
-            &n,
-            "--io",
-            "dpdk",
-        ]);
+        let o = vrouter(&["lab", "up", "--name", &name, "--routers", &n, "--io", io]);
         let lab = Lab(name);
         assert!(o.status.success(), "lab up: {}", text(&o));
         lab
@@ -83,8 +74,31 @@ impl Lab {
         assert!(o.status.success(), "{}", text(&o));
         serde_json::from_slice(&o.stdout).unwrap()
     }
-    /// Stops router `k` and returns what its log says of its mbuf pool after the stop.
-    fn stop(&self, k: usize) -> String {
+    /// Stops router `k` and checks what its log says of its mbuf pool after the stop: none
+    /// out for net_af_packet; for net_af_xdp (`driver_held`) what its driver took.
+    fn stop(&self, k: usize, driver_held: bool) {
+        let line = self.stop_log(k);
+        let num = |after: &str| -> u32 {
+            let at = line.find(after).unwrap_or_else(|| panic!("{line}")) + after.len();
+            line[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{line}"))
+        };
+        let (out, held) = (num("`: "), num("stop ("));
+        if driver_held {
+            // net_af_xdp hands pool mbufs to its sockets' fill and transmit rings and does not
+            // take back what is in them when it closes: its count at the stop can exceed the
+            // one at the start by what its last burst left there (2 seen), never by more than
+            // a burst. (The burst calls themselves keep nothing: net_af_packet ends at 0.)
+            assert!(out <= held + 64, "r{k} kept mbufs: {line}");
+        } else {
+            assert!(out == 0 && held == 0, "r{k}: {line}");
+        }
+    }
+
+    fn stop_log(&self, k: usize) -> String {
         let sock = format!("{}/r{k}.sock", self.dir());
         assert!(vrouter(&["ctl", "--socket", &sock, "shutdown"])
             .status
@@ -160,6 +174,9 @@ fn text(o: &Output) -> String {
 /// the sink's link: the last router's MAC as source, TTL 64 less one per router), and each
 /// router counted them as forwarded.
 fn check_load(lab: &Lab, routers: usize, sink_iface: &str, last_mac: &str) {
+    // Loads take turns: two at once on 2 cores would measure each other.
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let ns = format!("vrl-{}-sink", lab.0);
     let dump = Command::new("ip")
         .args([
@@ -197,7 +214,7 @@ fn dpdk_routers_forward_answer_and_return_every_mbuf() {
     if !can_run() {
         return;
     }
-    let lab = Lab::up("dk", 2);
+    let lab = Lab::up("dk", 2, "dpdk");
     // Each router process runs its own EAL, on its own devices.
     for k in 1..=2 {
         let log = std::fs::read_to_string(format!("{}/r{k}.log", lab.dir())).unwrap();
@@ -221,8 +238,7 @@ fn dpdk_routers_forward_answer_and_return_every_mbuf() {
     assert!(r1["answered"].as_u64().unwrap() >= 1, "{r1}");
     // After drops, ICMP answers and neighbour holds, every mbuf went back to its pool.
     for k in 1..=2 {
-        let line = lab.stop(k);
-        assert!(line.contains(": 0 of "), "r{k}: {line}");
+        lab.stop(k, false);
     }
     // The EALs left no runtime files behind.
     no_runtime_left();
@@ -261,10 +277,24 @@ fn dpdk_routers_forward_answer_and_return_every_mbuf() {
     let log = std::fs::read_to_string(format!("{}/r2.log", lab.dir())).unwrap();
     assert!(log.contains("DPDK device net_memif0"), "{log}");
     for k in 1..=2 {
-        let line = lab.stop(k);
-        assert!(line.contains(": 0 of "), "r{k}: {line}");
+        lab.stop(k, false);
     }
     assert!(!Path::new(&sock).exists(), "the memif socket is left");
+}
+
+#[test]
+fn a_router_on_dpdks_af_xdp_driver_forwards() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up("dx", 1, "dpdk-xdp");
+    let log = std::fs::read_to_string(format!("{}/r1.log", lab.dir())).unwrap();
+    assert!(log.contains("DPDK device net_af_xdp0"), "{log}");
+    assert!(lab.ping("240.0.0.1").contains("3 received"));
+    assert_eq!(lab.hops("240.1.2.3"), ["198.18.0.2", "240.1.2.3"]);
+    check_load(&lab, 1, "e1r", "02:76:72:00:01:01");
+    // net_af_xdp fills its sockets' rings from the pool and keeps those mbufs when it closes.
+    lab.stop(1, true);
 }
 
 /// No EAL runtime folder (`/var/run/dpdk/vrouter-<pid>`) of a vrouter process that has

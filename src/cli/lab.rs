@@ -85,9 +85,10 @@ impl UpArgs {
             (RouterKind::Vrouter, PortIo::Afpacket) => Dut::Afpacket,
             (RouterKind::Vrouter, PortIo::Afxdp) => Dut::Afxdp,
             (RouterKind::Vrouter, PortIo::Dpdk) => Dut::Dpdk,
+            (RouterKind::Vrouter, PortIo::DpdkXdp) => Dut::DpdkXdp,
         };
-        if dut == Dut::Dpdk && !cfg!(feature = "dpdk") {
-            bail!("--io dpdk: {}", crate::router::run::NO_DPDK);
+        if dut.is_dpdk() && !cfg!(feature = "dpdk") {
+            bail!("--io {}: {}", self.io.name(), crate::router::run::NO_DPDK);
         }
         Ok(LabSpec {
             name: self.name.clone(),

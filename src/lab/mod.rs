@@ -65,6 +65,20 @@ pub enum PortIo {
     /// DPDK's net_af_packet driver on the veths, each router process its own EAL (a build
     /// with `--features dpdk`).
     Dpdk,
+    /// DPDK's net_af_xdp driver on the veths (`--features dpdk`).
+    DpdkXdp,
+}
+
+impl PortIo {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortIo::Afpacket => "afpacket",
+            PortIo::Afxdp => "afxdp",
+            PortIo::Dpdk => "dpdk",
+            PortIo::DpdkXdp => "dpdk-xdp",
+        }
+    }
 }
 
 /// A lab to build.

@@ -380,7 +380,7 @@ fn router_plan(
             Dut::Afxdp => spec.xdp_ring.map(spanned),
             _ => None,
         },
-        pmd: None,
+        pmd: (spec.dut == Dut::DpdkXdp).then(|| spanned("af_xdp".to_string())),
         vdev: None,
         mac: spanned(mac(link, side).to_string()),
         addresses: vec![

@@ -95,8 +95,8 @@ fn open(at: &IfaceArgs, pool: &Pool) -> Result<Box<dyn Port>> {
             let cfg = dataplane::port::afpacket::AfPacketConfig::new(iface);
             Box::new(dataplane::port::afpacket::AfPacket::open(&cfg, pool)?)
         }
-        (PortIo::Dpdk, _) => anyhow::bail!(
-            "--io dpdk is for routers (`lab up --io dpdk`); the generator and sink use afpacket \
+        (PortIo::Dpdk | PortIo::DpdkXdp, _) => anyhow::bail!(
+            "--io dpdk and dpdk-xdp are for routers (`lab up --io dpdk`); the generator and sink use afpacket \
              or afxdp sockets"
         ),
     })

@@ -39,12 +39,13 @@ pub fn open_bed(dut: Dut, o: &BedOptions, routers: Vec<RouterSetup>) -> Result<B
         Dut::Afpacket
         | Dut::Afxdp
         | Dut::Dpdk
+        | Dut::DpdkXdp
         | Dut::Kernel
         | Dut::Vm
         | Dut::VmKernel
         | Dut::Container => {
             crate::host::need_root().map_err(|e| anyhow!("{}: {e}", dut.label()))?;
-            if dut == Dut::Dpdk && !cfg!(feature = "dpdk") {
+            if dut.is_dpdk() && !cfg!(feature = "dpdk") {
                 bail!("{}: {}", dut.label(), crate::router::run::NO_DPDK);
             }
             Ok(Box::new(labbed::LabBed::up(dut, o, &routers)?))

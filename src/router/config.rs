@@ -1235,7 +1235,7 @@ mac = "02:00:00:00:00:02"
             (
                 "backend = \"memory\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
                 "backend = \"dpdk\"\nlink = \"a\"\nmac = \"02:00:00:00:00:01\"",
-                "vr.toml:8: backend: `dpdk` is not built yet",
+                "vr.toml:9: link: belongs to memory ports, not `dpdk` ones",
             ),
             (
                 "port = 1\n",
@@ -1315,7 +1315,9 @@ mac = "02:00:00:00:00:02"
         let text = GOOD.replacen("link = \"a\"", "link = \"a\"\nring = 1024", 1);
         let err = parse(Path::new("vr.toml"), &text).unwrap_err().to_string();
         assert!(
-            err.starts_with("vr.toml:10: ring: sizes AF_XDP and AF_PACKET rings; `memory` ports"),
+            err.starts_with(
+                "vr.toml:10: ring: sizes AF_XDP, AF_PACKET and DPDK rings; `memory` ports"
+            ),
             "{err}"
         );
         let one_end = GOOD.replacen(

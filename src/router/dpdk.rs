@@ -17,6 +17,10 @@ pub struct Dpdk {
     /// (router, port index) → the device name the EAL gave the port.
     devices: HashMap<(String, usize), String>,
     mempool: Option<Arc<Mempool>>,
+    /// Mbufs out of the pool once every port had opened, before any traffic: what the drivers
+    /// hold for themselves (net_af_xdp fills its socket's ring from the pool; net_af_packet
+    /// takes none).
+    at_open: Option<u32>,
 }
 
 /// The `--vdev` argument of each dpdk port, by (router, port index), in order.
@@ -92,6 +96,7 @@ impl Dpdk {
                 })
                 .collect(),
             mempool: None,
+            at_open: None,
         };
         let rings: Vec<u16> = routers
             .iter()
@@ -133,7 +138,13 @@ impl Dpdk {
         Ok(p)
     }
 
-    /// Reports the mbufs still out (after every port is closed: none) and stops the EAL.
+    /// Notes the mbufs the drivers took while their ports opened (call once all are open).
+    pub fn ports_opened(&mut self) {
+        self.at_open = self.mempool.as_ref().map(|mp| mp.in_use());
+    }
+
+    /// Reports the mbufs still out after every port closed (no more than the drivers took
+    /// when they opened: the burst calls keep none) and stops the EAL.
     pub fn stop(mut self) {
         self.release();
     }
@@ -141,10 +152,12 @@ impl Dpdk {
     fn release(&mut self) {
         if let Some(mp) = self.mempool.take() {
             tracing::info!(
-                "vrouter: DPDK pool `{}`: {} of {} mbufs in use after stop",
+                "vrouter: DPDK pool `{}`: {} of {} mbufs in use after stop ({} when the ports had \
+                 opened, held by their drivers)",
                 mp.name(),
                 mp.in_use(),
-                mp.size()
+                mp.size(),
+                self.at_open.unwrap_or(0)
             );
             drop(mp);
         }

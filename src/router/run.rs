@@ -130,7 +130,7 @@ pub fn run(a: RunOptions) -> Result<()> {
     }
     // One EAL for the process, with every dpdk port's device, before any port opens.
     #[cfg(feature = "dpdk")]
-    let dpdk = if has_dpdk {
+    let mut dpdk = if has_dpdk {
         Some(Dpdk::start(&routers, &config.dpdk)?)
     } else {
         None
@@ -247,6 +247,10 @@ pub fn run(a: RunOptions) -> Result<()> {
             v6: w6,
             counters: shards,
         });
+    }
+    #[cfg(feature = "dpdk")]
+    if let Some(d) = dpdk.as_mut() {
+        d.ports_opened();
     }
     let mut handles = Vec::new();
     let mut workers: Vec<(String, Arc<WorkerCounters>)> = Vec::new();

@@ -76,6 +76,8 @@ impl Row {
             // DPDK 22.11's net_af_packet reads no PACKET_STATISTICS: its socket's drops
             // show nowhere.
             "DPDK's af_packet socket or veth (uncounted)"
+        } else if self.max_loss >= 1e-3 && self.kind == Dut::DpdkXdp {
+            "veth or DPDK's af_xdp socket (lost where nothing counts)"
         } else if self.max_loss >= 1e-3 {
             "veth/kernel (lost where nothing counts)"
         } else {
