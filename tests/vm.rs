@@ -231,6 +231,39 @@ fn a_guest_boots_and_forwards_ping_and_traceroute_for_vrouter_and_the_kernel() {
     );
 }
 
+/// The DPDK router in a guest: its virtio-net NICs leave the kernel for uio_pci_generic, the
+/// EAL takes them by PCI address on hugepages, and DPDK's virtio driver carries the traffic.
+#[cfg(feature = "dpdk")]
+#[test]
+fn a_guest_runs_the_dpdk_router_on_its_virtio_nics() {
+    if !can_run() {
+        return;
+    }
+    let vm = Vm::up(
+        "vd",
+        &["--routers", "1", "--guest-io", "dpdk", "--memory", "512"],
+    );
+    let st = vm.status();
+    let console = st["guests"][0]["console"].as_str().unwrap();
+    assert!(
+        console.contains("handed to DPDK") && console.contains("DPDK device 0000:"),
+        "{console}"
+    );
+    vm.ping("240.0.0.1");
+    vm.ping("3fff::1");
+    assert_eq!(vm.hops("240.1.2.3"), ["198.18.2.2", "240.1.2.3"]);
+    let o = vrouter(&["ctl", "--socket", &vm.socket(1), "stats", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["routers"][0]["forwarded"].as_u64().unwrap() >= 9, "{j}");
+    // Too little memory for its hugepages is refused before anything starts.
+    let name = format!("vs{}", std::process::id() % 10_000);
+    let o = vrouter(&["vm", "up", "--name", &name, "--guest-io", "dpdk"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--memory 512 or more"), "{}", text(&o));
+    assert!(namespaces(&format!("vrl-{name}-")).is_empty());
+}
+
 #[test]
 fn two_guests_at_once_each_forward_their_own_traffic() {
     if !can_run() {

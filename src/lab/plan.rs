@@ -382,6 +382,7 @@ fn router_plan(
         },
         pmd: (spec.dut == Dut::DpdkXdp).then(|| spanned("af_xdp".to_string())),
         vdev: None,
+        pci: None,
         mac: spanned(mac(link, side).to_string()),
         addresses: vec![
             spanned(format!("{}/24", v4(link, side))),
@@ -440,6 +441,7 @@ fn guest_plan(spec: &LabSpec, k: usize, r: &str, table: &[IpNet]) -> RouterPlan 
         (GuestRouter::Kernel, _) => Dut::Kernel,
         (GuestRouter::Vrouter, vm::GuestIo::Afpacket) => Dut::Afpacket,
         (GuestRouter::Vrouter, vm::GuestIo::Afxdp) => Dut::Afxdp,
+        (GuestRouter::Vrouter, vm::GuestIo::Dpdk) => Dut::Dpdk,
     };
     let inner_spec = LabSpec {
         dut: inner_dut,
@@ -492,10 +494,12 @@ fn guest_plan(spec: &LabSpec, k: usize, r: &str, table: &[IpNet]) -> RouterPlan 
                     p.ring = Some(spanned(4096));
                 }
             }
-            files.push((
-                "guest.env".into(),
-                vm::guest_env(router, &name, &macs, &[]).into_bytes(),
-            ));
+            let mut env = vm::guest_env(router, &name, &macs, &[]);
+            if spec.guest.io == vm::GuestIo::Dpdk {
+                // The guest's /init hands each NIC to DPDK and names it by PCI address.
+                env.push_str("PORT_IO=dpdk\n");
+            }
+            files.push(("guest.env".into(), env.into_bytes()));
             let lab = &spec.name;
             files.push((
                 "vr.toml".into(),

@@ -50,6 +50,8 @@ pub struct DpdkToml {
     pub memory_mb: Option<Spanned<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mbufs: Option<Spanned<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hugepages: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -102,6 +104,8 @@ pub struct PortToml {
     pub pmd: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vdev: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pci: Option<Spanned<String>>,
     pub mac: Spanned<String>,
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
@@ -187,6 +191,9 @@ pub enum DpdkDevice {
     Iface { iface: String, pmd: String },
     /// A virtual device as given to the EAL's `--vdev` (its name is before the first comma).
     Vdev(String),
+    /// A PCI device bound to a DPDK-capable kernel driver (vfio-pci, uio_pci_generic), by its
+    /// full address `0000:00:04.0`.
+    Pci(String),
 }
 
 /// Descriptors per queue of a dpdk port unless configured otherwise.
@@ -196,10 +203,12 @@ pub const DPDK_DEFAULT_RING: u16 = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpdkOptions {
     pub eal: Vec<String>,
-    /// Memory the EAL takes (ordinary pages; no hugepages), MiB.
+    /// Memory the EAL takes, MiB.
     pub memory_mb: u32,
     /// Mbufs in the process's pool (0: sized from the ports' rings).
     pub mbufs: u32,
+    /// Hugepages for the EAL's memory (`None`: when a port is a PCI device).
+    pub hugepages: Option<bool>,
 }
 
 impl Default for DpdkOptions {
@@ -208,6 +217,7 @@ impl Default for DpdkOptions {
             eal: Vec::new(),
             memory_mb: 256,
             mbufs: 0,
+            hugepages: None,
         }
     }
 }
@@ -337,6 +347,30 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Config> {
     Ok(Config { routers, dpdk })
 }
 
+/// A PCI address `[DDDD:]BB:DD.F` in full form (`0000:00:04.0`), or `None`.
+fn pci_address(s: &str) -> Option<String> {
+    let (rest, func) = s.rsplit_once('.')?;
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (dom, bus, dev) = match parts[..] {
+        [b, d] => ("0000", b, d),
+        [dom, b, d] => (dom, b, d),
+        _ => return None,
+    };
+    let hex = |x: &str, n: usize, max: u32| {
+        (x.len() == n && x.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| u32::from_str_radix(x, 16).ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    let (dom, bus, dev, func) = (
+        hex(dom, 4, 0xffff)?,
+        hex(bus, 2, 0xff)?,
+        hex(dev, 2, 0x1f)?,
+        hex(func, 1, 7)?,
+    );
+    Some(format!("{dom:04x}:{bus:02x}:{dev:02x}.{func:x}"))
+}
+
 /// Memory links seen so far: ends counted, and where the first was named.
 type Links = HashMap<String, (usize, Range<usize>)>;
 
@@ -366,6 +400,7 @@ impl Ctx<'_> {
                 if let Backend::Dpdk { device, .. } = &p.backend {
                     let key = match device {
                         DpdkDevice::Iface { iface, .. } => format!("interface {iface}"),
+                        DpdkDevice::Pci(a) => format!("PCI device {a}"),
                         DpdkDevice::Vdev(v) => {
                             format!("device {}", v.split(',').next().unwrap_or(v))
                         }
@@ -423,6 +458,7 @@ impl Ctx<'_> {
             eal,
             memory_mb,
             mbufs,
+            hugepages: d.hugepages.as_ref().map(|h| *h.get_ref()),
         })
     }
 
@@ -664,7 +700,7 @@ impl Ctx<'_> {
         let b = p.backend.get_ref().as_str();
         // A field of another backend is a mistake, not something to ignore.
         type Owned<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-        let foreign: [Owned; 6] = [
+        let foreign: [Owned; 7] = [
             ("link", p.link.as_ref().map(|x| x.span()), &["memory"]),
             (
                 "iface",
@@ -679,6 +715,7 @@ impl Ctx<'_> {
             ),
             ("pmd", p.pmd.as_ref().map(|x| x.span()), &["dpdk"]),
             ("vdev", p.vdev.as_ref().map(|x| x.span()), &["dpdk"]),
+            ("pci", p.pci.as_ref().map(|x| x.span()), &["dpdk"]),
         ];
         let known = ["memory", "afpacket", "afxdp", "dpdk"].contains(&b);
         for (field, span, owners) in foreign {
@@ -812,6 +849,35 @@ impl Ctx<'_> {
                 ))
             }
         };
+        if let Some(a) = &p.pci {
+            if let Some((field, span)) = p
+                .iface
+                .as_ref()
+                .map(|x| ("iface", x.span()))
+                .or_else(|| p.vdev.as_ref().map(|x| ("vdev", x.span())))
+                .or_else(|| p.pmd.as_ref().map(|x| ("pmd", x.span())))
+            {
+                return Err(self.err(
+                    span,
+                    field,
+                    "a dpdk port has one of `iface`, `vdev` or `pci`",
+                ));
+            }
+            return match pci_address(a.get_ref()) {
+                Some(addr) => Ok(Backend::Dpdk {
+                    device: DpdkDevice::Pci(addr),
+                    ring,
+                }),
+                None => Err(self.err(
+                    a.span(),
+                    "pci",
+                    format!(
+                        "`{}` is not a PCI address like 0000:00:04.0 (domain:bus:device.function)",
+                        fib::source::excerpt(a.get_ref())
+                    ),
+                )),
+            };
+        }
         let device = match (&p.iface, &p.vdev) {
             (Some(i), Some(v)) => {
                 return Err(self.err(
@@ -827,7 +893,7 @@ impl Ctx<'_> {
                 return Err(self.err(
                     p.backend.span(),
                     "iface",
-                    "dpdk ports need `iface = \"NAME\"` (a Linux interface) or `vdev = \"net_memif0,...\"`",
+                    "dpdk ports need `iface = \"NAME\"` (a Linux interface), `vdev = \"net_memif0,...\"` or `pci = \"0000:00:04.0\"`",
                 ))
             }
             (Some(i), None) => {
@@ -1092,7 +1158,8 @@ mac = "02:00:00:00:00:02"
             DpdkOptions {
                 eal: vec!["--log-level=*:info".into()],
                 memory_mb: 128,
-                mbufs: 0
+                mbufs: 0,
+                hugepages: None,
             }
         );
         let cases = [
@@ -1156,6 +1223,50 @@ mac = "02:00:00:00:00:02"
                 .to_string();
             assert!(err.starts_with(want), "got `{err}`, want `{want}`");
         }
+        // PCI devices: the address in full form; hugepages unless the section says otherwise.
+        let pci = good.replace("iface = \"veth0\"", "pci = \"00:04.0\"");
+        let c = parse_all(Path::new("vr.toml"), &pci).unwrap();
+        assert_eq!(
+            c.routers[0].ports[0].backend,
+            Backend::Dpdk {
+                device: DpdkDevice::Pci("0000:00:04.0".into()),
+                ring: DPDK_DEFAULT_RING
+            }
+        );
+        assert_eq!(c.dpdk.hugepages, None);
+        for (bad, want) in [
+            ("00:04", "vr.toml:8: pci: `00:04` is not a PCI address"),
+            ("00:20.0", "vr.toml:8: pci: `00:20.0` is not a PCI address"),
+            (
+                "0:00:04.0",
+                "vr.toml:8: pci: `0:00:04.0` is not a PCI address",
+            ),
+        ] {
+            let text = good.replace("iface = \"veth0\"", &format!("pci = \"{bad}\""));
+            let err = parse_all(Path::new("vr.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+        let both = good.replace(
+            "iface = \"veth0\"",
+            "iface = \"veth0\"\npci = \"0000:00:04.0\"",
+        );
+        let err = parse_all(Path::new("vr.toml"), &both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("vr.toml:8: iface: a dpdk port has one of"),
+            "{err}"
+        );
+        let text = good.replace("memory_mb = 128", "memory_mb = 128\nhugepages = true");
+        assert_eq!(
+            parse_all(Path::new("vr.toml"), &text)
+                .unwrap()
+                .dpdk
+                .hugepages,
+            Some(true)
+        );
         // A [dpdk] section needs dpdk ports.
         let text = format!("[dpdk]\nmemory_mb = 128\n{GOOD}");
         let err = parse_all(Path::new("vr.toml"), &text)

@@ -23,8 +23,9 @@ pub struct Dpdk {
     at_open: Option<u32>,
 }
 
-/// The `--vdev` argument of each dpdk port, by (router, port index), in order.
-pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String)> {
+/// The EAL argument of each dpdk port, by (router, port index), in order: a `--vdev`
+/// argument, or a PCI address (`pci = true`).
+pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String, bool)> {
     let mut out = Vec::new();
     let (mut packet, mut xdp) = (0, 0);
     for r in routers {
@@ -32,6 +33,7 @@ pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String)> {
             let Backend::Dpdk { device, ring } = &p.backend else {
                 continue;
             };
+            let mut pci = false;
             let arg = match device {
                 DpdkDevice::Iface { iface, pmd } if pmd == "af_xdp" => {
                     xdp += 1;
@@ -49,8 +51,12 @@ pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String)> {
                     )
                 }
                 DpdkDevice::Vdev(v) => v.clone(),
+                DpdkDevice::Pci(a) => {
+                    pci = true;
+                    a.clone()
+                }
             };
-            out.push(((r.name.clone(), i), arg));
+            out.push(((r.name.clone(), i), arg, pci));
         }
     }
     out
@@ -73,14 +79,16 @@ impl Dpdk {
                 .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
                 .unwrap_or(0)
         });
-        let prefix = format!("vrouter-{}", std::process::id());
-        let args = dpdk::eal_args(
-            &prefix,
+        let pci: Vec<String> = vdevs.iter().filter(|d| d.2).map(|d| d.1.clone()).collect();
+        let args = dpdk::eal_args(&dpdk::EalOptions {
+            prefix: format!("vrouter-{}", std::process::id()),
             core,
-            o.memory_mb,
-            &vdevs.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
-            &o.eal,
-        );
+            memory_mb: o.memory_mb,
+            vdevs: vdevs.iter().filter(|d| !d.2).map(|d| d.1.clone()).collect(),
+            hugepages: o.hugepages.unwrap_or(!pci.is_empty()),
+            pci,
+            extra: o.eal.clone(),
+        });
         tracing::info!(
             "vrouter: DPDK {} EAL: {}",
             dpdk::VERSION,
@@ -90,7 +98,8 @@ impl Dpdk {
         let mut d = Dpdk {
             devices: vdevs
                 .into_iter()
-                .map(|(k, v)| {
+                .map(|(k, v, _)| {
+                    // A PCI device's ethdev is named by its address, a vdev by its name.
                     let name = v.split(',').next().unwrap_or(&v).to_string();
                     (k, name)
                 })
@@ -200,10 +209,14 @@ mac = "02:00:00:00:00:03"
 backend = "dpdk"
 vdev = "net_memif0,role=server,socket=/tmp/m.sock"
 mac = "02:00:00:00:00:04"
+[[router.port]]
+backend = "dpdk"
+pci = "00:04.0"
+mac = "02:00:00:00:00:05"
 "#;
         let c = super::super::config::parse_all(std::path::Path::new("vr.toml"), text).unwrap();
         let v = vdevs(&c.routers);
-        let args: Vec<&str> = v.iter().map(|(_, a)| a.as_str()).collect();
+        let args: Vec<&str> = v.iter().map(|(_, a, _)| a.as_str()).collect();
         assert_eq!(
             args,
             [
@@ -211,9 +224,29 @@ mac = "02:00:00:00:00:04"
                 "net_af_xdp0,iface=veth1,start_queue=0,queue_count=1",
                 "net_af_packet1,iface=veth2,qpairs=1,framecnt=1024",
                 "net_memif0,role=server,socket=/tmp/m.sock",
+                "0000:00:04.0",
             ]
         );
         assert_eq!(v[3].0, ("b".to_string(), 1));
+        assert_eq!(
+            v.iter().map(|d| d.2).collect::<Vec<_>>(),
+            [false, false, false, false, true]
+        );
+        // Virtual devices only: no hugepages, no PCI scan; a PCI device: probed by address,
+        // on hugepages.
+        let vdev_only = dpdk::eal_args(&dpdk::EalOptions {
+            vdevs: vec!["net_null0".into()],
+            ..dpdk::EalOptions::default()
+        });
+        assert!(vdev_only.contains(&"--no-huge".into()) && vdev_only.contains(&"--no-pci".into()));
+        assert!(vdev_only.contains(&"--vdev=net_null0".into()));
+        let pci = dpdk::eal_args(&dpdk::EalOptions {
+            pci: vec!["0000:00:04.0".into()],
+            hugepages: true,
+            ..dpdk::EalOptions::default()
+        });
+        assert!(pci.contains(&"-a0000:00:04.0".into()) && pci.contains(&"--in-memory".into()));
+        assert!(!pci.contains(&"--no-pci".into()) && !pci.contains(&"--no-huge".into()));
         let n = pool_size(&[1024, 512, 1024, 1024]);
         assert!(
             n >= 2 * (1024 * 3 + 512) + 1024 && (n + 1).is_power_of_two(),

@@ -32,6 +32,9 @@ pub enum GuestIo {
     Afpacket,
     /// AF_XDP on the guest's NICs (native on virtio-net with enough queues, else generic).
     Afxdp,
+    /// DPDK's virtio (or vmxnet3) driver on the guest's NICs, bound to uio_pci_generic, on
+    /// hugepages (an image built from a `--features dpdk` vrouter; at least 512 MiB).
+    Dpdk,
 }
 
 impl GuestIo {
@@ -39,9 +42,14 @@ impl GuestIo {
         match self {
             GuestIo::Afpacket => "afpacket",
             GuestIo::Afxdp => "afxdp",
+            GuestIo::Dpdk => "dpdk",
         }
     }
 }
+
+/// Guest memory a DPDK guest needs: 128 MiB of hugepages besides the kernel, the initramfs
+/// and the router's table.
+pub const DPDK_GUEST_MIB: u32 = 512;
 
 /// How a lab's guests are built and booted.
 #[derive(Clone, Debug)]
@@ -135,6 +143,13 @@ impl GuestArgs {
         }
         if self.disk.is_some() && self.boot != Boot::Disk {
             bail!("--disk needs --boot disk");
+        }
+        if self.guest_io == GuestIo::Dpdk && self.memory < DPDK_GUEST_MIB {
+            bail!(
+                "--guest-io dpdk: the guest needs --memory {DPDK_GUEST_MIB} or more (128 MiB of \
+                 it are hugepages for DPDK), not {}",
+                self.memory
+            );
         }
         Ok(GuestSpec {
             accel: self.accel,

@@ -101,31 +101,51 @@ fn remove_runtime_dir() {
     }
 }
 
-/// EAL arguments for one vrouter process on virtual devices: no hugepages, no PCI scan, no
-/// telemetry socket, no files shared with other processes (`--no-shconf`; `--in-memory` is refused with `--no-huge`), one lcore (`core`,
-/// the one the EAL's main thread is bound to while it initialises), its own file prefix,
-/// `memory_mb` of ordinary memory, and `vdevs` as `--vdev` arguments. `extra` comes last (it
-/// may override any of these).
-pub fn eal_args(
-    prefix: &str,
-    core: usize,
-    memory_mb: u32,
-    vdevs: &[String],
-    extra: &[String],
-) -> Vec<String> {
-    let mut a = vec![
-        "vrouter".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "--no-pci".into(),
+/// What one vrouter process's EAL is started with.
+#[derive(Clone, Debug, Default)]
+pub struct EalOptions {
+    /// `--file-prefix`: names the EAL's runtime folder.
+    pub prefix: String,
+    /// The main lcore (the EAL binds the thread that starts it there while it initialises).
+    pub core: usize,
+    /// Memory the EAL takes, MiB.
+    pub memory_mb: u32,
+    /// Virtual devices, as `--vdev` takes them.
+    pub vdevs: Vec<String>,
+    /// PCI devices to probe (`-a`); none: no PCI scan at all.
+    pub pci: Vec<String>,
+    /// Hugepages (a PCI device's DMA needs pinned, physically contiguous memory); else
+    /// ordinary pages (`--no-huge`), enough for virtual devices.
+    pub hugepages: bool,
+    /// More arguments, last (they may override any of the above).
+    pub extra: Vec<String>,
+}
+
+/// EAL arguments for one vrouter process: no telemetry socket, no files shared with other
+/// processes, one lcore, its own file prefix, and its devices. Without hugepages the memory is
+/// ordinary pages (`--no-huge`) and nothing is shared through `--no-shconf` (`--in-memory` is
+/// refused with `--no-huge`); with hugepages `--in-memory` keeps their files unlinked.
+pub fn eal_args(o: &EalOptions) -> Vec<String> {
+    let mut a = vec!["vrouter".to_string()];
+    if o.hugepages {
+        a.push("--in-memory".into());
+    } else {
+        a.push("--no-huge".into());
+        a.push("--no-shconf".into());
+    }
+    if o.pci.is_empty() {
+        a.push("--no-pci".into());
+    }
+    a.extend([
         "--no-telemetry".into(),
-        format!("--file-prefix={prefix}"),
-        format!("-l{core}"),
-        format!("-m{memory_mb}"),
+        format!("--file-prefix={}", o.prefix),
+        format!("-l{}", o.core),
+        format!("-m{}", o.memory_mb),
         "--log-level=*:warning".into(),
-    ];
-    a.extend(vdevs.iter().map(|v| format!("--vdev={v}")));
-    a.extend(extra.iter().cloned());
+    ]);
+    a.extend(o.pci.iter().map(|p| format!("-a{p}")));
+    a.extend(o.vdevs.iter().map(|v| format!("--vdev={v}")));
+    a.extend(o.extra.iter().cloned());
     a
 }
 
@@ -658,13 +678,12 @@ mod tests {
     fn eal() -> Arc<Mempool> {
         let mut pool = POOL.lock().unwrap();
         pool.get_or_insert_with(|| {
-            let args = eal_args(
-                &prefix(),
-                0,
-                256,
-                &["net_ring0".into(), "net_null0".into()],
-                &[],
-            );
+            let args = eal_args(&EalOptions {
+                prefix: prefix(),
+                memory_mb: 256,
+                vdevs: vec!["net_ring0".into(), "net_null0".into()],
+                ..EalOptions::default()
+            });
             eal_init(&args).expect("EAL");
             Mempool::new("test", 2047).expect("mempool")
         })
@@ -678,7 +697,10 @@ mod tests {
         a_second_eal_with_other_arguments_and_a_missing_device_are_errors();
         frames_sent_on_a_ring_device_come_back_and_no_mbuf_is_kept();
         rte_lpm_finds_the_longest_prefix();
-        let args = eal_args(&prefix(), 0, 0, &[], &[]);
+        let args = eal_args(&EalOptions {
+            prefix: prefix(),
+            ..EalOptions::default()
+        });
         let dir = runtime_dir(&args);
         assert!(dir.is_dir(), "{} while the EAL runs", dir.display());
         // Ports and the pool first, then the EAL.

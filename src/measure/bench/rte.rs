@@ -52,13 +52,12 @@ pub fn start_eal() -> Result<()> {
         .ok()
         .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
         .unwrap_or(0);
-    let args = dpdk::eal_args(
-        &format!("vrouter-{}", std::process::id()),
+    let args = dpdk::eal_args(&dpdk::EalOptions {
+        prefix: format!("vrouter-{}", std::process::id()),
         core,
-        6144,
-        &[],
-        &[],
-    );
+        memory_mb: 6144,
+        ..dpdk::EalOptions::default()
+    });
     dpdk::eal_init(&args).map_err(|e| anyhow!("DPDK: {e}"))
 }
 
