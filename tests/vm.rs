@@ -1,13 +1,17 @@
 //! One router per VM, end to end: the guest image is built from Debian packages, guests boot
 //! under QEMU (TCG where KVM does not work, as on CI's host) inside lab namespaces, and
 //! ordinary tools and vrouter's own generator talk through them: vrouter and the kernel
-//! router in guests, two guests at once, the VMware disk with vmxnet3 NICs, the Xen domain
-//! files, the container path, a guest that never comes up, and a short sweep through guests.
+//! router in guests, two guests at once, the VMware disk with vmxnet3 NICs, the DPDK router
+//! on the guest's virtio NICs, the Xen domain files, the container path, a guest that never
+//! comes up, and a short sweep through guests.
 //!
 //! Needs root, qemu-system-x86_64 (`scripts/setup` installs it) and apt (the image's packages
 //! are downloaded by `deploy/qemu/build-image`). Where they are missing the tests say why;
 //! under CI they fail instead of passing silently. Every lab is torn down by a guard, also
 //! when a test fails; every tool runs bounded in packets and seconds.
+//!
+//! Longer than 700 lines: every guest scenario (each router kind, NIC model, boot path, DPDK,
+//! deployment and failure) shares the one image built per run and the guards at the top.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -81,7 +81,7 @@ fn median(v: Vec<f64>) -> f64 {
 }
 
 /// Millions of operations per second of one call of `f`, which performs `n` operations.
-fn rate(n: usize, f: impl FnOnce() -> u64) -> f64 {
+pub(super) fn rate(n: usize, f: impl FnOnce() -> u64) -> f64 {
     let t = Instant::now();
     black_box(f());
     n as f64 / t.elapsed().as_secs_f64() / 1e6
@@ -155,7 +155,7 @@ fn destinations<K: Family>(
 /// array through the caches, which no router does and which costs more than the lookups of a
 /// cached table. The sum of the answers keeps every lookup live.
 #[inline(never)]
-fn run_batch<K: Key, A: Arena<K>>(fib: &Lpm<K, A>, addrs: &[K]) -> u64 {
+pub(super) fn run_batch<K: Key, A: Arena<K>>(fib: &Lpm<K, A>, addrs: &[K]) -> u64 {
     let mut out = [0u32; fib::BATCH];
     let mut sum = 0u64;
     for burst in addrs.chunks(fib::BATCH) {

@@ -12,6 +12,8 @@ use dataplane::port::dpdk::{self, lpm::RteLpm, lpm::RteLpm6, lpm::LOOKUP_SUCCESS
 use fib::{Lpm, NO_ROUTE};
 use serde_json::json;
 
+use super::lpm::{rate, run_batch as run_vrouter};
+
 /// One table measured against DPDK's.
 pub struct RteRow {
     pub family: &'static str,
@@ -82,24 +84,6 @@ fn groups<K: Copy + Ord + Into<u128>>(entries: &[(K, u8, u32)], bits: u32) -> u3
         level += 8;
     }
     total
-}
-
-fn rate(n: usize, f: impl FnOnce() -> u64) -> f64 {
-    let t = Instant::now();
-    black_box(f());
-    n as f64 / t.elapsed().as_secs_f64() / 1e6
-}
-
-#[inline(never)]
-fn run_vrouter<K: fib::Key>(fib: &Lpm<K>, addrs: &[K]) -> u64 {
-    let mut out = [0u32; fib::BATCH];
-    let mut sum = 0u64;
-    for burst in addrs.chunks(fib::BATCH) {
-        let out = &mut out[..burst.len()];
-        fib.lookup_batch(burst, out);
-        sum = out.iter().fold(sum, |s, &nh| s.wrapping_add(u64::from(nh)));
-    }
-    sum
 }
 
 /// A DPDK table under test.
