@@ -91,6 +91,15 @@ uint16_t vr_tx_copy(uint16_t port, struct rte_mempool *pool, const uint8_t *cons
 	return sent;
 }
 
+int vr_link_up(uint16_t port)
+{
+	struct rte_eth_link link;
+	int ret = rte_eth_link_get_nowait(port, &link);
+	if (ret < 0)
+		return ret;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
 int vr_lpm_lookup(const struct rte_lpm *lpm, uint32_t ip, uint32_t *hop)
 {
 	return rte_lpm_lookup(lpm, ip, hop);

@@ -40,6 +40,9 @@ uint16_t vr_rx_copy(uint16_t port, uint8_t *const *bufs, uint16_t *lens, uint16_
 uint16_t vr_tx_copy(uint16_t port, struct rte_mempool *pool, const uint8_t *const *frames,
                     const uint16_t *lens, uint16_t n);
 
+/* 1 if port `port`'s link is up, 0 if down, a negative errno if the driver cannot tell. */
+int vr_link_up(uint16_t port);
+
 /* rte_lpm / rte_lpm6 lookups (static inline in DPDK). */
 int vr_lpm_lookup(const struct rte_lpm *lpm, uint32_t ip, uint32_t *hop);
 int vr_lpm_lookup_bulk(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t *hops,

@@ -26,8 +26,13 @@ use serde_json::json;
 #[derive(clap::Args)]
 pub struct IfaceArgs {
     /// Interface to send on (gen) or receive on (sink).
-    #[arg(long)]
-    iface: String,
+    #[arg(long, required_unless_present = "memif")]
+    iface: Option<String>,
+    /// Instead of an interface: the client end of a net_memif link whose server is a DPDK
+    /// router's port (`vdev = "net_memif0,role=server,id=0,socket-abstract=no,socket=PATH"`);
+    /// a `--features dpdk` build. No kernel interface carries these frames.
+    #[arg(long, conflicts_with_all = ["iface", "netns"])]
+    memif: Option<PathBuf>,
     /// Network namespace of the interface (default: the current one).
     #[arg(long)]
     netns: Option<String>,
@@ -87,7 +92,10 @@ pub struct SinkArgs {
 }
 
 fn open(at: &IfaceArgs, pool: &Pool) -> Result<Box<dyn Port>> {
-    let (ns, iface) = (at.netns.as_deref(), at.iface.as_str());
+    if let Some(sock) = &at.memif {
+        return open_memif(sock, pool);
+    }
+    let (ns, iface) = (at.netns.as_deref(), at.iface.as_deref().unwrap_or_default());
     Ok(match (at.io, ns) {
         (PortIo::Afxdp, _) => Box::new(open_xdp_in(ns, iface, pool)?),
         (PortIo::Afpacket, Some(ns)) => Box::new(open_in(ns, iface, pool)?),
@@ -100,6 +108,85 @@ fn open(at: &IfaceArgs, pool: &Pool) -> Result<Box<dyn Port>> {
              or afxdp sockets"
         ),
     })
+}
+
+/// A memif client port in an EAL of this process, which stops when the port is dropped.
+#[cfg(feature = "dpdk")]
+fn open_memif(sock: &std::path::Path, pool: &Pool) -> Result<Box<dyn Port>> {
+    use dataplane::port::dpdk::{self, DpdkPort, EalOptions, Mempool};
+    /// The port, then the EAL, released in that order.
+    struct Owned(Option<DpdkPort>);
+    impl Owned {
+        fn port(&mut self) -> &mut DpdkPort {
+            self.0.as_mut().expect("open until dropped")
+        }
+    }
+    impl Port for Owned {
+        fn rx_burst(&mut self, out: &mut Vec<dataplane::buf::PacketBuf>, max: usize) -> usize {
+            self.port().rx_burst(out, max)
+        }
+        fn tx_burst(&mut self, bufs: &mut Vec<dataplane::buf::PacketBuf>) -> usize {
+            self.port().tx_burst(bufs)
+        }
+        fn rx_dropped(&mut self) -> u64 {
+            self.port().rx_dropped()
+        }
+        fn rx_capacity(&self) -> usize {
+            self.0.as_ref().map_or(0, |p| p.rx_capacity())
+        }
+        fn name(&self) -> &str {
+            self.0.as_ref().map_or("memif", |p| p.name())
+        }
+    }
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            self.0.take();
+            dpdk::eal_cleanup();
+        }
+    }
+    use std::os::unix::fs::FileTypeExt as _;
+    if !std::fs::metadata(sock).is_ok_and(|m| m.file_type().is_socket()) {
+        bail!(
+            "--memif {}: no router listens there (its port needs vdev = \
+             \"net_memif0,role=server,id=0,socket-abstract=no,socket={}\")",
+            sock.display(),
+            sock.display()
+        );
+    }
+    let core = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .ok()
+        .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
+        .unwrap_or(0);
+    let args = dpdk::eal_args(&EalOptions {
+        prefix: format!("vrouter-{}", std::process::id()),
+        core,
+        memory_mb: 128,
+        vdevs: vec![format!(
+            "net_memif0,role=client,id=0,socket-abstract=no,socket={}",
+            sock.display()
+        )],
+        ..EalOptions::default()
+    });
+    dpdk::eal_init(&args).map_err(|e| anyhow::anyhow!("--memif: DPDK: {e}"))?;
+    let mut owned = Owned(None);
+    let mempool = Mempool::new("gensink", 4095).map_err(|e| anyhow::anyhow!("--memif: {e}"))?;
+    owned.0 = Some(
+        DpdkPort::open("net_memif0", &mempool, 1024, 1024, pool)
+            .map_err(|e| anyhow::anyhow!("--memif: {e}"))?,
+    );
+    drop(mempool);
+    if !owned.port().wait_link_up(Duration::from_secs(5)) {
+        bail!(
+            "--memif {}: the router on that socket did not bring the link up within 5 s",
+            sock.display()
+        );
+    }
+    Ok(Box::new(owned))
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn open_memif(_: &std::path::Path, _: &Pool) -> Result<Box<dyn Port>> {
+    bail!("--memif: {}", crate::router::run::NO_DPDK)
 }
 
 fn reserved(d: u32) -> bool {

@@ -379,6 +379,23 @@ impl DpdkPort {
         })
     }
 
+    /// Waits up to `timeout` for the link to come up (a memif client until its server
+    /// answers); true if it did (or the driver cannot tell).
+    pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            // SAFETY: the port is open; the call only reads its link state.
+            let up = unsafe { sys::vr_link_up(self.id) };
+            if up != 0 {
+                return true;
+            }
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The device's MAC address as its driver reports it.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
