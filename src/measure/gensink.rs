@@ -153,13 +153,8 @@ fn open_memif(sock: &std::path::Path, pool: &Pool) -> Result<Box<dyn Port>> {
             sock.display()
         );
     }
-    let core = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .ok()
-        .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
-        .unwrap_or(0);
     let args = dpdk::eal_args(&EalOptions {
         prefix: format!("vrouter-{}", std::process::id()),
-        core,
         memory_mb: 128,
         vdevs: vec![format!(
             "net_memif0,role=client,id=0,socket-abstract=no,socket={}",

@@ -3,7 +3,8 @@
 //! error names the file, the line and the field, and says why.
 //!
 //! Longer than 600 lines: a third is the file types and their checks section by section
-//! (router, port, backend, neighbour), the rest the tests of every error message.
+//! (router, port, backend with its DPDK devices and the `[dpdk]` section, neighbour), the rest
+//! the tests of every error message.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

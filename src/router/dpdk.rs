@@ -73,16 +73,10 @@ impl Dpdk {
     /// Starts the EAL for the dpdk ports of `routers` with `o`'s options, and its pool.
     pub fn start(routers: &[RouterConfig], o: &DpdkOptions) -> Result<Self> {
         let vdevs = vdevs(routers);
-        let core = routers.iter().find_map(|r| r.core).unwrap_or_else(|| {
-            nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-                .ok()
-                .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
-                .unwrap_or(0)
-        });
         let pci: Vec<String> = vdevs.iter().filter(|d| d.2).map(|d| d.1.clone()).collect();
         let args = dpdk::eal_args(&dpdk::EalOptions {
             prefix: format!("vrouter-{}", std::process::id()),
-            core,
+            core: routers.iter().find_map(|r| r.core),
             memory_mb: o.memory_mb,
             vdevs: vdevs.iter().filter(|d| !d.2).map(|d| d.1.clone()).collect(),
             hugepages: o.hugepages.unwrap_or(!pci.is_empty()),
@@ -151,14 +145,12 @@ impl Dpdk {
     pub fn ports_opened(&mut self) {
         self.at_open = self.mempool.as_ref().map(|mp| mp.in_use());
     }
+}
 
-    /// Reports the mbufs still out after every port closed (no more than the drivers took
-    /// when they opened: the burst calls keep none) and stops the EAL.
-    pub fn stop(mut self) {
-        self.release();
-    }
-
-    fn release(&mut self) {
+/// Dropped after every port has closed (the workers are gone): reports the mbufs still out (no
+/// more than the drivers took when they opened: the burst calls keep none) and stops the EAL.
+impl Drop for Dpdk {
+    fn drop(&mut self) {
         if let Some(mp) = self.mempool.take() {
             tracing::info!(
                 "vrouter: DPDK pool `{}`: {} of {} mbufs in use after stop ({} when the ports had \
@@ -171,12 +163,6 @@ impl Dpdk {
             drop(mp);
         }
         dpdk::eal_cleanup();
-    }
-}
-
-impl Drop for Dpdk {
-    fn drop(&mut self) {
-        self.release();
     }
 }
 

@@ -282,9 +282,7 @@ pub fn run(a: RunOptions) -> Result<()> {
     drop(server);
     // The workers, and with them every port, are gone: the EAL can stop.
     #[cfg(feature = "dpdk")]
-    if let Some(d) = dpdk {
-        d.stop();
-    }
+    drop(dpdk);
     println!("{}", serde_json::to_string_pretty(&st)?);
     Ok(())
 }

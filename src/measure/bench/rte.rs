@@ -50,13 +50,8 @@ impl RteRow {
 
 /// The process's EAL for the benchmark: no devices, enough ordinary memory for the tables.
 pub fn start_eal() -> Result<()> {
-    let core = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .ok()
-        .and_then(|set| (0..1024).find(|&c| set.is_set(c).unwrap_or(false)))
-        .unwrap_or(0);
     let args = dpdk::eal_args(&dpdk::EalOptions {
         prefix: format!("vrouter-{}", std::process::id()),
-        core,
         memory_mb: 6144,
         ..dpdk::EalOptions::default()
     });

@@ -106,8 +106,9 @@ fn remove_runtime_dir() {
 pub struct EalOptions {
     /// `--file-prefix`: names the EAL's runtime folder.
     pub prefix: String,
-    /// The main lcore (the EAL binds the thread that starts it there while it initialises).
-    pub core: usize,
+    /// The main lcore (the EAL binds the thread that starts it there while it initialises);
+    /// `None`: the first CPU this process may run on.
+    pub core: Option<usize>,
     /// Memory the EAL takes, MiB.
     pub memory_mb: u32,
     /// Virtual devices, as `--vdev` takes them.
@@ -119,6 +120,14 @@ pub struct EalOptions {
     pub hugepages: bool,
     /// More arguments, last (they may override any of the above).
     pub extra: Vec<String>,
+}
+
+/// The lowest-numbered CPU this process may run on.
+fn first_allowed_cpu() -> usize {
+    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .ok()
+        .and_then(|set| (0..nix::sched::CpuSet::count()).find(|&c| set.is_set(c).unwrap_or(false)))
+        .unwrap_or(0)
 }
 
 /// EAL arguments for one vrouter process: no telemetry socket, no files shared with other
@@ -139,7 +148,7 @@ pub fn eal_args(o: &EalOptions) -> Vec<String> {
     a.extend([
         "--no-telemetry".into(),
         format!("--file-prefix={}", o.prefix),
-        format!("-l{}", o.core),
+        format!("-l{}", o.core.unwrap_or_else(first_allowed_cpu)),
         format!("-m{}", o.memory_mb),
         "--log-level=*:warning".into(),
     ]);
@@ -220,9 +229,8 @@ pub fn eal_running() -> bool {
 pub fn eal_cleanup() {
     let mut state = EAL.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(Ok(_)) = &*state {
-        // SAFETY: the EAL was initialised by this process; callers drop ports and pools first
-        // (a port or pool used after this would be a bug, and none is reachable: they hold
-        // the only references).
+        // Callers drop ports and pools first: they hold the only references to them.
+        // SAFETY: the EAL was initialised by this process and nothing of it is in use.
         unsafe { sys::rte_eal_cleanup() };
         remove_runtime_dir();
         *state = Some(Err("the EAL was cleaned up".into()));
@@ -310,8 +318,6 @@ pub struct DpdkPort {
     /// The device's receive drops already reported.
     missed_reported: u64,
     rx_desc: u16,
-    /// Whether the polling thread has been registered with the EAL (for a mempool cache).
-    registered: Option<std::thread::ThreadId>,
 }
 
 // SAFETY: the port id and pool are usable from any thread; one thread at a time drives a
@@ -375,7 +381,6 @@ impl DpdkPort {
             rx_oversize: 0,
             missed_reported: 0,
             rx_desc: rxd,
-            registered: None,
         })
     }
 
@@ -416,28 +421,20 @@ impl DpdkPort {
         )
     }
 
-    pub fn mempool(&self) -> &Arc<Mempool> {
-        &self.mempool
-    }
-
-    fn register_thread(&mut self) {
-        let me = std::thread::current().id();
-        if self.registered != Some(me) {
-            self.registered = Some(me);
-            thread_local!(static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-            if !DONE.with(|d| d.replace(true)) {
-                // SAFETY: registers the calling thread with the running EAL (an lcore id and
-                // a mempool cache); without one left it returns -1 and the thread works
-                // uncached.
-                unsafe { sys::vr_thread_register() };
-            }
+    /// Registers the polling thread with the EAL once (an lcore id, so a mempool cache).
+    fn register_thread() {
+        thread_local!(static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !DONE.with(|d| d.replace(true)) {
+            // Without an lcore left it returns -1 and the thread works uncached.
+            // SAFETY: registers the calling thread with the running EAL; no arguments.
+            unsafe { sys::vr_thread_register() };
         }
     }
 }
 
 impl Port for DpdkPort {
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
-        self.register_thread();
+        Self::register_thread();
         let want = max.min(BURST);
         while self.stash.len() < want {
             match self.cache.get() {
@@ -454,9 +451,8 @@ impl Port for DpdkPort {
             *p = b.data.0.as_mut_ptr();
         }
         let mut lens = [0u16; BURST];
-        // SAFETY: ptrs[..n] point to n distinct buffers of BUF_SIZE bytes owned by the stash
-        // (not moved during the call); lens has n slots; the shim copies at most BUF_SIZE
-        // bytes into each and frees every mbuf it received.
+        // The shim copies at most BUF_SIZE bytes into each buffer and frees every mbuf.
+        // SAFETY: ptrs[..n] are n distinct stash buffers of BUF_SIZE bytes; lens has n slots.
         let got = unsafe {
             sys::vr_rx_copy(
                 self.id,
@@ -482,7 +478,7 @@ impl Port for DpdkPort {
     }
 
     fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize {
-        self.register_thread();
+        Self::register_thread();
         let mut sent_total = 0;
         while !bufs.is_empty() {
             let n = bufs.len().min(BURST);
