@@ -148,6 +148,32 @@ fn quick_sweep_writes_every_result_and_figure() {
         fwd_one_router.iter().all(|&v| v > 100.0),
         "{fwd_one_router:?}"
     );
+    // Table sizes reach today's tables in both families: IPv4 up to 1M routes, and IPv6 (the
+    // shipped real table and 200k synthetic routes, in 78-byte IPv6 frames) forwarding what it
+    // is offered and answering a zero-loss rate.
+    let sizes: BTreeSet<&str> = per_point
+        .keys()
+        .filter(|(e, _)| e == "table-size")
+        .map(|(_, p)| p.as_str())
+        .collect();
+    for want in [
+        "1k routes",
+        "1M routes",
+        "v6 full 6870 routes",
+        "v6 200k routes",
+    ] {
+        assert!(sizes.contains(want), "table-size lacks {want}: {sizes:?}");
+    }
+    for ((e, p, t), m) in &agg {
+        if e == "table-size" && p.starts_with("v6 ") && m.contains_key("forwarded_kpps") {
+            assert!(m["forwarded_kpps"] > 100.0, "{p} trial {t}: {m:?}");
+            assert!(m["zero_loss_mpps"] > 0.1, "{p} trial {t}: {m:?}");
+        }
+    }
+    assert!(
+        stdout.contains("table-size IPv6: forwarded rate max/min"),
+        "{stdout}"
+    );
 
     // summary.csv: header, and means within each point's min..max.
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
@@ -205,6 +231,8 @@ fn quick_sweep_writes_every_result_and_figure() {
             "{f}"
         );
     }
+    let svg = std::fs::read_to_string(dir.join("table_size.svg")).unwrap();
+    assert!(svg.contains("forwarded, IPv6"), "the IPv6 series is drawn");
 }
 
 #[test]

@@ -74,6 +74,15 @@ impl PacketBuf {
         self.len = len;
         true
     }
+    /// [`PacketBuf::set_head`], with the bytes between `head` and `len` zeroed: for frames
+    /// whose checksum covers the whole payload (UDP over IPv6 must carry one).
+    pub fn set_head_zeroed(&mut self, head: &[u8], len: usize) -> bool {
+        if !self.set_head(head, len) {
+            return false;
+        }
+        self.data[head.len()..len].fill(0);
+        true
+    }
     pub fn bytes(&self) -> &[u8] {
         &self.data[..self.len]
     }

@@ -25,6 +25,21 @@ pub fn apply(
         st.namespaces.push(name.clone());
         save(dir, st)?;
         ip(&["-n", name, "link", "set", "lo", "up"])?;
+        // No duplicate address detection on the lab's links: global addresses are added
+        // `nodad`, but link-local ones would stay tentative for a second or two after the
+        // link comes up, and until then a kernel router cannot resolve its IPv6 next hop (the
+        // first IPv6 trial after a lab came up lost every frame). Devices created in the
+        // namespace from now on take `default`'s setting. A host without IPv6 has no such key.
+        for key in ["default", "all"] {
+            let _ = in_ns(
+                name,
+                &[
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.accept_dad=0"),
+                ],
+            );
+        }
     }
     // Veth ends are created directly inside their namespaces.
     for l in &plan.links {

@@ -144,14 +144,14 @@ pub fn open_gen(ns: &str, iface: &str, pool: &Pool) -> Result<Box<dyn Port>> {
     }
 }
 
-/// Drops the measured frames (IPv4 to 240.0.0.0/4) at the sink interface's ingress hook,
+/// Drops the measured frames (to 240.0.0.0/4 and 3fff::/20) at the sink interface's ingress hook,
 /// after the sink's AF_PACKET socket has seen them (taps run first) and before the sink
 /// namespace's IP stack, which would otherwise deliver each one locally, find no UDP socket
 /// and consult the ICMP rate limiter, per frame, on whichever core sent it (the router's, or
 /// for a kernel router the generator's). Without `nft` the lab still works, only slower.
 pub fn quiet_sink(ns: &str, iface: &str) {
     let rules = format!(
-        "table netdev vrouter_sink {{\n chain in_{iface} {{\n  type filter hook ingress device \"{iface}\" priority 0;\n  ip daddr 240.0.0.0/4 drop\n }}\n}}\n"
+        "table netdev vrouter_sink {{\n chain in_{iface} {{\n  type filter hook ingress device \"{iface}\" priority 0;\n  ip daddr 240.0.0.0/4 drop\n  ip6 daddr 3fff::/20 drop\n }}\n}}\n"
     );
     let res = std::process::Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])

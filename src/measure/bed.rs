@@ -6,6 +6,7 @@
 //! Invariant of every bed: a trial's results are in router order, one per router, and each
 //! counts every offered frame as received or lost (see [`super::generator`]).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -139,12 +140,15 @@ impl std::fmt::Display for Placement {
     }
 }
 
-/// One router of a bed: its table and the destinations the generator sends it.
+/// One router of a bed: its tables and the destinations the generator sends it (all of one
+/// family: a trial is IPv4 or IPv6).
 #[derive(Clone)]
 pub struct RouterSetup {
     pub fib4: fib::Lpm<u32>,
+    /// Empty for an IPv4 router.
+    pub fib6: fib::Lpm<u128>,
     /// Routed destinations, drawn from the table's own prefixes.
-    pub dests: Vec<u32>,
+    pub dests: Vec<IpAddr>,
 }
 
 impl RouterSetup {
@@ -158,9 +162,69 @@ impl RouterSetup {
             .map_err(|e| anyhow!("building the router's table: {e}"))?;
         Ok(RouterSetup {
             fib4,
-            dests: destinations(entries, n, seed),
+            fib6: fib::Lpm::new(),
+            dests: destinations(entries, n, seed)
+                .into_iter()
+                .map(|d| Ipv4Addr::from(d).into())
+                .collect(),
         })
     }
+
+    /// An IPv6 router for `entries`, sent IPv6 frames only (see [`RouterSetup::new`]).
+    pub fn new_v6(entries: &[(u128, u8, u32)], n: usize, seed: u64) -> Result<Self> {
+        if entries.is_empty() {
+            return Err(anyhow!(
+                "an IPv6 testbed router needs at least one IPv6 route"
+            ));
+        }
+        let fib6 = fib::Lpm::<u128>::from_routes(entries.to_vec())
+            .map_err(|e| anyhow!("building the router's IPv6 table: {e}"))?;
+        Ok(RouterSetup {
+            fib4: fib::Lpm::new(),
+            fib6,
+            dests: destinations6(entries, n, seed)
+                .into_iter()
+                .map(|d| Ipv6Addr::from(d).into())
+                .collect(),
+        })
+    }
+
+    /// Whether the router is sent IPv6 frames.
+    pub fn is_v6(&self) -> bool {
+        self.dests.first().is_some_and(IpAddr::is_ipv6)
+    }
+}
+
+/// The shipped real IPv6 table (RouteViews, 2015; the first MiB of the dump, so its last
+/// record is cut and it is read leniently): its routes on next hops `0..NEXT_HOPS`.
+pub fn shipped_v6_entries() -> Result<Vec<(u128, u8, u32)>> {
+    let path = crate::host::data_file("routeviews-rib6-2015-11-01.first1MB.mrt.bz2");
+    let opts = fib::source::LoadOptions {
+        lenient: true,
+        ..Default::default()
+    };
+    let set = crate::progress::load(&path, &opts)
+        .map_err(|e| anyhow!("loading {}: {e}", path.display()))?;
+    let v6 = set.v6_entries(NEXT_HOPS);
+    if v6.is_empty() {
+        return Err(anyhow!("{}: no IPv6 routes", path.display()));
+    }
+    Ok(v6)
+}
+
+/// [`destinations`] for IPv6 routes.
+pub fn destinations6(entries: &[(u128, u8, u32)], n: usize, seed: u64) -> Vec<u128> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
+            let host = if l >= 128 { 0 } else { rng.gen::<u128>() >> l };
+            k | host
+        })
+        .collect()
 }
 
 /// `n` destinations spread over `entries`' routes: a route chosen at random, then an address

@@ -17,8 +17,9 @@ use super::traffic::{self, FrameSpec, LatencySummary, Pacer, Sink, Stamp, STAMP_
 
 /// Frames per generator burst.
 const BURST: usize = 32;
-/// Bytes of a test frame the generator writes: Ethernet + IPv4 + UDP headers and the stamp.
-const HEAD: usize = 14 + 20 + 8 + STAMP_LEN;
+/// Most bytes of a test frame the generator writes: Ethernet + IPv6 + UDP headers and the
+/// stamp (IPv4 frames use the first 58).
+const HEAD: usize = 14 + 40 + 8 + STAMP_LEN;
 
 /// The size of the frames a generator sends: one size, or the simple IMIX.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,10 +284,12 @@ impl Sender {
             let stamp_ns = stamp_ns();
             for _ in 0..want {
                 let Some(mut b) = cache.get() else { break };
-                let (mut h, len) = self.heads[self.next];
-                self.next = (self.next + 1) % self.heads.len();
+                let n = self.heads.len();
+                let h = &mut self.heads[self.next];
+                self.next = (self.next + 1) % n;
+                let bytes = &mut h.bytes[..usize::from(h.used)];
                 traffic::stamp(
-                    &mut h,
+                    bytes,
                     Stamp {
                         flow: self.flow,
                         seq: self.offered as u32,
@@ -294,7 +297,11 @@ impl Sender {
                     },
                 );
                 self.offered += 1;
-                b.set_head(&h, usize::from(len));
+                if h.zero_tail {
+                    b.set_head_zeroed(bytes, usize::from(h.len));
+                } else {
+                    b.set_head(bytes, usize::from(h.len));
+                }
                 self.out.push(b);
             }
         }
@@ -353,13 +360,29 @@ pub struct Lane {
 /// Longest a paced lane waits to gather its batch.
 const BATCH_WAIT_NS: u64 = 200_000;
 
-/// A frame's headers (with stamp space) and its length without FCS.
-pub type Head = ([u8; HEAD], u16);
+/// A frame's headers with stamp space, and its length without FCS.
+#[derive(Clone, Copy, Debug)]
+pub struct Head {
+    bytes: [u8; HEAD],
+    /// Bytes of `bytes` in use: 58 (IPv4) or 78 (IPv6).
+    used: u8,
+    /// Frame length without FCS.
+    pub len: u16,
+    /// The rest of the frame must be zero (its UDP checksum covers it: IPv6).
+    zero_tail: bool,
+}
+
+impl Head {
+    /// The headers and stamp space (what the generator writes of each frame).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.used)]
+    }
+}
 
 /// Frame headers from `spec` (its size is ignored) to each destination, the `i`-th sized
-/// `frame.at(i)`. For IMIX the list is cut to whole cycles, so that a generator walking it
-/// sends the exact mix.
-pub fn heads(spec: &FrameSpec, dests: &[u32], frame: FrameSize) -> Vec<Head> {
+/// `frame.at(i)` (IPv6 frames at least [`traffic::MIN_FRAME_V6`]). For IMIX the list is cut
+/// to whole cycles, so that a generator walking it sends the exact mix.
+pub fn heads(spec: &FrameSpec, dests: &[std::net::IpAddr], frame: FrameSize) -> Vec<Head> {
     let n = match frame {
         FrameSize::Imix if dests.len() >= IMIX_CYCLE.len() => {
             dests.len() - dests.len() % IMIX_CYCLE.len()
@@ -375,10 +398,16 @@ pub fn heads(spec: &FrameSpec, dests: &[u32], frame: FrameSize) -> Vec<Head> {
                 size,
                 ..spec.clone()
             };
-            let t = spec.template(std::net::Ipv4Addr::from(d));
-            let mut h = [0u8; HEAD];
-            h.copy_from_slice(&t[..HEAD]);
-            (h, size as u16)
+            let t = spec.template(d);
+            let used = traffic::head_len(&t);
+            let mut bytes = [0u8; HEAD];
+            bytes[..used].copy_from_slice(&t[..used]);
+            Head {
+                bytes,
+                used: used as u8,
+                len: t.len() as u16,
+                zero_tail: traffic::is_v6(&t),
+            }
         })
         .collect()
 }
@@ -632,15 +661,18 @@ mod tests {
             src_mac: Mac([2, 0, 0, 0, 0, 9]),
             dst_mac: Mac([2, 0, 0, 0, 0, 1]),
             src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            src_ip6: "2001:2::2".parse().unwrap(),
             size: 60,
         };
-        let dests: Vec<u32> = (0..1000u32).map(|i| 0xf000_0000 | i).collect();
+        let dests: Vec<std::net::IpAddr> = (0..1000u32)
+            .map(|i| std::net::Ipv4Addr::from(0xf000_0000 | i).into())
+            .collect();
         let hs = heads(&spec, &dests, FrameSize::Imix);
         assert_eq!(hs.len(), 996, "whole cycles only");
-        let count = |n: u16| hs.iter().filter(|h| h.1 == n).count();
+        let count = |n: u16| hs.iter().filter(|h| h.len == n).count();
         assert_eq!((count(60), count(590), count(1514)), (581, 332, 83));
-        for (h, len) in &hs {
-            let len = usize::from(*len);
+        for head in &hs {
+            let (h, len) = (head.bytes(), usize::from(head.len));
             let ip_total = usize::from(u16::from_be_bytes([h[16], h[17]]));
             let udp_len = usize::from(u16::from_be_bytes([h[38], h[39]]));
             assert_eq!(ip_total, len - 14);

@@ -213,6 +213,7 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         src_mac: mac(&a.src_mac, "--src-mac")?,
         dst_mac: mac(&a.dst_mac, "--dst-mac")?,
         src_ip: a.src_ip,
+        src_ip6: std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2),
         size: a.frame.at(0),
     };
     let dests = match &a.table {
@@ -238,6 +239,10 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         }
         None => super::bed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
     };
+    let dests: Vec<std::net::IpAddr> = dests
+        .into_iter()
+        .map(|d| Ipv4Addr::from(d).into())
+        .collect();
     let heads = super::generator::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
     let mut cache = pool.cache();

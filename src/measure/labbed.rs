@@ -5,6 +5,7 @@
 //! bed is dropped, also when the work using it fails.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use anyhow::{anyhow, bail, Result};
 use dataplane::pool::Pool;
@@ -20,7 +21,7 @@ use crate::lab::{self, LabSpec, Topology};
 pub struct LabBed {
     lanes: Vec<Lane>,
     /// Each lane's frame template and destinations, and the frame size its headers are for.
-    specs: Vec<(FrameSpec, Vec<u32>)>,
+    specs: Vec<(FrameSpec, Vec<IpAddr>)>,
     frame: FrameSize,
     pool: Pool,
     pids: Vec<u32>,
@@ -34,14 +35,17 @@ pub struct LabBed {
 }
 
 impl LabBed {
-    /// Builds the lab for `routers` (they all load router 0's table, relocated into 240/4;
-    /// each gets its own destinations, relocated alike) and warms it up.
+    /// Builds the lab for `routers` (they all load router 0's tables, relocated into 240/4 and
+    /// 3fff::/20; each gets its own destinations, relocated alike) and warms it up.
     pub fn up(dut: Dut, o: &BedOptions, routers: &[RouterSetup]) -> Result<LabBed> {
         let n = routers.len();
         let first = routers.first().ok_or_else(|| anyhow!("no routers"))?;
         let mut text = format!("{}\n", fib::source::text::TEXT_HEADER);
         for (k, l, _) in first.fib4.routes() {
             let _ = writeln!(text, "{}/{l}\t0", std::net::Ipv4Addr::from(k));
+        }
+        for (k, l, _) in first.fib6.routes() {
+            let _ = writeln!(text, "{}/{l}\t0", std::net::Ipv6Addr::from(k));
         }
         let table = std::env::temp_dir().join(format!("vrouter-{}.routes", o.name));
         std::fs::write(&table, text)?;
@@ -71,16 +75,22 @@ impl LabBed {
                 src_mac: lab::plan::mac(inl, 1),
                 dst_mac: lab::plan::mac(inl, 2),
                 src_ip: std::net::Ipv4Addr::new(198, 18, inl as u8, 1),
+                src_ip6: lab::plan::v6(inl, 1)
+                    .parse()
+                    .map_err(|e| anyhow!("lab address {}: {e}", lab::plan::v6(inl, 1)))?,
                 size: o.frame.at(0),
             };
             let tx = open_gen(&gen_ns, &format!("e{inl}l"), &pool)?;
             let rx = open_in(&sink_ns, &format!("e{outl}r"), &pool)?;
             quiet_sink(&sink_ns, &format!("e{outl}r"));
             // Relocation keeps every address inside its relocated prefix.
-            let dests: Vec<u32> = r
+            let dests: Vec<IpAddr> = r
                 .dests
                 .iter()
-                .map(|&d| u32::from(fib::source::relocate::v4_addr(d.into())))
+                .map(|&d| match d {
+                    IpAddr::V4(a) => fib::source::relocate::v4_addr(a).into(),
+                    IpAddr::V6(a) => fib::source::relocate::v6_addr(a).into(),
+                })
                 .collect();
             let mut lane = Lane::new(tx, Box::new(rx), generator::heads(&spec, &dests, o.frame));
             // Kernel ports cost a system call per transmit: gather up to 32 paced frames per

@@ -56,6 +56,7 @@ impl MemoryBed {
             src_mac: Mac([2, 0, 0, 0, 0, 9]),
             dst_mac: Mac([2, 0, 0, 0, 0, 1]),
             src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            src_ip6: std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2),
             size: 60,
         };
         let mut lanes = Vec::with_capacity(n);
@@ -64,7 +65,7 @@ impl MemoryBed {
             let (gen, r0) = link(&format!("gen{i}"), self.ring);
             let (r1, sink) = link(&format!("sink{i}"), self.ring);
             let (_w4, r4) = fib::share(r.fib4.clone());
-            let (_w6, r6) = fib::share(fib::Lpm::<u128>::new());
+            let (_w6, r6) = fib::share(r.fib6.clone());
             let ports: Vec<Box<dyn Port>> = vec![Box::new(r0), Box::new(r1)];
             vrs.push(VirtualRouter::new(
                 &format!("vr{i}"),
@@ -262,5 +263,41 @@ mod tests {
             .map(|i| FrameSize::Imix.at(i) as u64)
             .sum();
         assert_eq!(r.bytes, want, "{r:?}");
+    }
+
+    #[test]
+    fn ipv6_trials_forward_the_real_table_with_78_byte_frames() {
+        let entries = crate::measure::bed::shipped_v6_entries().unwrap();
+        let v6 = RouterSetup::new_v6(&entries, 4096, 9).unwrap();
+        assert!(v6.is_v6() && v6.fib4.is_empty() && v6.fib6.len() > 6000);
+        let bed = MemoryBed {
+            routers: vec![v6, router(1_000, 6)],
+            placement: Placement::SharedCore,
+            ring: 4096,
+            sleep: Duration::from_micros(100),
+            dropped: Default::default(),
+            generator_cpu: Default::default(),
+        };
+        let rs = bed
+            .trial(&Load {
+                rate_per_router: Some(10_000.0),
+                frame: FrameSize::Fixed(60),
+                seconds: 0.2,
+                link_bps: None,
+            })
+            .unwrap();
+        // The IPv6 router got 78-byte frames (the smallest that carry a stamp), the IPv4 one
+        // 60-byte frames, and both forwarded every one (an unrouted or malformed frame would be
+        // dropped by the router and missing here).
+        for (r, size) in rs.iter().zip([78, 60]) {
+            assert!(r.offered > 1000, "{r:?}");
+            assert_eq!(
+                (r.received, r.lost, r.duplicates),
+                (r.offered, 0, 0),
+                "{r:?}"
+            );
+            assert_eq!(r.bytes, r.received * size, "{r:?}");
+        }
+        assert_eq!(bed.dropped.get(), 0);
     }
 }

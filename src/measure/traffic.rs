@@ -8,21 +8,47 @@
 //! ```text
 //! magic u16 = 0x7672 ("vr") | flow u16 | sequence u32 | send time u64 (ns, generator clock)
 //! ```
+//!
+//! IPv6 test frames carry the same stamp after a 40-byte header, so their smallest size is 78
+//! bytes without FCS (82 on the wire; RFC 5180 §5.1.1 raises IPv6's minimum test frame above
+//! 64 bytes for the same reason). UDP over IPv6 must carry a checksum: their payload past the
+//! stamp is zero and stamping updates the checksum (RFC 1624), so every frame is valid.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hdrhistogram::Histogram;
 
 use dataplane::wire::ethernet::{self, Mac};
-use dataplane::wire::{ipv4, udp};
+use dataplane::wire::{checksum, ipv4, ipv6, udp};
 
 pub const MAGIC: u16 = 0x7672;
 pub const STAMP_LEN: usize = 16;
 /// Smallest frame (without FCS) that carries a stamp: the 64-byte Ethernet minimum.
 pub const MIN_FRAME: usize = 60;
+/// Smallest IPv6 frame (without FCS) that carries a stamp: 14 + 40 + 8 + 16.
+pub const MIN_FRAME_V6: usize = PAYLOAD_AT_V6 + STAMP_LEN;
 /// Largest untagged frame without FCS.
 pub const MAX_FRAME: usize = 1514;
 const PAYLOAD_AT: usize = 14 + 20 + 8;
+const PAYLOAD_AT_V6: usize = 14 + 40 + 8;
+/// Where an IPv6 test frame's UDP checksum sits.
+const UDP_CHECKSUM_V6: usize = 14 + 40 + 6;
+
+/// Whether a test frame (from a [`FrameSpec::template`]) is IPv6.
+#[inline]
+pub fn is_v6(frame: &[u8]) -> bool {
+    frame[12..14] == ethernet::TYPE_IPV6.to_be_bytes()
+}
+
+/// Bytes of a test frame's headers and stamp: what a generator writes of each frame.
+pub fn head_len(frame: &[u8]) -> usize {
+    STAMP_LEN
+        + if is_v6(frame) {
+            PAYLOAD_AT_V6
+        } else {
+            PAYLOAD_AT
+        }
+}
 /// UDP ports of test traffic (RFC 2544 suggests the discard service).
 pub const SRC_PORT: u16 = 49184;
 pub const DST_PORT: u16 = 9;
@@ -43,17 +69,32 @@ impl Stamp {
         payload[8..16].copy_from_slice(&self.sent_ns.to_be_bytes());
     }
 
-    /// The stamp of an Ethernet/IPv4/UDP test frame, or `None` for anything else.
+    /// The stamp of an Ethernet/IPv4/UDP or Ethernet/IPv6/UDP test frame (UDP right after
+    /// the IPv6 header), or `None` for anything else.
     pub fn read(frame: &[u8]) -> Option<Stamp> {
         let e = ethernet::Frame::new_checked(frame).ok()?;
-        if e.ethertype() != ethernet::TYPE_IPV4 || e.vlan().is_some() {
+        if e.vlan().is_some() {
             return None;
         }
-        let ip = ipv4::Packet::new_checked(e.payload()).ok()?;
-        if ip.protocol() != ipv4::PROTO_UDP {
-            return None;
-        }
-        let u = udp::Datagram::new_checked(ip.payload()).ok()?;
+        let udp_bytes = match e.ethertype() {
+            ethernet::TYPE_IPV4 => {
+                let ip = ipv4::Packet::new_checked(e.payload()).ok()?;
+                if ip.protocol() != ipv4::PROTO_UDP {
+                    return None;
+                }
+                e.payload().get(ip.header_len()..ip.total_len())?
+            }
+            ethernet::TYPE_IPV6 => {
+                let ip = ipv6::Packet::new_checked(e.payload()).ok()?;
+                if ip.next_header() != ipv6::NEXT_UDP {
+                    return None;
+                }
+                e.payload()
+                    .get(ipv6::field::HEADER_LEN..ipv6::field::HEADER_LEN + ip.payload_len())?
+            }
+            _ => return None,
+        };
+        let u = udp::Datagram::new_checked(udp_bytes).ok()?;
         let p = u.payload();
         if p.len() < STAMP_LEN || u16::from_be_bytes([p[0], p[1]]) != MAGIC {
             return None;
@@ -73,31 +114,88 @@ pub struct FrameSpec {
     /// The router's MAC on the generator's link.
     pub dst_mac: Mac,
     pub src_ip: Ipv4Addr,
-    /// Frame size without FCS, `MIN_FRAME..=MAX_FRAME` (1514 carries a 1472-byte UDP payload).
+    /// The source of IPv6 frames.
+    pub src_ip6: Ipv6Addr,
+    /// Frame size without FCS, `MIN_FRAME..=MAX_FRAME` (1514 carries a 1472-byte UDP payload;
+    /// IPv6 frames are at least [`MIN_FRAME_V6`]).
     pub size: usize,
 }
 
 impl FrameSpec {
-    /// A frame to `dst` with headers and checksum, stamp space zeroed; UDP checksum 0 (allowed
-    /// for IPv4), so stamping later needs no checksum update.
-    pub fn template(&self, dst: Ipv4Addr) -> Vec<u8> {
-        let size = self.size.clamp(MIN_FRAME, MAX_FRAME);
+    /// A frame to `dst` with headers and checksums, stamp space and payload zeroed. IPv4's UDP
+    /// checksum is 0 (allowed), so stamping needs no update; IPv6's is computed over the
+    /// zeroed stamp, and [`stamp`] updates it.
+    pub fn template(&self, dst: IpAddr) -> Vec<u8> {
+        let (size, ethertype, ip_len) = match dst {
+            IpAddr::V4(_) => (
+                self.size.clamp(MIN_FRAME, MAX_FRAME),
+                ethernet::TYPE_IPV4,
+                20,
+            ),
+            IpAddr::V6(_) => (
+                self.size.clamp(MIN_FRAME_V6, MAX_FRAME),
+                ethernet::TYPE_IPV6,
+                ipv6::field::HEADER_LEN,
+            ),
+        };
         let mut f = vec![0u8; size];
-        ethernet::write_header(&mut f, self.dst_mac, self.src_mac, ethernet::TYPE_IPV4);
-        let udp_len = size - 14 - 20;
-        ipv4::write_header(&mut f[14..], self.src_ip, dst, ipv4::PROTO_UDP, 64, udp_len);
-        let u = &mut f[34..42];
+        ethernet::write_header(&mut f, self.dst_mac, self.src_mac, ethertype);
+        let udp_len = size - 14 - ip_len;
+        match dst {
+            IpAddr::V4(d) => {
+                ipv4::write_header(&mut f[14..], self.src_ip, d, ipv4::PROTO_UDP, 64, udp_len)
+            }
+            IpAddr::V6(d) => {
+                ipv6::write_header(&mut f[14..], self.src_ip6, d, ipv4::PROTO_UDP, 64, udp_len)
+            }
+        }
+        let at = 14 + ip_len;
+        let u = &mut f[at..at + 8];
         u[0..2].copy_from_slice(&SRC_PORT.to_be_bytes());
         u[2..4].copy_from_slice(&DST_PORT.to_be_bytes());
         u[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        if let IpAddr::V6(d) = dst {
+            let pseudo = checksum::ipv6_pseudo(
+                &self.src_ip6.octets(),
+                &d.octets(),
+                udp_len as u32,
+                ipv4::PROTO_UDP,
+            );
+            let c = checksum::finish(checksum::sum(pseudo, &f[at..]));
+            f[UDP_CHECKSUM_V6..UDP_CHECKSUM_V6 + 2].copy_from_slice(&c.to_be_bytes());
+        }
         f
     }
 }
 
-/// Stamps a frame built from a [`FrameSpec::template`] in place.
+/// Stamps a frame built from a [`FrameSpec::template`] in place (its headers and stamp space
+/// at least: see [`head_len`]); an IPv6 frame's UDP checksum follows the stamp.
 #[inline]
 pub fn stamp(frame: &mut [u8], s: Stamp) {
-    s.write(&mut frame[PAYLOAD_AT..PAYLOAD_AT + STAMP_LEN]);
+    if !is_v6(frame) {
+        s.write(&mut frame[PAYLOAD_AT..PAYLOAD_AT + STAMP_LEN]);
+        return;
+    }
+    let at = PAYLOAD_AT_V6..PAYLOAD_AT_V6 + STAMP_LEN;
+    // The template's checksum covers a zeroed stamp space; a head may be restamped, so take
+    // out what it held before adding the new stamp (RFC 1624: ~(~HC + ~m + m')).
+    let ck = u16::from_be_bytes([frame[UDP_CHECKSUM_V6], frame[UDP_CHECKSUM_V6 + 1]]);
+    let old = checksum::sum(0, &frame[at.clone()]);
+    s.write(&mut frame[at.clone()]);
+    let new = checksum::sum(0, &frame[at]);
+    // !old as a one's-complement sum: fold first, then complement.
+    let c = checksum::finish(u32::from(!ck) + u32::from(!fold(old)) + new);
+    let c = if c == 0 { 0xffff } else { c };
+    frame[UDP_CHECKSUM_V6..UDP_CHECKSUM_V6 + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// A one's-complement sum folded to 16 bits.
+#[inline]
+fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
 }
 
 /// Paces a generator: how many frames are due by a time, at a constant rate from the first
@@ -352,14 +450,72 @@ mod tests {
             src_mac: Mac([2, 0, 0, 0, 0, 9]),
             dst_mac: Mac([2, 0, 0, 0, 0, 1]),
             src_ip: Ipv4Addr::new(198, 18, 0, 2),
+            src_ip6: "2001:2::2".parse().unwrap(),
             size,
         }
+    }
+
+    /// Whether an IPv6/UDP frame's checksum verifies (RFC 8200 §8.1).
+    fn udp6_checksum_ok(f: &[u8]) -> bool {
+        let ip = ipv6::Packet::new_checked(&f[14..]).unwrap();
+        let udp = &f[54..54 + ip.payload_len()];
+        let pseudo = checksum::ipv6_pseudo(
+            &ip.src().octets(),
+            &ip.dst().octets(),
+            udp.len() as u32,
+            ipv6::NEXT_UDP,
+        );
+        udp[6..8] != [0, 0] && checksum::finish(checksum::sum(pseudo, udp)) == 0
+    }
+
+    #[test]
+    fn ipv6_frames_carry_their_stamp_and_a_valid_udp_checksum() {
+        let dst: IpAddr = "3fff:12::7".parse().unwrap();
+        for (size, udp_payload) in [(60, 16), (78, 16), (1514, 1452)] {
+            let mut f = spec(size).template(dst);
+            assert_eq!(
+                f.len(),
+                size.max(MIN_FRAME_V6),
+                "IPv6 frames are at least 78 bytes"
+            );
+            assert!(is_v6(&f) && head_len(&f) == 78);
+            assert!(udp6_checksum_ok(&f), "template");
+            // Stamped, then stamped again (a generator reuses its heads): the checksum follows.
+            for s in [
+                Stamp {
+                    flow: 3,
+                    seq: 0xdead_beef,
+                    sent_ns: 123_456_789_000,
+                },
+                Stamp {
+                    flow: 0xffff,
+                    seq: 1,
+                    sent_ns: u64::MAX - 5,
+                },
+                Stamp {
+                    flow: 0,
+                    seq: 0,
+                    sent_ns: 0,
+                },
+            ] {
+                stamp(&mut f, s);
+                assert_eq!(Stamp::read(&f), Some(s));
+                assert!(udp6_checksum_ok(&f), "after {s:?}");
+            }
+            let ip = ipv6::Packet::new_checked(&f[14..]).unwrap();
+            assert_eq!(ip.payload_len(), 8 + udp_payload);
+            assert_eq!(ip.dst(), "3fff:12::7".parse::<Ipv6Addr>().unwrap());
+        }
+        // Not UDP right after the header: not a test frame.
+        let mut f = spec(78).template(dst);
+        f[14 + 6] = ipv6::NEXT_ICMPV6;
+        assert_eq!(Stamp::read(&f), None);
     }
 
     #[test]
     fn frames_of_64_and_1518_bytes_carry_their_stamp() {
         for (size, udp_payload) in [(60, 18), (1514, 1472)] {
-            let mut f = spec(size).template(Ipv4Addr::new(240, 1, 2, 3));
+            let mut f = spec(size).template(Ipv4Addr::new(240, 1, 2, 3).into());
             assert_eq!(f.len(), size);
             let s = Stamp {
                 flow: 3,
@@ -380,7 +536,7 @@ mod tests {
         }
         assert_eq!(Stamp::read(&[0u8; 60]), None);
         assert_eq!(
-            spec(10).template(Ipv4Addr::LOCALHOST).len(),
+            spec(10).template(Ipv4Addr::LOCALHOST.into()).len(),
             MIN_FRAME,
             "sizes are clamped"
         );
@@ -437,7 +593,7 @@ mod tests {
     #[test]
     fn sink_measures_rate_and_latency_on_its_own_clock() {
         let mut sink = Sink::new();
-        let mut f = spec(60).template(Ipv4Addr::new(240, 0, 0, 1));
+        let mut f = spec(60).template(Ipv4Addr::new(240, 0, 0, 1).into());
         for i in 0..1000u32 {
             let sent = 1_000_000 + u64::from(i) * 10_000; // 100 kp/s
             stamp(
@@ -472,13 +628,7 @@ mod tests {
     fn a_sink_expecting_one_flow_counts_the_others_as_late() {
         let frame = |flow: u16, seq: u32| {
             let mut f = vec![0u8; 64];
-            let spec = FrameSpec {
-                src_mac: Mac([2, 0, 0, 0, 0, 9]),
-                dst_mac: Mac([2, 0, 0, 0, 0, 1]),
-                src_ip: Ipv4Addr::new(198, 18, 0, 2),
-                size: 64,
-            };
-            f.copy_from_slice(&spec.template(Ipv4Addr::new(240, 0, 0, 1))[..64]);
+            f.copy_from_slice(&spec(64).template(Ipv4Addr::new(240, 0, 0, 1).into())[..64]);
             stamp(
                 &mut f,
                 Stamp {

@@ -44,13 +44,14 @@ fn templates(entries: &[(u32, u8, u32)], n: usize) -> Vec<[u8; 60]> {
         src_mac: Mac([2, 0, 0, 0, 0, 9]),
         dst_mac: Mac([2, 0, 0, 0, 0, 1]),
         src_ip: Ipv4Addr::new(198, 18, 0, 2),
+        src_ip6: std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2),
         size: 60,
     };
     destinations(entries, n, 1)
         .into_iter()
         .map(|dst| {
             let mut f = [0u8; 60];
-            f.copy_from_slice(&spec.template(Ipv4Addr::from(dst)));
+            f.copy_from_slice(&spec.template(Ipv4Addr::from(dst).into()));
             f
         })
         .collect()

@@ -40,8 +40,8 @@ const CONFIRM_REPEATS: usize = 3;
 pub enum Experiment {
     /// 1..N routers, each with its own table, each offered --rate at once.
     Routers,
-    /// Forwarding rate for 1k, 10k, 100k routes and the full table: at --rate and at the
-    /// highest zero-loss rate.
+    /// Forwarding rate for 1k, 10k, 100k routes, the full table and 1M routes, then IPv6
+    /// (the real table and 200k routes): at --rate and at the highest zero-loss rate.
     TableSize,
     /// 1..N routers sending 1472-byte UDP payloads as fast as they can: throughput shares.
     Fairness,
@@ -373,7 +373,7 @@ fn total_trials(p: &Params) -> u64 {
     let guests = p.rows.iter().any(|r| r.dut.is_guest());
     let readings = if p.rate_per == RatePer::Both { 2 } else { 1 };
     let search = u64::from(p.total_rate.is_none() && p.rate_per != RatePer::Router);
-    let sizes = if guests { 3 } else { 5 };
+    let sizes = if guests { 3 } else { 7 };
     p.experiments
         .iter()
         .map(|e| match e {
@@ -644,35 +644,48 @@ impl Run {
         Ok(())
     }
 
-    /// The paper's table sizes (1k, 10k, 100k) and, except on guests, the full table: the rate
-    /// at `--rate` and the highest zero-loss rate.
+    /// The paper's table sizes (1k, 10k, 100k) and, except on guests, the full table, a
+    /// synthetic 1M-route table and two IPv6 tables (the shipped real one and a synthetic 200k,
+    /// sent 78-byte IPv6 frames, the smallest that carry a stamp): the rate at `--rate` and the
+    /// highest zero-loss rate. IPv6 points are named `v6 ...`.
     fn table_size(&mut self, full: &Path) -> Result<()> {
         let e = Experiment::TableSize;
-        let mut sizes: Vec<(String, Routes)> = [1_000usize, 10_000, 100_000]
-            .into_iter()
-            .map(|n| {
-                (
-                    format!("{}k", n / 1000),
-                    fib::source::synth::ipv4(n, 7).v4_entries(NEXT_HOPS),
-                )
-            })
-            .collect();
+        let mut sizes: Vec<(String, RouterSetup)> = Vec::new();
+        for n in [1_000usize, 10_000, 100_000] {
+            let routes = fib::source::synth::ipv4(n, 7).v4_entries(NEXT_HOPS);
+            sizes.push((
+                format!("{}k", n / 1000),
+                RouterSetup::new(&routes, 65_536, 1)?,
+            ));
+        }
         if !self.guests() {
             // A guest of 256 MiB running the kernel router does not hold 512k routes, and
-            // loading them under TCG takes minutes: guests stop at the paper's 100k. Elsewhere
-            // the shipped real table, and a seeded synthetic table the size of today's full
-            // IPv4 tables (~1M prefixes).
+            // loading them under TCG takes minutes: guests stop at the paper's 100k (IPv4
+            // only). Elsewhere the shipped real table, and a seeded synthetic table the size
+            // of today's full IPv4 tables (~1M prefixes), then IPv6.
             let entries = self.full_entries(full)?;
-            sizes.push((format!("full {}", entries.len()), entries));
             sizes.push((
-                "1M".to_string(),
-                fib::source::synth::ipv4(1_000_000, 7).v4_entries(NEXT_HOPS),
+                format!("full {}", entries.len()),
+                RouterSetup::new(&entries, 65_536, 1)?,
+            ));
+            let m = fib::source::synth::ipv4(1_000_000, 7).v4_entries(NEXT_HOPS);
+            sizes.push(("1M".to_string(), RouterSetup::new(&m, 65_536, 1)?));
+            let real6 = crate::measure::bed::shipped_v6_entries()?;
+            sizes.push((
+                format!("v6 full {}", real6.len()),
+                RouterSetup::new_v6(&real6, 65_536, 1)?,
+            ));
+            let synth6 = fib::source::synth::ipv6(200_000, 7).v6_entries(NEXT_HOPS);
+            sizes.push((
+                "v6 200k".to_string(),
+                RouterSetup::new_v6(&synth6, 65_536, 1)?,
             ));
         }
         for row in self.p.rows.clone() {
             let prefix = self.prefix(row);
-            for (i, (name, routes)) in sizes.iter().enumerate() {
-                let mut bed = self.bed(row, vec![RouterSetup::new(routes, 65_536, 1)?])?;
+            for (i, (name, setup)) in sizes.iter().enumerate() {
+                let routes = setup.fib4.len() + setup.fib6.len();
+                let mut bed = self.bed(row, vec![setup.clone()])?;
                 let point = format!("{prefix}{name} routes");
                 for t in 0..self.p.trials {
                     let at = At {
@@ -686,7 +699,7 @@ impl Run {
                         bed.trial(&self.load(Some(self.p.rate), self.p.frame, self.p.seconds))?;
                     self.record(&at, &rs);
                     self.record_drops(&at, bed.as_mut(), &d0);
-                    self.push(&at, None, "routes", routes.len() as f64);
+                    self.push(&at, None, "routes", routes as f64);
                     self.tick(&format!(
                         "table-size: {point} at {} kp/s, trial {}",
                         self.p.rate / 1e3,

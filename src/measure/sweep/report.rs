@@ -246,14 +246,19 @@ pub(super) fn plots(dir: &Path, p: &Params, summary: &[SummaryRow]) -> Result<()
             v.sort_by(|a, b| a.0.total_cmp(&b.0));
             v.into_iter().map(|x| x.1).collect()
         };
+        // One series per row and family: IPv6 points (`v6 ...`) sit right of the IPv4 ones.
         let per_row = |metric: &str, base: &str| -> Vec<Series> {
             rows.iter()
-                .map(|(name, prefix)| Series {
-                    name: named(base, name),
-                    points: series(summary, "table-size", metric, None, &|pt: &str| {
-                        pt.starts_with(prefix.as_str())
-                    }),
+                .flat_map(|(name, prefix)| {
+                    [false, true].map(|v6| Series {
+                        name: named(&format!("{base}{}", if v6 { ", IPv6" } else { "" }), name),
+                        points: series(summary, "table-size", metric, None, &|pt: &str| {
+                            pt.strip_prefix(prefix.as_str())
+                                .is_some_and(|rest| rest.starts_with("v6 ") == v6)
+                        }),
+                    })
                 })
+                .filter(|s| !s.points.is_empty())
                 .collect()
         };
         let panels = [
@@ -561,8 +566,12 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
             other.unwrap_or_default()
         );
     }
-    // The paper's first finding, read off the table-size rows: how flat the rate stays.
-    for (name, prefix) in row_prefixes(p) {
+    // The paper's first finding, read off the table-size rows: how flat the rate stays, per
+    // family (IPv6 points are named `v6 ...`).
+    for ((name, prefix), v6) in row_prefixes(p)
+        .into_iter()
+        .flat_map(|r| [(r.clone(), false), (r, true)])
+    {
         let flat = |metric: &str| {
             let v: Vec<f64> = summary
                 .iter()
@@ -570,7 +579,9 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
                     r.experiment == "table-size"
                         && r.metric == metric
                         && r.router.is_none()
-                        && r.point.starts_with(prefix.as_str())
+                        && r.point
+                            .strip_prefix(prefix.as_str())
+                            .is_some_and(|rest| rest.starts_with("v6 ") == v6)
                 })
                 .map(|r| r.s.mean)
                 .collect();
@@ -582,7 +593,8 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
         if let Some(f) = flat("forwarded_kpps") {
             let _ = writeln!(
                 out,
-                "table-size{}: forwarded rate max/min across table sizes {f:.3}{}",
+                "table-size{}{}: forwarded rate max/min across table sizes {f:.3}{}",
+                if v6 { " IPv6" } else { "" },
                 if name.is_empty() {
                     String::new()
                 } else {
