@@ -91,6 +91,10 @@ fn quick_sweep_writes_every_result_and_figure() {
             "{e} {p} trial {t}: forwarded {fwd} > offered {off}"
         );
         assert!(m.get("late").is_some(), "{e} {p}: late frames counted");
+        assert!(
+            m.get("generator_lag_frames").is_some(),
+            "{e} {p}: the generator's worst lag recorded"
+        );
         checked += 1;
     }
     assert!(checked > 30, "{checked} trials checked");

@@ -158,6 +158,8 @@ pub struct RouterResult {
     pub link_drops: u64,
     /// Paced frames the router's input ring refused (lost at its ingress).
     pub refused: u64,
+    /// How far the generator fell behind its schedule at worst, in frames ([`Sender::max_lag`]).
+    pub gen_lag: u64,
     /// Offered rate achieved by the generator (frames/s over the trial).
     pub offered_pps: f64,
     /// Forwarding rate: distinct frames the sink received over the trial's sending window (the
@@ -209,6 +211,10 @@ pub struct Sender {
     pub offered: u64,
     /// Paced frames the port refused (its ring was full): lost at the router's input.
     pub refused: u64,
+    /// The most frames that were due at once when a round began (paced): how far the
+    /// generator fell behind its schedule, and so the largest burst it sent to catch up. A lag
+    /// near the router's ring size means the generator stalled, not the router.
+    pub max_lag: u64,
     out: Vec<PacketBuf>,
     /// Paced frames gathered per transmit (1 on memory ports; kernel ports cost a system call
     /// per transmit).
@@ -231,6 +237,7 @@ impl Sender {
             pacer: None,
             offered: 0,
             refused: 0,
+            max_lag: 0,
             out: Vec::with_capacity(BURST),
             batch: 1,
             batch_wait_ns: BATCH_WAIT_NS,
@@ -246,6 +253,7 @@ impl Sender {
         self.pacer = rate.map(Pacer::new);
         self.offered = 0;
         self.refused = 0;
+        self.max_lag = 0;
         self.last_tx_ns = 0;
     }
 
@@ -269,6 +277,7 @@ impl Sender {
         let want = match self.pacer.as_mut() {
             Some(p) => {
                 let due = p.due(now_ns).min(left);
+                self.max_lag = self.max_lag.max(due);
                 if due == 0
                     || (due < self.batch as u64 && now_ns - self.last_tx_ns < self.batch_wait_ns)
                 {
@@ -487,6 +496,7 @@ impl Lane {
             late: rep.late,
             link_drops: self.link_drops,
             refused: self.sender.refused,
+            gen_lag: self.sender.max_lag,
             offered_pps: offered as f64 / secs,
             forwarded_pps: rep.received as f64 / secs,
             arrival_pps: rep.rate_pps,
@@ -633,6 +643,35 @@ mod tests {
         assert!((81_000..82_500).contains(&sent), "{sent}");
         assert_eq!(wire_bytes(1514), 1538);
         assert_eq!(wire_bytes(60), 84);
+    }
+
+    #[test]
+    fn a_generator_that_falls_behind_records_its_lag() {
+        let spec = FrameSpec {
+            src_mac: Mac([2, 0, 0, 0, 0, 9]),
+            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
+            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            src_ip6: "2001:2::2".parse().unwrap(),
+            size: 60,
+        };
+        let dests = [std::net::IpAddr::from([240, 0, 0, 1])];
+        let (tx, _rx) = dataplane::port::memory::link("lag", 1 << 16);
+        let pool = Pool::new(1 << 17);
+        let mut cache = pool.cache();
+        let mut s = Sender::new(Box::new(tx), heads(&spec, &dests, FrameSize::Fixed(60)));
+        s.reset(Some(1e6));
+        // On time: one frame due at the start, then 10 per 10 µs.
+        let mut now = 0;
+        while now <= 1_000_000 {
+            s.round(now, || now, &mut cache);
+            now += 10_000;
+        }
+        assert!(s.max_lag <= 32, "{}", s.max_lag);
+        // A 5-ms stall: 5,000 frames are due at once, and sent in bursts of 32.
+        s.round(6_000_000, || 6_000_000, &mut cache);
+        assert!((4_990..=5_010).contains(&s.max_lag), "{}", s.max_lag);
+        s.reset(Some(1e6));
+        assert_eq!(s.max_lag, 0, "reset for the next trial");
     }
 
     #[test]

@@ -489,6 +489,8 @@ impl Run {
         self.push(at, None, "reordered", sum(|r| r.reordered));
         self.push(at, None, "late", sum(|r| r.late));
         self.push(at, None, "ingress_drops", sum(|r| r.refused));
+        let lag = rs.iter().map(|r| r.gen_lag).max().unwrap_or(0);
+        self.push(at, None, "generator_lag_frames", lag as f64);
         for (m, v) in agg {
             self.push(at, None, m, v);
         }

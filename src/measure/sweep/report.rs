@@ -541,6 +541,14 @@ pub(super) fn table_text(p: &Params, summary: &[SummaryRow]) -> String {
                 .map(|s| format!("{place} {:.0}", s.mean))
         })
         .collect();
+        // Frames refused at a router's ingress came either from a router that stalled or from
+        // a generator that did and then caught up in a burst: its worst lag tells which.
+        let mut drops = drops;
+        if get(e, pt, "ingress_drops").is_some_and(|s| s.mean > 0.0) {
+            if let Some(lag) = get(e, pt, "generator_lag_frames") {
+                drops.push(format!("generator lag up to {:.0} frames", lag.max));
+            }
+        }
         let other = match (other, drops.is_empty()) {
             (o, true) => o,
             (Some(o), false) => Some(format!("{o}; dropped/trial: {}", drops.join(", "))),
