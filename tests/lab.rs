@@ -570,12 +570,12 @@ fn sweep_runs_on_the_lab_backends() {
                 "{backend}: no {e} rows"
             );
         }
-        // At 2 x 130 kp/s every backend forwards (nearly) all.
-        for point in ["1 routers", "2 routers"] {
-            let fwd: f64 = summary
+        // A point's mean forwarded rate, from summary.csv.
+        let forwarded = |experiment: &str, point: &str| -> f64 {
+            summary
                 .lines()
                 .find(|l| {
-                    l.starts_with(&format!("routers,{point},"))
+                    l.starts_with(&format!("{experiment},{point},"))
                         && l.contains(",all,forwarded_kpps,")
                 })
                 .unwrap_or_else(|| panic!("{backend}: no {point} row:\n{summary}"))
@@ -583,25 +583,18 @@ fn sweep_runs_on_the_lab_backends() {
                 .nth(7)
                 .unwrap()
                 .parse()
-                .unwrap();
+                .unwrap()
+        };
+        // At 2 x 130 kp/s every backend forwards (nearly) all.
+        for point in ["1 routers", "2 routers"] {
+            let fwd = forwarded("routers", point);
             let n: f64 = point[..1].parse().unwrap();
             assert!(fwd > 100.0 * n, "{backend} {point}: {fwd} kp/s");
         }
         // Table sizes in both families: IPv6 frames (to 3fff::/20) cross the lab too.
         if experiments.contains("table-size") {
             for point in ["1M routes", "v6 full 6870 routes", "v6 200k routes"] {
-                let fwd: f64 = summary
-                    .lines()
-                    .find(|l| {
-                        l.starts_with(&format!("table-size,{point},"))
-                            && l.contains(",all,forwarded_kpps,")
-                    })
-                    .unwrap_or_else(|| panic!("{backend}: no {point} row:\n{summary}"))
-                    .split(',')
-                    .nth(7)
-                    .unwrap()
-                    .parse()
-                    .unwrap();
+                let fwd = forwarded("table-size", point);
                 assert!(fwd > 100.0, "{backend} {point}: {fwd} kp/s");
             }
         }

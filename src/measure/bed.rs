@@ -212,24 +212,25 @@ pub fn shipped_v6_entries() -> Result<Vec<(u128, u8, u32)>> {
     Ok(v6)
 }
 
-/// [`destinations`] for IPv6 routes.
-pub fn destinations6(entries: &[(u128, u8, u32)], n: usize, seed: u64) -> Vec<u128> {
-    if entries.is_empty() {
-        return Vec::new();
-    }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    (0..n)
-        .map(|_| {
-            let (k, l, _) = entries[rng.gen_range(0..entries.len())];
-            let host = if l >= 128 { 0 } else { rng.gen::<u128>() >> l };
-            k | host
-        })
-        .collect()
-}
-
 /// `n` destinations spread over `entries`' routes: a route chosen at random, then an address
 /// inside it (seeded: the same `seed` gives the same addresses).
 pub fn destinations(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Vec<u32> {
+    spread(entries, n, seed, random_in)
+}
+
+/// [`destinations`] for IPv6 routes.
+pub fn destinations6(entries: &[(u128, u8, u32)], n: usize, seed: u64) -> Vec<u128> {
+    spread(entries, n, seed, |rng, k, l| {
+        k | if l >= 128 { 0 } else { rng.gen::<u128>() >> l }
+    })
+}
+
+fn spread<K: Copy>(
+    entries: &[(K, u8, u32)],
+    n: usize,
+    seed: u64,
+    inside: fn(&mut Xoshiro256PlusPlus, K, u8) -> K,
+) -> Vec<K> {
     if entries.is_empty() {
         return Vec::new();
     }
@@ -237,7 +238,7 @@ pub fn destinations(entries: &[(u32, u8, u32)], n: usize, seed: u64) -> Vec<u32>
     (0..n)
         .map(|_| {
             let (k, l, _) = entries[rng.gen_range(0..entries.len())];
-            random_in(&mut rng, k, l)
+            inside(&mut rng, k, l)
         })
         .collect()
 }

@@ -624,6 +624,16 @@ mod tests {
     use super::*;
     use dataplane::wire::ethernet::Mac;
 
+    fn spec() -> FrameSpec {
+        FrameSpec {
+            src_mac: Mac([2, 0, 0, 0, 0, 9]),
+            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
+            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
+            src_ip6: "2001:2::2".parse().unwrap(),
+            size: 60,
+        }
+    }
+
     #[test]
     fn a_shared_gigabit_link_carries_957_mbps_of_udp_payload_and_drops_past_its_queue() {
         let mut l = SharedLink::new(1e9);
@@ -647,13 +657,7 @@ mod tests {
 
     #[test]
     fn a_generator_that_falls_behind_records_its_lag() {
-        let spec = FrameSpec {
-            src_mac: Mac([2, 0, 0, 0, 0, 9]),
-            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
-            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
-            src_ip6: "2001:2::2".parse().unwrap(),
-            size: 60,
-        };
+        let spec = spec();
         let dests = [std::net::IpAddr::from([240, 0, 0, 1])];
         let (tx, _rx) = dataplane::port::memory::link("lag", 1 << 16);
         let pool = Pool::new(1 << 17);
@@ -696,13 +700,7 @@ mod tests {
 
     #[test]
     fn imix_heads_carry_the_7_4_1_mix_with_consistent_lengths() {
-        let spec = FrameSpec {
-            src_mac: Mac([2, 0, 0, 0, 0, 9]),
-            dst_mac: Mac([2, 0, 0, 0, 0, 1]),
-            src_ip: std::net::Ipv4Addr::new(198, 18, 0, 2),
-            src_ip6: "2001:2::2".parse().unwrap(),
-            size: 60,
-        };
+        let spec = spec();
         let dests: Vec<std::net::IpAddr> = (0..1000u32)
             .map(|i| std::net::Ipv4Addr::from(0xf000_0000 | i).into())
             .collect();

@@ -172,16 +172,24 @@ mod tests {
         RouterSetup::new(&set.v4_entries(NEXT_HOPS), 1024, seed).unwrap()
     }
 
-    #[test]
-    fn generator_paces_within_one_percent_and_every_frame_is_accounted() {
-        let bed = MemoryBed {
-            routers: vec![router(10_000, 1), router(10_000, 2)],
-            placement: Placement::Adaptive,
-            ring: 4096,
+    fn bed(routers: Vec<RouterSetup>, placement: Placement, ring: usize) -> MemoryBed {
+        MemoryBed {
+            routers,
+            placement,
+            ring,
             sleep: Duration::from_micros(100),
             dropped: Default::default(),
             generator_cpu: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn generator_paces_within_one_percent_and_every_frame_is_accounted() {
+        let bed = bed(
+            vec![router(10_000, 1), router(10_000, 2)],
+            Placement::Adaptive,
+            4096,
+        );
         let rs = bed
             .trial(&Load {
                 rate_per_router: Some(130_000.0),
@@ -207,14 +215,7 @@ mod tests {
 
     #[test]
     fn unpaced_large_frames_reach_the_sink_whole() {
-        let bed = MemoryBed {
-            routers: vec![router(1_000, 3)],
-            placement: Placement::SharedCore,
-            ring: 256,
-            sleep: Duration::from_micros(100),
-            dropped: Default::default(),
-            generator_cpu: Default::default(),
-        };
+        let bed = bed(vec![router(1_000, 3)], Placement::SharedCore, 256);
         let rs = bed
             .trial(&Load {
                 rate_per_router: None,
@@ -235,14 +236,7 @@ mod tests {
 
     #[test]
     fn an_imix_trial_delivers_the_exact_mix() {
-        let bed = MemoryBed {
-            routers: vec![router(1_000, 5)],
-            placement: Placement::SharedCore,
-            ring: 4096,
-            sleep: Duration::from_micros(100),
-            dropped: Default::default(),
-            generator_cpu: Default::default(),
-        };
+        let bed = bed(vec![router(1_000, 5)], Placement::SharedCore, 4096);
         // 2,000 frames at most: they fit the rings even if the router stalls throughout.
         let rs = bed
             .trial(&Load {
@@ -270,14 +264,7 @@ mod tests {
         let entries = crate::measure::bed::shipped_v6_entries().unwrap();
         let v6 = RouterSetup::new_v6(&entries, 4096, 9).unwrap();
         assert!(v6.is_v6() && v6.fib4.is_empty() && v6.fib6.len() > 6000);
-        let bed = MemoryBed {
-            routers: vec![v6, router(1_000, 6)],
-            placement: Placement::SharedCore,
-            ring: 4096,
-            sleep: Duration::from_micros(100),
-            dropped: Default::default(),
-            generator_cpu: Default::default(),
-        };
+        let bed = bed(vec![v6, router(1_000, 6)], Placement::SharedCore, 4096);
         let rs = bed
             .trial(&Load {
                 rate_per_router: Some(10_000.0),
