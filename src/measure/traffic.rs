@@ -49,6 +49,7 @@ pub fn head_len(frame: &[u8]) -> usize {
             PAYLOAD_AT
         }
 }
+
 /// UDP ports of test traffic (RFC 2544 suggests the discard service).
 pub const SRC_PORT: u16 = 49184;
 pub const DST_PORT: u16 = 9;
@@ -146,7 +147,7 @@ impl FrameSpec {
                 ipv4::write_header(&mut f[14..], self.src_ip, d, ipv4::PROTO_UDP, 64, udp_len)
             }
             IpAddr::V6(d) => {
-                ipv6::write_header(&mut f[14..], self.src_ip6, d, ipv4::PROTO_UDP, 64, udp_len)
+                ipv6::write_header(&mut f[14..], self.src_ip6, d, ipv6::NEXT_UDP, 64, udp_len)
             }
         }
         let at = 14 + ip_len;
@@ -159,9 +160,13 @@ impl FrameSpec {
                 &self.src_ip6.octets(),
                 &d.octets(),
                 udp_len as u32,
-                ipv4::PROTO_UDP,
+                ipv6::NEXT_UDP,
             );
-            let c = checksum::finish(checksum::sum(pseudo, &f[at..]));
+            // A computed 0 is sent as 0xffff: 0 would mean "no checksum", not allowed here.
+            let c = match checksum::finish(checksum::sum(pseudo, &f[at..])) {
+                0 => 0xffff,
+                c => c,
+            };
             f[UDP_CHECKSUM_V6..UDP_CHECKSUM_V6 + 2].copy_from_slice(&c.to_be_bytes());
         }
         f
