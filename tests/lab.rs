@@ -400,6 +400,84 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
 }
 
 #[test]
+fn gen_and_sink_measure_ipv6_through_a_vrouter() {
+    if !can_run() {
+        return;
+    }
+    let _alone = heavy();
+    let lab = Lab::up("g6", &["--routers", "1"]);
+    let gen_ns = lab.ns("gen");
+    let base = [
+        "gen",
+        "--netns",
+        &gen_ns,
+        "--iface",
+        "e0l",
+        "--dst-mac",
+        "02:76:72:00:00:02",
+    ];
+    // IPv6 frames come from RFC 5180 space and go to 3fff::/20 only.
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    refused(
+        &with(&["--src-ip6", "2001:db8::1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "not in 2001:2::/48",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("v6.txt");
+    std::fs::write(&table, "2001:db8::/32\t0\n").unwrap();
+    let t = table.to_str().unwrap();
+    refused(
+        &with(&["--src-ip6", "2001:2::1", "--table", t])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "outside 3fff::/20",
+    );
+    let sink = start_sink(&lab, "afpacket");
+    let args = with(&[
+        "--src-ip6",
+        "2001:2::1",
+        "--table",
+        t,
+        "--relocate",
+        "--rate",
+        "20000",
+        "--count",
+        "20000",
+        "--duration",
+        "2",
+        "--flow",
+        "6",
+        "--json",
+    ]);
+    let o = vrouter(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(g["offered"], 20_000);
+    let s = sink_report(sink);
+    let f = &s["flows"][0];
+    assert_eq!(f["flow"], 6, "{s}");
+    // Forwarded and counted by the sink (the first frames may wait for ND).
+    let received = f["received"].as_u64().unwrap();
+    assert!(
+        received >= 19_900 && received <= g["sent"].as_u64().unwrap(),
+        "{s}"
+    );
+    assert_eq!(f["duplicates"], 0);
+    // Every frame counted is an 82-byte IPv6 frame (78 without FCS).
+    assert_eq!(
+        s["bytes"].as_u64(),
+        Some(78 * s["received"].as_u64().unwrap()),
+        "{s}"
+    );
+}
+
+#[test]
 fn gen_and_sink_on_af_xdp_sockets_with_imix() {
     if !can_run() {
         return;

@@ -5,10 +5,11 @@
 //! namespaces) measure one-way latency on one clock.
 //!
 //! Network safety is enforced here: frames go to 240.0.0.0/4 destinations only (tables are
-//! relocated with `--relocate`) from a 198.18.0.0/15 source.
+//! relocated with `--relocate`) from a 198.18.0.0/15 source; IPv6 frames (`--src-ip6`) to
+//! 3fff::/20 from 2001:2::/48 (RFC 5180 benchmarking space).
 
 use std::io::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -53,12 +54,16 @@ pub struct GenArgs {
     #[arg(long, default_value = "02:00:00:00:00:09")]
     src_mac: String,
     /// Source address, in 198.18.0.0/15.
-    #[arg(long)]
-    src_ip: Ipv4Addr,
+    #[arg(long, required_unless_present = "src_ip6")]
+    src_ip: Option<Ipv4Addr>,
+    /// Send IPv6 frames from this source, in 2001:2::/48, to the table's IPv6 routes (default:
+    /// all of 3fff::/20); 78 bytes at least (82 on the wire), the smallest that carry a stamp.
+    #[arg(long, conflicts_with = "src_ip")]
+    src_ip6: Option<Ipv6Addr>,
     /// Destinations are drawn from this table's routes (default: all of 240.0.0.0/4).
     #[arg(long)]
     table: Option<PathBuf>,
-    /// Relocate the table into 240.0.0.0/4 first (required for real tables).
+    /// Relocate the table into 240.0.0.0/4 and 3fff::/20 first (required for real tables).
     #[arg(long)]
     relocate: bool,
     /// Frames per second.
@@ -188,6 +193,11 @@ fn reserved(d: u32) -> bool {
     d >> 28 == 0xf && d != u32::MAX
 }
 
+/// In 3fff::/20, the IPv6 space the lab's sink owns.
+fn reserved6(d: u128) -> bool {
+    d >> 108 == 0x3fff0
+}
+
 pub fn gen(a: &GenArgs) -> Result<()> {
     if !(a.rate > 0.0 && a.rate <= 1e9) {
         bail!(
@@ -198,12 +208,15 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     if !(a.duration > 0.0 && a.duration <= 3600.0) {
         bail!("--duration: {} must be in (0, 3600] seconds", a.duration);
     }
-    let src = u32::from(a.src_ip);
-    if src >> 17 != u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17 {
-        bail!(
-            "--src-ip: {} is not in 198.18.0.0/15 (RFC 2544 benchmarking space)",
-            a.src_ip
-        );
+    if let Some(src) = a.src_ip {
+        if u32::from(src) >> 17 != u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17 {
+            bail!("--src-ip: {src} is not in 198.18.0.0/15 (RFC 2544 benchmarking space)");
+        }
+    }
+    if let Some(src) = a.src_ip6 {
+        if u128::from(src) >> 80 != 0x2001_0002_0000 {
+            bail!("--src-ip6: {src} is not in 2001:2::/48 (RFC 5180 benchmarking space)");
+        }
     }
     let mac = |s: &str, what: &str| {
         s.parse::<dataplane::wire::ethernet::Mac>()
@@ -212,37 +225,56 @@ pub fn gen(a: &GenArgs) -> Result<()> {
     let spec = FrameSpec {
         src_mac: mac(&a.src_mac, "--src-mac")?,
         dst_mac: mac(&a.dst_mac, "--dst-mac")?,
-        src_ip: a.src_ip,
-        src_ip6: std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2),
+        src_ip: a.src_ip.unwrap_or(Ipv4Addr::new(198, 18, 0, 2)),
+        src_ip6: a
+            .src_ip6
+            .unwrap_or(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2)),
         size: a.frame.at(0),
     };
-    let dests = match &a.table {
+    let set = match &a.table {
         Some(t) => {
             let set = crate::routes::load_set(t, &crate::routes::LoadSpec::new(16))?;
-            let set = if a.relocate {
+            Some(if a.relocate {
                 fib::source::relocate::relocate(&set).0
             } else {
                 set
-            };
-            let d = super::bed::destinations(&set.v4_entries(16), 65_536, 1);
-            if d.is_empty() {
-                bail!("{}: no IPv4 routes", t.display());
-            }
-            if let Some(x) = d.iter().find(|&&x| !reserved(x)) {
-                bail!(
-                    "{}: destination {} is outside 240.0.0.0/4; frames on interfaces go to reserved space only (use --relocate)",
-                    t.display(),
-                    Ipv4Addr::from(*x)
-                );
-            }
-            d
+            })
         }
-        None => super::bed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
+        None => None,
     };
-    let dests: Vec<std::net::IpAddr> = dests
-        .into_iter()
-        .map(|d| Ipv4Addr::from(d).into())
-        .collect();
+    let dests: Vec<IpAddr> = if a.src_ip6.is_none() {
+        let d = match &set {
+            Some(set) => super::bed::destinations(&set.v4_entries(16), 65_536, 1),
+            None => super::bed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
+        };
+        if let (Some(t), true) = (&a.table, d.is_empty()) {
+            bail!("{}: no IPv4 routes", t.display());
+        }
+        if let (Some(t), Some(x)) = (&a.table, d.iter().find(|&&x| !reserved(x))) {
+            bail!(
+                "{}: destination {} is outside 240.0.0.0/4; frames on interfaces go to reserved space only (use --relocate)",
+                t.display(),
+                Ipv4Addr::from(*x)
+            );
+        }
+        d.into_iter().map(|x| Ipv4Addr::from(x).into()).collect()
+    } else {
+        let d = match &set {
+            Some(set) => super::bed::destinations6(&set.v6_entries(16), 65_536, 1),
+            None => super::bed::destinations6(&[(0x3fff_u128 << 112, 20, 0)], 65_536, 1),
+        };
+        if let (Some(t), true) = (&a.table, d.is_empty()) {
+            bail!("{}: no IPv6 routes", t.display());
+        }
+        if let (Some(t), Some(x)) = (&a.table, d.iter().find(|&&x| !reserved6(x))) {
+            bail!(
+                "{}: destination {} is outside 3fff::/20; frames on interfaces go to reserved space only (use --relocate)",
+                t.display(),
+                Ipv6Addr::from(*x)
+            );
+        }
+        d.into_iter().map(|x| Ipv6Addr::from(x).into()).collect()
+    };
     let heads = super::generator::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
     let mut cache = pool.cache();
