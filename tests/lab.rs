@@ -320,6 +320,47 @@ fn sink_report(sink: std::process::Child) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Runs `args` as a generator of 20,000 frames at 20 kp/s, flow `flow`, into a running `sink`: the
+/// generator offered them all, and the sink got at least 19,900 of that flow (the first
+/// frames may wait for, or be dropped by, neighbour resolution), none twice. Returns both
+/// reports.
+fn gen_into_sink(
+    args: &[String],
+    sink: std::process::Child,
+    flow: u64,
+) -> (serde_json::Value, serde_json::Value) {
+    let mut args = args.to_vec();
+    let flow_id = flow.to_string();
+    let run = [
+        "--rate",
+        "20000",
+        "--count",
+        "20000",
+        "--duration",
+        "2",
+        "--json",
+    ];
+    args.extend(
+        run.iter()
+            .chain(&["--flow", flow_id.as_str()])
+            .map(|a| a.to_string()),
+    );
+    let o = vrouter(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(g["offered"], 20_000);
+    let s = sink_report(sink);
+    let f = &s["flows"][0];
+    assert_eq!(f["flow"], flow, "{s}");
+    let received = f["received"].as_u64().unwrap();
+    assert!(
+        received >= 19_900 && received <= g["sent"].as_u64().unwrap(),
+        "{s}"
+    );
+    assert_eq!(f["duplicates"], 0);
+    (g, s)
+}
+
 /// `vrouter gen` on the lab's generator link, towards router 1, on `io` sockets.
 fn gen_command(lab: &Lab, io: &str) -> Vec<String> {
     [
@@ -358,35 +399,8 @@ fn gen_and_sink_commands_measure_through_a_vrouter() {
     // slow, busy machine (the generator loads and relocates the full table first).
     let sink = start_sink(&lab, "afpacket");
     let mut args = common;
-    args.extend(
-        [
-            "--relocate",
-            "--rate",
-            "20000",
-            "--count",
-            "20000",
-            "--duration",
-            "2",
-            "--flow",
-            "5",
-            "--json",
-        ]
-        .map(String::from),
-    );
-    let o = vrouter(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(g["offered"], 20_000);
-    let s = sink_report(sink);
-    let f = &s["flows"][0];
-    assert_eq!(f["flow"], 5, "{s}");
-    let received = f["received"].as_u64().unwrap();
-    // The first frames may wait for (or be dropped by) neighbour resolution; the rest arrive.
-    assert!(
-        received >= 19_900 && received <= g["sent"].as_u64().unwrap(),
-        "{s}"
-    );
-    assert_eq!(f["duplicates"], 0);
+    args.push("--relocate".into());
+    let (g, s) = gen_into_sink(&args, sink, 5);
     assert!(s["latency_ns"]["p50"].as_u64().unwrap() > 0);
     // The router accounts for every frame the generator sent: received or dropped by its
     // receive ring (plus the hosts' own ARP/ND frames).
@@ -439,36 +453,8 @@ fn gen_and_sink_measure_ipv6_through_a_vrouter() {
         "outside 3fff::/20",
     );
     let sink = start_sink(&lab, "afpacket");
-    let args = with(&[
-        "--src-ip6",
-        "2001:2::1",
-        "--table",
-        t,
-        "--relocate",
-        "--rate",
-        "20000",
-        "--count",
-        "20000",
-        "--duration",
-        "2",
-        "--flow",
-        "6",
-        "--json",
-    ]);
-    let o = vrouter(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(g["offered"], 20_000);
-    let s = sink_report(sink);
-    let f = &s["flows"][0];
-    assert_eq!(f["flow"], 6, "{s}");
-    // Forwarded and counted by the sink (the first frames may wait for ND).
-    let received = f["received"].as_u64().unwrap();
-    assert!(
-        received >= 19_900 && received <= g["sent"].as_u64().unwrap(),
-        "{s}"
-    );
-    assert_eq!(f["duplicates"], 0);
+    let args = with(&["--src-ip6", "2001:2::1", "--table", t, "--relocate"]);
+    let (_, s) = gen_into_sink(&args, sink, 6);
     // Every frame counted is an 82-byte IPv6 frame (78 without FCS).
     assert_eq!(
         s["bytes"].as_u64(),
