@@ -189,13 +189,13 @@ fn open_memif(_: &std::path::Path, _: &Pool) -> Result<Box<dyn Port>> {
     bail!("--memif: {}", crate::router::run::NO_DPDK)
 }
 
-fn reserved(d: u32) -> bool {
-    d >> 28 == 0xf && d != u32::MAX
-}
-
-/// In 3fff::/20, the IPv6 space the lab's sink owns.
-fn reserved6(d: u128) -> bool {
-    d >> 108 == 0x3fff0
+/// In the space the lab's sink owns: 240.0.0.0/4 (but not the broadcast address) or
+/// 3fff::/20.
+fn reserved(d: &IpAddr) -> bool {
+    match *d {
+        IpAddr::V4(a) => u32::from(a) >> 28 == 0xf && !a.is_broadcast(),
+        IpAddr::V6(a) => u128::from(a) >> 108 == 0x3fff0,
+    }
 }
 
 pub fn gen(a: &GenArgs) -> Result<()> {
@@ -242,39 +242,37 @@ pub fn gen(a: &GenArgs) -> Result<()> {
         }
         None => None,
     };
-    let dests: Vec<IpAddr> = if a.src_ip6.is_none() {
-        let d = match &set {
-            Some(set) => super::bed::destinations(&set.v4_entries(16), 65_536, 1),
-            None => super::bed::destinations(&[(0xf000_0000, 4, 0)], 65_536, 1),
-        };
-        if let (Some(t), true) = (&a.table, d.is_empty()) {
-            bail!("{}: no IPv4 routes", t.display());
-        }
-        if let (Some(t), Some(x)) = (&a.table, d.iter().find(|&&x| !reserved(x))) {
-            bail!(
-                "{}: destination {} is outside 240.0.0.0/4; frames on interfaces go to reserved space only (use --relocate)",
-                t.display(),
-                Ipv4Addr::from(*x)
-            );
-        }
-        d.into_iter().map(|x| Ipv4Addr::from(x).into()).collect()
-    } else {
-        let d = match &set {
-            Some(set) => super::bed::destinations6(&set.v6_entries(16), 65_536, 1),
-            None => super::bed::destinations6(&[(0x3fff_u128 << 112, 20, 0)], 65_536, 1),
-        };
-        if let (Some(t), true) = (&a.table, d.is_empty()) {
-            bail!("{}: no IPv6 routes", t.display());
-        }
-        if let (Some(t), Some(x)) = (&a.table, d.iter().find(|&&x| !reserved6(x))) {
-            bail!(
-                "{}: destination {} is outside 3fff::/20; frames on interfaces go to reserved space only (use --relocate)",
-                t.display(),
-                Ipv6Addr::from(*x)
-            );
-        }
+    let v6 = a.src_ip6.is_some();
+    // Without a table: all of the sink's space.
+    let dests: Vec<IpAddr> = if v6 {
+        let e = set
+            .as_ref()
+            .map_or_else(|| vec![(0x3fff_u128 << 112, 20, 0)], |s| s.v6_entries(16));
+        let d = super::bed::destinations6(&e, 65_536, 1);
         d.into_iter().map(|x| Ipv6Addr::from(x).into()).collect()
+    } else {
+        let e = set
+            .as_ref()
+            .map_or_else(|| vec![(0xf000_0000, 4, 0)], |s| s.v4_entries(16));
+        let d = super::bed::destinations(&e, 65_536, 1);
+        d.into_iter().map(|x| Ipv4Addr::from(x).into()).collect()
     };
+    if let Some(t) = &a.table {
+        let (family, space) = if v6 {
+            ("IPv6", "3fff::/20")
+        } else {
+            ("IPv4", "240.0.0.0/4")
+        };
+        if dests.is_empty() {
+            bail!("{}: no {family} routes", t.display());
+        }
+        if let Some(x) = dests.iter().find(|x| !reserved(x)) {
+            bail!(
+                "{}: destination {x} is outside {space}; frames on interfaces go to reserved space only (use --relocate)",
+                t.display()
+            );
+        }
+    }
     let heads = super::generator::heads(&spec, &dests, a.frame);
     let pool = Pool::new(8192);
     let mut cache = pool.cache();

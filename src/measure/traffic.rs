@@ -188,19 +188,10 @@ pub fn stamp(frame: &mut [u8], s: Stamp) {
     let old = checksum::sum(0, &frame[at.clone()]);
     s.write(&mut frame[at.clone()]);
     let new = checksum::sum(0, &frame[at]);
-    // !old as a one's-complement sum: fold first, then complement.
-    let c = checksum::finish(u32::from(!ck) + u32::from(!fold(old)) + new);
+    // `finish` folds and complements: finish(old) is ~m, the old stamp's sum taken out.
+    let c = checksum::finish(u32::from(!ck) + u32::from(checksum::finish(old)) + new);
     let c = if c == 0 { 0xffff } else { c };
     frame[UDP_CHECKSUM_V6..UDP_CHECKSUM_V6 + 2].copy_from_slice(&c.to_be_bytes());
-}
-
-/// A one's-complement sum folded to 16 bits.
-#[inline]
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
 }
 
 /// Paces a generator: how many frames are due by a time, at a constant rate from the first

@@ -23,9 +23,25 @@ pub struct Dpdk {
     at_open: Option<u32>,
 }
 
-/// The EAL argument of each dpdk port, by (router, port index), in order: a `--vdev`
-/// argument, or a PCI address (`pci = true`).
-pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String, bool)> {
+/// One dpdk port's device as the EAL is told of it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EalDevice {
+    /// (router, port index).
+    pub port: (String, usize),
+    /// A `--vdev` argument, or a PCI address.
+    pub arg: String,
+    pub pci: bool,
+}
+
+impl EalDevice {
+    /// The ethdev's name: a PCI device's address, a vdev's name (before the first comma).
+    fn name(&self) -> String {
+        self.arg.split(',').next().unwrap_or(&self.arg).to_string()
+    }
+}
+
+/// The EAL device of each dpdk port, in order.
+pub fn vdevs(routers: &[RouterConfig]) -> Vec<EalDevice> {
     let mut out = Vec::new();
     let (mut packet, mut xdp) = (0, 0);
     for r in routers {
@@ -56,7 +72,11 @@ pub fn vdevs(routers: &[RouterConfig]) -> Vec<((String, usize), String, bool)> {
                     a.clone()
                 }
             };
-            out.push(((r.name.clone(), i), arg, pci));
+            out.push(EalDevice {
+                port: (r.name.clone(), i),
+                arg,
+                pci,
+            });
         }
     }
     out
@@ -73,12 +93,19 @@ impl Dpdk {
     /// Starts the EAL for the dpdk ports of `routers` with `o`'s options, and its pool.
     pub fn start(routers: &[RouterConfig], o: &DpdkOptions) -> Result<Self> {
         let vdevs = vdevs(routers);
-        let pci: Vec<String> = vdevs.iter().filter(|d| d.2).map(|d| d.1.clone()).collect();
+        let args_of = |pci: bool| -> Vec<String> {
+            vdevs
+                .iter()
+                .filter(|d| d.pci == pci)
+                .map(|d| d.arg.clone())
+                .collect()
+        };
+        let pci = args_of(true);
         let args = dpdk::eal_args(&dpdk::EalOptions {
             prefix: format!("vrouter-{}", std::process::id()),
             core: routers.iter().find_map(|r| r.core),
             memory_mb: o.memory_mb,
-            vdevs: vdevs.iter().filter(|d| !d.2).map(|d| d.1.clone()).collect(),
+            vdevs: args_of(false),
             hugepages: o.hugepages.unwrap_or(!pci.is_empty()),
             pci,
             extra: o.eal.clone(),
@@ -90,14 +117,7 @@ impl Dpdk {
         );
         dpdk::eal_init(&args).map_err(|e| anyhow!("DPDK: {e}"))?;
         let mut d = Dpdk {
-            devices: vdevs
-                .into_iter()
-                .map(|(k, v, _)| {
-                    // A PCI device's ethdev is named by its address, a vdev by its name.
-                    let name = v.split(',').next().unwrap_or(&v).to_string();
-                    (k, name)
-                })
-                .collect(),
+            devices: vdevs.iter().map(|d| (d.port.clone(), d.name())).collect(),
             mempool: None,
             at_open: None,
         };
@@ -202,7 +222,7 @@ mac = "02:00:00:00:00:05"
 "#;
         let c = super::super::config::parse_all(std::path::Path::new("vr.toml"), text).unwrap();
         let v = vdevs(&c.routers);
-        let args: Vec<&str> = v.iter().map(|(_, a, _)| a.as_str()).collect();
+        let args: Vec<&str> = v.iter().map(|d| d.arg.as_str()).collect();
         assert_eq!(
             args,
             [
@@ -213,9 +233,9 @@ mac = "02:00:00:00:00:05"
                 "0000:00:04.0",
             ]
         );
-        assert_eq!(v[3].0, ("b".to_string(), 1));
+        assert_eq!(v[3].port, ("b".to_string(), 1));
         assert_eq!(
-            v.iter().map(|d| d.2).collect::<Vec<_>>(),
+            v.iter().map(|d| d.pci).collect::<Vec<_>>(),
             [false, false, false, false, true]
         );
         // Virtual devices only: no hugepages, no PCI scan; a PCI device: probed by address,
