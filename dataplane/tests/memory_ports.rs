@@ -43,6 +43,15 @@ fn router(
     fib4: fib::FibReader<u32>,
     fib6: fib::FibReader<u128>,
 ) -> (VirtualRouter, MemPort, MemPort, MemPort) {
+    router_with(fib4, fib6, 4096)
+}
+
+/// The router of [`router`], port 1's link holding `out1` frames.
+fn router_with(
+    fib4: fib::FibReader<u32>,
+    fib6: fib::FibReader<u128>,
+    out1: usize,
+) -> (VirtualRouter, MemPort, MemPort, MemPort) {
     let ifc = |p: u16, net: &str| Interface {
         port: p,
         mac: [2, 0, 0, 0, 0, 1 + p as u8].into(),
@@ -59,7 +68,7 @@ fn router(
         neighbours(0),
     );
     let (gen, r0) = link("in", 4096);
-    let (r1, sink1) = link("out1", 4096);
+    let (r1, sink1) = link("out1", out1);
     let (r2, sink2) = link("out2", 4096);
     let ports: Vec<Box<dyn Port>> = vec![Box::new(r0), Box::new(r1), Box::new(r2)];
     (
@@ -284,4 +293,74 @@ fn interrupt_mode_is_refused_for_memory_ports() {
     assert!(err.contains("file descriptors"), "{err}");
     assert_eq!("adaptive".parse::<PollMode>(), Ok(PollMode::Adaptive));
     assert!("spin".parse::<PollMode>().is_err());
+}
+
+#[test]
+fn a_full_transmit_ring_holds_frames_in_order_and_drops_only_past_the_hold() {
+    use dataplane::worker::TX_HOLD;
+    // Everything leaves on port 1, whose sink reads nothing until the router has taken every
+    // frame: its 64-frame ring fills, the next TX_HOLD frames wait, the newest are dropped.
+    let (_w4, r4) = share(Lpm::<u32>::from_routes(vec![(0xf000_0000, 4, 0)]).unwrap());
+    let (_w6, r6) = share(Lpm::<u128>::new());
+    let (vr, mut gen, mut sink, _) = router_with(r4, r6, 64);
+    let counters = Arc::clone(&vr.counters);
+    let pool = Pool::new(8192);
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = Worker::new(vec![vr], PollMode::Busy, None, &pool, Arc::clone(&stop))
+        .unwrap()
+        .spawn();
+    let total = 1500usize;
+    let dropped = (total - 64 - TX_HOLD) as u64;
+    let mut cache = pool.cache();
+    let mut out = Vec::new();
+    for seq in 0..total as u32 {
+        let mut payload = [0u8; 26];
+        payload[22..].copy_from_slice(&seq.to_be_bytes());
+        let mut b = cache.get().expect("pool has buffers");
+        b.set(&testkit::ipv4_frame(
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 0x99],
+            Ipv4Addr::new(198, 18, 0, 2),
+            Ipv4Addr::new(240, 0, 0, 1),
+            17,
+            64,
+            &payload,
+        ));
+        out.push(b);
+        if out.len() == 32 || seq as usize == total - 1 {
+            gen.tx_burst(&mut out);
+            assert!(out.is_empty(), "the router's 4096-frame input ring took every burst");
+        }
+    }
+    // The sink reads only once the router has dropped what the hold cannot take (it keeps
+    // retrying the full ring meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let port1 = &counters.ports[1];
+    while port1.tx_dropped.load(Ordering::Relaxed) < dropped {
+        assert!(std::time::Instant::now() < deadline, "the router never filled its hold");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let (mut got, mut rx) = (Vec::new(), Vec::new());
+    while got.len() < 64 + TX_HOLD {
+        assert!(std::time::Instant::now() < deadline, "got {}", got.len());
+        rx.clear();
+        sink.rx_burst(&mut rx, 64);
+        for b in rx.drain(..) {
+            let f = b.bytes();
+            got.push(u32::from_be_bytes(f[f.len() - 4..].try_into().unwrap()));
+            cache.put(b);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    rx.clear();
+    assert_eq!(sink.rx_burst(&mut rx, 64), 0, "nothing past the hold was sent");
+    let want: Vec<u32> = (0..(64 + TX_HOLD) as u32).collect();
+    assert_eq!(got, want, "the oldest frames, in order");
+    stop.store(true, Ordering::Relaxed);
+    let _routers = handle.join().unwrap();
+    assert_eq!(port1.tx_packets.load(Ordering::Relaxed), (64 + TX_HOLD) as u64);
+    assert_eq!(port1.tx_held.load(Ordering::Relaxed), TX_HOLD as u64);
+    assert_eq!(port1.tx_dropped.load(Ordering::Relaxed), dropped);
+    drop(cache);
+    assert_eq!(pool.available(), pool.size(), "every buffer came back");
 }

@@ -313,8 +313,15 @@ fn print_stats(v: &Stats) {
         }
         for (i, p) in r.ports.iter().enumerate() {
             println!(
-                "  port {i}: rx {} pkts {} B, rx dropped {}, tx {} pkts {} B, tx dropped {}",
-                p.rx_packets, p.rx_bytes, p.rx_dropped, p.tx_packets, p.tx_bytes, p.tx_dropped
+                "  port {i}: rx {} pkts {} B, rx dropped {}, tx {} pkts {} B, tx dropped {}, \
+                 tx held {}",
+                p.rx_packets,
+                p.rx_bytes,
+                p.rx_dropped,
+                p.tx_packets,
+                p.tx_bytes,
+                p.tx_dropped,
+                p.tx_held
             );
         }
         for (reason, n) in &r.dropped {

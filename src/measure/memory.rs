@@ -22,7 +22,7 @@ use dataplane::pool::Pool;
 use dataplane::port::memory::link;
 use dataplane::port::Port;
 use dataplane::wire::ethernet::Mac;
-use dataplane::worker::{PollMode, VirtualRouter, Worker, WorkerCounters};
+use dataplane::worker::{PollMode, VirtualRouter, Worker, WorkerCounters, TX_HOLD};
 
 use super::bed::{Drops, Placement, RouterSetup, TestBed, NEXT_HOPS};
 use super::generator::{cores, heads, run_lanes, Lane, Load, RouterResult};
@@ -50,7 +50,8 @@ impl MemoryBed {
     pub fn trial(&self, load: &Load) -> Result<Vec<RouterResult>> {
         let (_, router_cores) = cores();
         let n = self.routers.len();
-        let pool = Pool::new(n * 2 * self.ring + n * BURST * 4 + 4096);
+        // Per router: two rings' worth, bursts in flight, and what a full ring holds back.
+        let pool = Pool::new(n * 2 * (self.ring + TX_HOLD) + n * BURST * 4 + 4096);
         let stop = Arc::new(AtomicBool::new(false));
         let spec = FrameSpec {
             src_mac: Mac([2, 0, 0, 0, 0, 9]),

@@ -199,6 +199,7 @@ pub fn stats(controls: &[Control], workers: &[(String, Arc<WorkerCounters>)]) ->
                         tx_packets: f(|p| &p.tx_packets),
                         tx_bytes: f(|p| &p.tx_bytes),
                         tx_dropped: f(|p| &p.tx_dropped),
+                        tx_held: f(|p| &p.tx_held),
                         rx_dropped: f(|p| &p.rx_dropped),
                     }
                 })

@@ -152,8 +152,11 @@ pub struct PortStats {
     pub rx_dropped: u64,
     pub rx_packets: u64,
     pub tx_bytes: u64,
-    /// Frames that found the transmit ring full.
+    /// Frames that found the transmit ring full with the port's hold full too.
     pub tx_dropped: u64,
+    /// Frames that found the transmit ring full and waited in the port's hold.
+    #[serde(default)]
+    pub tx_held: u64,
     pub tx_packets: u64,
 }
 
