@@ -236,10 +236,11 @@ fn a_guest_boots_and_forwards_ping_and_traceroute_for_vrouter_and_the_kernel() {
 }
 
 /// The DPDK router in a guest: its virtio-net NICs leave the kernel for uio_pci_generic, the
-/// EAL takes them by PCI address on hugepages, and DPDK's virtio driver carries the traffic.
+/// EAL takes them by PCI address on hugepages, and DPDK's virtio driver carries the traffic;
+/// then the same with vmxnet3 NICs and DPDK's vmxnet3 driver.
 #[cfg(feature = "dpdk")]
 #[test]
-fn a_guest_runs_the_dpdk_router_on_its_virtio_nics() {
+fn a_guest_runs_the_dpdk_router_on_its_virtio_and_vmxnet3_nics() {
     if !can_run() {
         return;
     }
@@ -260,6 +261,27 @@ fn a_guest_runs_the_dpdk_router_on_its_virtio_nics() {
     assert!(o.status.success(), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(j["routers"][0]["forwarded"].as_u64().unwrap() >= 9, "{j}");
+    drop(vm);
+    // The same on vmxnet3 NICs (VMware's), whose PCI function is the net device's own parent.
+    let vm = Vm::up(
+        "vx",
+        &[
+            "--routers",
+            "1",
+            "--guest-io",
+            "dpdk",
+            "--memory",
+            "512",
+            "--nic",
+            "vmxnet3",
+        ],
+    );
+    let console =
+        std::fs::read_to_string(format!("/run/vrouter-lab/{}/r1.console", vm.name)).unwrap();
+    assert!(console.contains("DPDK device 0000:"), "{console}");
+    vm.ping("240.0.0.1");
+    assert_eq!(vm.hops("240.1.2.3"), ["198.18.2.2", "240.1.2.3"]);
+    drop(vm);
     // Too little memory for its hugepages is refused before anything starts.
     let name = format!("vs{}", std::process::id() % 10_000);
     let o = vrouter(&["vm", "up", "--name", &name, "--guest-io", "dpdk"]);
