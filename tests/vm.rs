@@ -206,6 +206,16 @@ fn a_guest_boots_and_forwards_ping_and_traceroute_for_vrouter_and_the_kernel() {
     assert!(text(&o).contains("240.0.0.0/4"), "{}", text(&o));
     drop(vm);
 
+    // vrouter on AF_XDP in the guest: its ports hold the NICs promiscuous, or QEMU's virtio-net
+    // filter would pass only broadcasts to a router addressed by its own MAC.
+    let vm = Vm::up("va", &["--routers", "1", "--guest-io", "afxdp"]);
+    let console =
+        std::fs::read_to_string(format!("/run/vrouter-lab/{}/r1.console", vm.name)).unwrap();
+    assert!(console.contains("AF_XDP in"), "{console}");
+    vm.ping("240.0.0.1");
+    assert_eq!(vm.hops("240.1.2.3"), ["198.18.2.2", "240.1.2.3"]);
+    drop(vm);
+
     // The kernel router in the same image, with a real table relocated into lab space.
     let vm = Vm::up(
         "vk",

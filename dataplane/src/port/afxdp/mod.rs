@@ -91,6 +91,46 @@ pub struct AfXdp {
     ring: u32,
     /// The XDP program libxdp attached for this socket, if the interface had none before.
     attached: Option<Attached>,
+    /// Holds the interface promiscuous while the port lives (see [`promiscuous`]).
+    _promisc: Option<OwnedFd>,
+}
+
+/// Makes `ifindex` promiscuous for as long as the returned socket is open: a packet socket
+/// (protocol 0, so it receives nothing) with a promiscuous membership, which the kernel counts
+/// and drops with the socket. A router port is addressed by its configured MAC, which need not
+/// be the interface's; XDP runs before the stack's MAC check, but a NIC filters by MAC first
+/// (QEMU's virtio-net does, and a guest's AF_XDP router saw only broadcasts without this).
+fn promiscuous(ifindex: c_int, iface: &str) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the descriptor is owned below.
+    let s = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{iface}: packet socket: {e}")));
+    }
+    // SAFETY: `s` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(s) };
+    // SAFETY: packet_mreq is plain data; zeroed is valid, fields set below.
+    let mut mr: libc::packet_mreq = unsafe { std::mem::zeroed() };
+    mr.mr_ifindex = ifindex;
+    mr.mr_type = libc::PACKET_MR_PROMISC as u16;
+    // SAFETY: `mr` is a valid packet_mreq of the length given, for a socket we own.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            (&mr as *const libc::packet_mreq).cast::<c_void>(),
+            std::mem::size_of::<libc::packet_mreq>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("{iface}: promiscuous membership: {e}"),
+        ));
+    }
+    Ok(fd)
 }
 
 /// An XDP program this port attached, to detach on drop. libxdp detaches its program itself
@@ -332,7 +372,10 @@ impl AfXdp {
             reported: 0,
             ring,
             attached,
+            _promisc: None,
         };
+        // On failure the port is dropped: socket, UMEM and program go with it.
+        port._promisc = Some(promiscuous(ifindex, iface)?);
         // Half the frames wait in the fill ring for the kernel; half are for transmission.
         if let Some(idx) = port.fill.reserve(ring) {
             for k in 0..ring {
@@ -345,6 +388,34 @@ impl AfXdp {
             .map(|k| (k * FRAME) as u64)
             .collect();
         Ok(port)
+    }
+
+    /// Copy mode transmits from the system call, at most 32 frames per call (the kernel's
+    /// TX_BATCH_SIZE, then EAGAIN): kicks until the `n` frames in the TX ring are gone, or
+    /// they would wait for the next burst (which may never come: TCP stalls waiting for them).
+    /// Bounded, in case the kernel stops consuming (completion ring or NIC queue full): then
+    /// the next `tx_burst` kicks again.
+    fn kick(&mut self, n: u32) {
+        for _ in 0..n.div_ceil(32) + 1 {
+            // SAFETY: a zero-length send on our socket, no buffer.
+            let r = unsafe {
+                libc::sendto(
+                    self.raw_fd(),
+                    ptr::null(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    ptr::null(),
+                    0,
+                )
+            };
+            // A full batch returns EAGAIN with more to send; other errors (EBUSY: completion
+            // ring full, ENOBUFS, ENETDOWN) stop the kicks until the next burst.
+            let again =
+                r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+            if (r < 0 && !again) || self.tx.unconsumed() == 0 {
+                break;
+            }
+        }
     }
 
     fn frame(&self, addr: u64, len: usize) -> &[u8] {
@@ -411,6 +482,13 @@ impl Port for AfXdp {
         self.reclaim();
         let n = bufs.len().min(self.free.len()) as u32;
         if n == 0 {
+            // Every frame may be waiting in the TX ring for a kick that an earlier burst gave
+            // up on (the NIC's queue was full): kick again, or nothing would ever free them
+            // (a guest's router stalled for good after one flood this way).
+            if self.tx.unconsumed() > 0 {
+                self.kick(self.tx.unconsumed());
+                self.reclaim();
+            }
             return 0;
         }
         let Some(idx) = self.tx.reserve(n) else {
@@ -435,35 +513,13 @@ impl Port for AfXdp {
             }
         }
         self.tx.submit(n);
-        // Copy mode transmits from the system call, at most 32 frames per call (the kernel's
-        // TX_BATCH_SIZE, then EAGAIN): kick until the ring is drained, or frames would wait
-        // for the next burst (which may never come: TCP stalls waiting for them). Bounded, in
-        // case the kernel stops consuming (completion ring full).
-        for _ in 0..n.div_ceil(32) + 1 {
-            // SAFETY: a zero-length send on our socket, no buffer.
-            let r = unsafe {
-                libc::sendto(
-                    self.raw_fd(),
-                    ptr::null(),
-                    0,
-                    libc::MSG_DONTWAIT,
-                    ptr::null(),
-                    0,
-                )
-            };
-            // A full batch returns EAGAIN with more to send; other errors (EBUSY: completion
-            // ring full, ENOBUFS, ENETDOWN) stop the kicks until the next burst.
-            let again =
-                r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
-            if (r < 0 && !again) || self.tx.unconsumed() == 0 {
-                break;
-            }
-        }
+        self.kick(self.tx.unconsumed());
         for b in bufs.drain(..n as usize) {
             self.cache.put(b);
         }
         n as usize
     }
+
 
     fn rx_dropped(&mut self) -> u64 {
         let mut st = XdpStatistics::default();
