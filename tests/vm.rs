@@ -214,6 +214,29 @@ fn a_guest_boots_and_forwards_ping_and_traceroute_for_vrouter_and_the_kernel() {
     assert!(console.contains("AF_XDP in"), "{console}");
     vm.ping("240.0.0.1");
     assert_eq!(vm.hops("240.1.2.3"), ["198.18.2.2", "240.1.2.3"]);
+    // A flood fills the guest NIC's transmit queue; the router keeps forwarding after it (it
+    // once left its AF_XDP TX ring full and never kicked it again).
+    let bin = env!("CARGO_BIN_EXE_vrouter");
+    vm.ok(
+        "gen",
+        30,
+        &[
+            bin,
+            "gen",
+            "--iface",
+            "e2l",
+            "--dst-mac",
+            "02:76:72:00:02:02",
+            "--src-ip",
+            "198.18.2.1",
+            "--rate",
+            "300000",
+            "--duration",
+            "1",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    vm.ping("240.0.0.1");
     drop(vm);
 
     // The kernel router in the same image, with a real table relocated into lab space.

@@ -329,7 +329,10 @@ fn a_full_transmit_ring_holds_frames_in_order_and_drops_only_past_the_hold() {
         out.push(b);
         if out.len() == 32 || seq as usize == total - 1 {
             gen.tx_burst(&mut out);
-            assert!(out.is_empty(), "the router's 4096-frame input ring took every burst");
+            assert!(
+                out.is_empty(),
+                "the router's 4096-frame input ring took every burst"
+            );
         }
     }
     // The sink reads only once the router has dropped what the hold cannot take (it keeps
@@ -337,7 +340,10 @@ fn a_full_transmit_ring_holds_frames_in_order_and_drops_only_past_the_hold() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let port1 = &counters.ports[1];
     while port1.tx_dropped.load(Ordering::Relaxed) < dropped {
-        assert!(std::time::Instant::now() < deadline, "the router never filled its hold");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the router never filled its hold"
+        );
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let (mut got, mut rx) = (Vec::new(), Vec::new());
@@ -353,12 +359,19 @@ fn a_full_transmit_ring_holds_frames_in_order_and_drops_only_past_the_hold() {
     }
     std::thread::sleep(std::time::Duration::from_millis(50));
     rx.clear();
-    assert_eq!(sink.rx_burst(&mut rx, 64), 0, "nothing past the hold was sent");
+    assert_eq!(
+        sink.rx_burst(&mut rx, 64),
+        0,
+        "nothing past the hold was sent"
+    );
     let want: Vec<u32> = (0..(64 + TX_HOLD) as u32).collect();
     assert_eq!(got, want, "the oldest frames, in order");
     stop.store(true, Ordering::Relaxed);
     let _routers = handle.join().unwrap();
-    assert_eq!(port1.tx_packets.load(Ordering::Relaxed), (64 + TX_HOLD) as u64);
+    assert_eq!(
+        port1.tx_packets.load(Ordering::Relaxed),
+        (64 + TX_HOLD) as u64
+    );
     assert_eq!(port1.tx_held.load(Ordering::Relaxed), TX_HOLD as u64);
     assert_eq!(port1.tx_dropped.load(Ordering::Relaxed), dropped);
     drop(cache);

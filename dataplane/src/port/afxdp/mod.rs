@@ -105,7 +105,10 @@ fn promiscuous(ifindex: c_int, iface: &str) -> io::Result<OwnedFd> {
     let s = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{iface}: packet socket: {e}")));
+        return Err(io::Error::new(
+            e.kind(),
+            format!("{iface}: packet socket: {e}"),
+        ));
     }
     // SAFETY: `s` is a fresh descriptor that nothing else owns.
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(s) };
@@ -479,16 +482,16 @@ impl Port for AfXdp {
     }
 
     fn tx_burst(&mut self, bufs: &mut Vec<PacketBuf>) -> usize {
+        // Frames an earlier burst left in the TX ring (its kicks stopped when the NIC's queue
+        // was full) go first. Without this kick a full TX ring was never kicked again, and a
+        // guest's router stopped sending for good after one flood.
+        let waiting = self.tx.unconsumed();
+        if waiting > 0 {
+            self.kick(waiting);
+        }
         self.reclaim();
         let n = bufs.len().min(self.free.len()) as u32;
         if n == 0 {
-            // Every frame may be waiting in the TX ring for a kick that an earlier burst gave
-            // up on (the NIC's queue was full): kick again, or nothing would ever free them
-            // (a guest's router stalled for good after one flood this way).
-            if self.tx.unconsumed() > 0 {
-                self.kick(self.tx.unconsumed());
-                self.reclaim();
-            }
             return 0;
         }
         let Some(idx) = self.tx.reserve(n) else {
@@ -519,7 +522,6 @@ impl Port for AfXdp {
         }
         n as usize
     }
-
 
     fn rx_dropped(&mut self) -> u64 {
         let mut st = XdpStatistics::default();
