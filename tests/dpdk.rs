@@ -151,19 +151,8 @@ impl Lab {
         };
         let mut args = vec!["gen"];
         args.extend(at);
-        args.extend([
-            "--dst-mac",
-            "02:76:72:00:00:02",
-            "--src-ip",
-            "198.18.0.1",
-            "--rate",
-            "20000",
-            "--count",
-            "20000",
-            "--duration",
-            "2",
-            "--json",
-        ]);
+        args.extend(["--dst-mac", "02:76:72:00:00:02", "--src-ip", "198.18.0.1"]);
+        args.extend(testkit::GEN_RUN);
         let g = vrouter(&args);
         assert!(g.status.success(), "{}", text(&g));
         let g: serde_json::Value = serde_json::from_slice(&g.stdout).unwrap();

@@ -331,17 +331,9 @@ fn gen_into_sink(
 ) -> (serde_json::Value, serde_json::Value) {
     let mut args = args.to_vec();
     let flow_id = flow.to_string();
-    let run = [
-        "--rate",
-        "20000",
-        "--count",
-        "20000",
-        "--duration",
-        "2",
-        "--json",
-    ];
     args.extend(
-        run.iter()
+        testkit::GEN_RUN
+            .iter()
             .chain(&["--flow", flow_id.as_str()])
             .map(|a| a.to_string()),
     );
@@ -361,23 +353,26 @@ fn gen_into_sink(
     (g, s)
 }
 
-/// `vrouter gen` on the lab's generator link, towards router 1, on `io` sockets.
-fn gen_command(lab: &Lab, io: &str) -> Vec<String> {
+/// `vrouter gen` on the lab's generator link, towards router 1 (no source address yet).
+fn gen_base(lab: &Lab) -> Vec<String> {
     [
         "gen",
         "--netns",
         &lab.ns("gen"),
         "--iface",
         "e0l",
-        "--io",
-        io,
         "--dst-mac",
         "02:76:72:00:00:02",
-        "--src-ip",
-        "198.18.0.1",
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// [`gen_base`] on `io` sockets, from the generator host's IPv4 address.
+fn gen_command(lab: &Lab, io: &str) -> Vec<String> {
+    let mut args = gen_base(lab);
+    args.extend(["--io", io, "--src-ip", "198.18.0.1"].map(String::from));
+    args
 }
 
 #[test]
@@ -420,19 +415,11 @@ fn gen_and_sink_measure_ipv6_through_a_vrouter() {
     }
     let _alone = heavy();
     let lab = Lab::up("g6", &["--routers", "1"]);
-    let gen_ns = lab.ns("gen");
-    let base = [
-        "gen",
-        "--netns",
-        &gen_ns,
-        "--iface",
-        "e0l",
-        "--dst-mac",
-        "02:76:72:00:00:02",
-    ];
     // IPv6 frames come from RFC 5180 space and go to 3fff::/20 only.
     let with = |extra: &[&str]| -> Vec<String> {
-        base.iter().chain(extra).map(|s| s.to_string()).collect()
+        let mut args = gen_base(&lab);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
     };
     refused(
         &with(&["--src-ip6", "2001:db8::1"])

@@ -129,6 +129,18 @@ impl<K: Key> NaiveLpm<K> {
     }
 }
 
+/// The bounded run of the `vrouter gen` end-to-end tests: 20,000 frames at 20 kp/s, stopped
+/// after 2 s whatever happens, with a JSON report.
+pub const GEN_RUN: [&str; 7] = [
+    "--rate",
+    "20000",
+    "--count",
+    "20000",
+    "--duration",
+    "2",
+    "--json",
+];
+
 /// Ethernet + IPv4 header (valid checksum) + `payload`, from `src_mac` to `dst_mac`.
 pub fn ipv4_frame(
     dst_mac: impl Into<Mac>,
