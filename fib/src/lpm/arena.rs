@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 
 use super::key::Key;
+use super::{NONE, NO_ROUTE};
 
 /// The direct-entry flag of poptrie and range-tree leaves: set, the entry is the block's next
 /// hop; clear, the arena index of a chunk's root.
@@ -31,6 +32,18 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
     /// The next hop (or the internal "none") for `addr`, whose direct entry is `e`: a root
     /// returned by `build`, or an entry from `leaf`.
     fn lookup(&self, e: u32, addr: K) -> u32;
+
+    /// [`Arena::lookup`] of every address of `addrs`, whose direct entries are in `dir`,
+    /// written to `out` as [`super::Lpm::lookup_batch`] writes them (the internal "none" as
+    /// [`NO_ROUTE`]). A layout may override it with a form compiled for the CPU it runs on.
+    #[inline]
+    fn lookup_batch(&self, dir: &[u32], addrs: &[K], out: &mut [u32]) {
+        // At its constant length, the direct array needs no bounds check per lookup.
+        let dir = &dir[..1 << K::DIR_BITS];
+        for (o, &a) in out.iter_mut().zip(addrs) {
+            *o = found(self.lookup(dir[a.dir_index()], a));
+        }
+    }
 
     /// The direct entry of a chunk whose direct entry was `root` once it is copied to `to` (by
     /// [`Arena::append`]). By default the entry is the chunk's first unit.
@@ -69,6 +82,16 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
     /// Bytes allocated.
     fn capacity_bytes(&self) -> usize {
         self.mem().capacity() * Self::unit_bytes()
+    }
+}
+
+/// A next hop as batch lookups write it: the internal "none" becomes [`NO_ROUTE`].
+#[inline(always)]
+pub(crate) fn found(nh: u32) -> u32 {
+    if nh == NONE {
+        NO_ROUTE
+    } else {
+        nh
     }
 }
 

@@ -269,13 +269,8 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
     /// docs/fib.md). Callers should still hand over whole bursts.
     #[inline]
     pub fn lookup_batch(&self, addrs: &[K], out: &mut [NextHop]) {
-        // Sliced to its constant length once, the direct array needs no bounds check per
-        // lookup: a direct index is below that length by construction.
-        let dir = &self.dir[..1 << K::DIR_BITS];
-        for (o, &a) in out.iter_mut().zip(addrs) {
-            let nh = self.mem.lookup(dir[a.dir_index()], a);
-            *o = if nh == NONE { NO_ROUTE } else { nh };
-        }
+        self.mem
+            .lookup_batch(&self.dir[..1 << K::DIR_BITS], addrs, out);
     }
 
     /// The longest matching route itself (prefix and next hop), from the route store: slower

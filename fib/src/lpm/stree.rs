@@ -41,7 +41,7 @@
 //! Longer than 600 lines: the builder and the lookup of one layout must agree bit for bit,
 //! so they are kept in one file.
 
-use super::arena::{Arena, Entry, LEAF_FLAG};
+use super::arena::{found, Arena, Entry, LEAF_FLAG};
 use super::key::Key;
 
 /// One 64-byte line of sixteen lanes.
@@ -166,48 +166,145 @@ impl Arena<u128> for Stree {
 
     #[inline(always)]
     fn lookup(&self, root: u32, addr: u128) -> u32 {
-        if root & LEAF_FLAG != 0 {
-            return root & !LEAF_FLAG;
-        }
-        let mem = &self.mem[..];
-        let y = addr & CHUNK_MASK;
-        let unit = unit_key(y);
-        let r = (root & POSITION) as usize;
-        // The chunk's first 2^bits lines are its blocks' index nodes.
-        let bits = root >> BITS_SHIFT;
-        // Shifting left by `bits` (not right by 46 - bits) keeps the count a whole register:
-        // computing it in `cl` made AMD cores merge it into the register's previous value, the
-        // previous lookup's, and lookups ran one after another (54 against 146 M/s).
-        let l = &mem[r + ((((y >> 64) as u64) << bits) >> (CHUNK_BITS - 64)) as usize];
-        let l = &mem[r + l.0[15] as usize - above(l, unit)];
-        let n = r + l.0[15] as usize - 2 * above(l, unit);
-        let [first, second] = &mem.as_chunks::<2>().0[n >> 1];
-        let wide =
-            |l: &Line, i: usize| i64::from(l.0[2 * i] as u32) | i64::from(l.0[2 * i + 1]) << 32;
-        let keys: [i64; COARSE_KEYS] = std::array::from_fn(|i| {
-            if i < 8 {
-                wide(first, i)
-            } else {
-                wide(second, i - 8)
-            }
-        });
-        let x = (y >> COARSE) as i64;
-        // Keys above the address, counted from the end (values are stored last range first).
-        let c = keys.iter().map(|&k| u32::from(k > x)).sum::<u32>() as usize;
-        let v = slots(second)[(16 + c) & 31];
-        if v & SUB == 0 {
-            return u32::from(v);
-        }
-        deep(
-            mem,
-            r,
-            r + second.0[15] as usize + 2 * usize::from(v & !SUB),
-            y,
-        )
+        walk(&self.mem, root, addr, above, keys_above)
+    }
+
+    fn lookup_batch(&self, dir: &[u32], addrs: &[u128], out: &mut [u32]) {
+        batch(&self.mem, dir, addrs, out);
     }
 
     fn rebase(&self, root: u32, to: usize) -> u32 {
         root & !POSITION | to as u32
+    }
+}
+
+/// The range node's 12 keys (8 in `first`, 4 in `second`) above `x`.
+#[inline(always)]
+fn keys_above(first: &Line, second: &Line, x: i64) -> usize {
+    let wide = |l: &Line, i: usize| i64::from(l.0[2 * i] as u32) | i64::from(l.0[2 * i + 1]) << 32;
+    let keys: [i64; COARSE_KEYS] = std::array::from_fn(|i| {
+        if i < 8 {
+            wide(first, i)
+        } else {
+            wide(second, i - 8)
+        }
+    });
+    keys.iter().map(|&k| u32::from(k > x)).sum::<u32>() as usize
+}
+
+/// One lookup's walk from its direct entry `root`, with the node searches given: `above` for
+/// index nodes, `keys_above` for range nodes (what differs between the baseline build and the
+/// AVX-512 one).
+#[inline(always)]
+fn walk(
+    mem: &[Line],
+    root: u32,
+    addr: u128,
+    above: impl Fn(&Line, i32) -> usize,
+    keys_above: impl Fn(&Line, &Line, i64) -> usize,
+) -> u32 {
+    if root & LEAF_FLAG != 0 {
+        return root & !LEAF_FLAG;
+    }
+    let y = addr & CHUNK_MASK;
+    let unit = unit_key(y);
+    let r = (root & POSITION) as usize;
+    // The chunk's first 2^bits lines are its blocks' index nodes.
+    let bits = root >> BITS_SHIFT;
+    // Shifting left by `bits` (not right by 46 - bits) keeps the count a whole register:
+    // computing it in `cl` made AMD cores merge it into the register's previous value, the
+    // previous lookup's, and lookups ran one after another (54 against 146 M/s).
+    let l = &mem[r + ((((y >> 64) as u64) << bits) >> (CHUNK_BITS - 64)) as usize];
+    let l = &mem[r + l.0[15] as usize - above(l, unit)];
+    let n = r + l.0[15] as usize - 2 * above(l, unit);
+    let [first, second] = &mem.as_chunks::<2>().0[n >> 1];
+    // Keys above the address, counted from the end (values are stored last range first).
+    let c = keys_above(first, second, (y >> COARSE) as i64);
+    let v = slots(second)[(16 + c) & 31];
+    if v & SUB == 0 {
+        return u32::from(v);
+    }
+    deep(
+        mem,
+        r,
+        r + second.0[15] as usize + 2 * usize::from(v & !SUB),
+        y,
+    )
+}
+
+/// Batch lookups, compiled twice and chosen once at run time: for CPUs with AVX-512 (Intel
+/// since Ice Lake, AMD since Zen 4), where a node is searched with one mask compare and a
+/// population count, and for the baseline (`x86-64-v2`), where the same counts take four to
+/// six SSE compares and a horizontal sum. Letting LLVM vectorise the baseline code for
+/// AVX-512 made it 2.3x slower instead (docs/fib.md).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vbmi2+popcnt"))]
+fn batch(mem: &[Line], dir: &[u32], addrs: &[u128], out: &mut [u32]) {
+    multiversion::target::match_target! {
+        "x86_64+avx512f+avx512bw+avx512vl+avx512vbmi2+popcnt" => avx512::batch(mem, dir, addrs, out),
+        _ => {
+            let dir = &dir[..1 << <u128 as Key>::DIR_BITS];
+            for (o, &a) in out.iter_mut().zip(addrs) {
+                *o = found(walk(mem, dir[a.dir_index()], a, above, keys_above));
+            }
+        }
+    }
+}
+
+/// Which build of [`batch`] this CPU runs: "AVX-512" or "baseline" (for benchmark reports).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vbmi2+popcnt"))]
+pub fn batch_build() -> &'static str {
+    multiversion::target::match_target! {
+        "x86_64+avx512f+avx512bw+avx512vl+avx512vbmi2+popcnt" => "AVX-512",
+        _ => "baseline",
+    }
+}
+
+/// The AVX-512 node searches. Only [`batch`]'s AVX-512 build calls into this module, so every
+/// function here may use those instructions; a line is read as one register through
+/// `zerocopy`, without `unsafe`.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpgt_epi32_mask, _mm512_cmpgt_epi64_mask, _mm512_mask_cmpgt_epi64_mask,
+        _mm512_set1_epi32, _mm512_set1_epi64,
+    };
+
+    use super::{found, walk, Key, Line};
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+    fn above(l: &Line, x: i32) -> usize {
+        let keys: &__m512i = zerocopy::transmute_ref!(l);
+        _mm512_cmpgt_epi32_mask(*keys, _mm512_set1_epi32(x)).count_ones() as usize
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+    fn keys_above(first: &Line, second: &Line, x: i64) -> usize {
+        let (a, b): (&__m512i, &__m512i) = (
+            zerocopy::transmute_ref!(first),
+            zerocopy::transmute_ref!(second),
+        );
+        let x = _mm512_set1_epi64(x);
+        // Eight keys in the first line, four in the second.
+        let m = u32::from(_mm512_cmpgt_epi64_mask(*a, x))
+            | u32::from(_mm512_mask_cmpgt_epi64_mask(0x0f, *b, x)) << 8;
+        m.count_ones() as usize
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+    pub(super) fn batch(mem: &[Line], dir: &[u32], addrs: &[u128], out: &mut [u32]) {
+        let dir = &dir[..1 << <u128 as Key>::DIR_BITS];
+        for (o, &a) in out.iter_mut().zip(addrs) {
+            let nh = walk(
+                mem,
+                dir[a.dir_index()],
+                a,
+                |l, x| above(l, x),
+                |f, s, x| keys_above(f, s, x),
+            );
+            *o = found(nh);
+        }
     }
 }
 
@@ -648,6 +745,7 @@ mod tests {
                 .rev()
                 .find_map(|l| by_len.get(&(a.mask(l), l)).copied())
         };
+        let mut addrs = Vec::new();
         for &(k, l, _) in routes {
             let first = k.mask(l);
             let host = u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
@@ -660,7 +758,21 @@ mod tests {
                 inside,
             ] {
                 assert_eq!(t.lookup(a), naive(a), "{:?}", std::net::Ipv6Addr::from(a));
+                addrs.push(a);
             }
+        }
+        // The batch lookup is the other build (AVX-512 where the CPU has it): the same answers.
+        let mut out = vec![0; addrs.len()];
+        t.lookup_batch(&addrs, &mut out);
+        for (&a, &got) in addrs.iter().zip(&out) {
+            let want = naive(a).unwrap_or(crate::NO_ROUTE);
+            assert_eq!(
+                got,
+                want,
+                "batch ({}), {:?}",
+                super::batch_build(),
+                std::net::Ipv6Addr::from(a)
+            );
         }
     }
 

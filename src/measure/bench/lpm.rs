@@ -460,6 +460,7 @@ fn lpm(a: &LpmArgs) -> Result<()> {
             "load_seconds": load_s,
             "build_seconds": build_s,
             "snapshot_reload_seconds": reload_s,
+            "ipv6_batch_build": fib::lpm::stree::batch_build(),
             "lookups_per_measurement": a.lookups,
             "rounds": a.rounds,
             "results": details,
@@ -479,6 +480,11 @@ fn lpm(a: &LpmArgs) -> Result<()> {
         load_s,
         build_s,
         reload_s
+    );
+    println!(
+        "IPv6 batch lookups: the {} build of the range-tree search, chosen for this CPU at run \
+         time (single lookups: the baseline build)",
+        fib::lpm::stree::batch_build()
     );
     println!(
         "{:<5} {:<48} {:>8} {:<8} {:>11} {:>11} {:>11} {:>9} {:>7} {:>7} {:>9}",
