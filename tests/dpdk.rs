@@ -75,8 +75,10 @@ impl Lab {
         serde_json::from_slice(&o.stdout).unwrap()
     }
     /// Stops router `k` and checks what its log says of its mbuf pool after the stop: none
-    /// out for net_af_packet; for net_af_xdp (`driver_held`) what its driver took.
-    fn stop(&self, k: usize, driver_held: bool) {
+    /// out for net_af_packet; for net_af_xdp (`driver_held`) what its driver took; no received
+    /// frame still held, and every one received in place.
+    /// `forwarded`: the router carried traffic since it started (then some was received).
+    fn stop(&self, k: usize, driver_held: bool, forwarded: bool) {
         let line = self.stop_log(k);
         let num = |after: &str| -> u32 {
             let at = line.find(after).unwrap_or_else(|| panic!("{line}")) + after.len();
@@ -87,6 +89,14 @@ impl Lab {
                 .unwrap_or_else(|| panic!("{line}"))
         };
         let (out, held) = (num("`: "), num("stop ("));
+        // Received frames are mbufs all through the router (no copy): none may be left held.
+        assert!(
+            line.contains("; 0 received frames still held"),
+            "r{k}: {line}"
+        );
+        // ... and on every driver they were received in place, none copied.
+        assert!(line.ends_with(", copied 0"), "r{k}: {line}");
+        assert!(!forwarded || num("in place ") > 0, "r{k}: {line}");
         if driver_held {
             // net_af_xdp hands pool mbufs to its sockets' fill and transmit rings and does not
             // take back what is in them when it closes: its count at the stop can exceed the
@@ -248,7 +258,7 @@ fn dpdk_routers_forward_answer_and_return_every_mbuf() {
     assert!(r1["answered"].as_u64().unwrap() >= 1, "{r1}");
     // After drops, ICMP answers and neighbour holds, every mbuf went back to its pool.
     for k in 1..=2 {
-        lab.stop(k, false);
+        lab.stop(k, false, true);
     }
     // The EALs left no runtime files behind.
     no_runtime_left();
@@ -279,7 +289,7 @@ fn dpdk_routers_forward_answer_and_return_every_mbuf() {
     let log = std::fs::read_to_string(format!("{}/r2.log", lab.dir())).unwrap();
     assert!(log.contains("DPDK device net_memif0"), "{log}");
     for k in 1..=2 {
-        lab.stop(k, false);
+        lab.stop(k, false, true);
     }
     assert!(!Path::new(&sock).exists(), "the memif socket is left");
 }
@@ -296,7 +306,7 @@ fn a_router_on_dpdks_af_xdp_driver_forwards() {
     assert_eq!(lab.hops("240.1.2.3"), ["198.18.0.2", "240.1.2.3"]);
     check_load(&lab, 1, "e1r", "02:76:72:00:01:01", None);
     // net_af_xdp fills its sockets' rings from the pool and keeps those mbufs when it closes.
-    lab.stop(1, true);
+    lab.stop(1, true, true);
 }
 
 /// The generator on net_memif (`vrouter gen --memif`), straight into a DPDK router's port:
@@ -307,7 +317,7 @@ fn the_generator_feeds_a_router_over_memif() {
         return;
     }
     let lab = Lab::up("dm", 1, "dpdk");
-    lab.stop(1, false);
+    lab.stop(1, false, false);
     let sock = format!("{}/gen.memif", lab.dir());
     let cf = format!("{}/r1.toml", lab.dir());
     let t = std::fs::read_to_string(&cf).unwrap();
@@ -319,7 +329,7 @@ fn the_generator_feeds_a_router_over_memif() {
     std::fs::write(&cf, t).unwrap();
     lab.restart(1);
     check_load(&lab, 1, "e1r", "02:76:72:00:01:01", Some(&sock));
-    lab.stop(1, false);
+    lab.stop(1, false, true);
     assert!(!Path::new(&sock).exists(), "the memif socket is left");
     no_runtime_left();
     // No router on the socket: the generator says so instead of sending into nothing.

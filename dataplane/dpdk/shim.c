@@ -48,48 +48,55 @@ int vr_port_setup(uint16_t port, uint16_t rxd, uint16_t txd, struct rte_mempool 
 	return 0;
 }
 
-uint16_t vr_rx_copy(uint16_t port, uint8_t *const *bufs, uint16_t *lens, uint16_t n,
-                    uint16_t cap, uint64_t *oversize)
+uint16_t vr_rx_burst(uint16_t port, struct rte_mbuf **m, uint8_t **data, uint16_t *lens,
+                     uint16_t *rooms, uint16_t n)
 {
-	struct rte_mbuf *m[n];
 	uint16_t got = rte_eth_rx_burst(port, 0, m, n);
 	for (uint16_t i = 0; i < got; i++) {
-		if (i + 1 < got)
-			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
-		if (m[i]->nb_segs != 1 || m[i]->data_len > cap) {
-			lens[i] = 0;
-			(*oversize)++;
-		} else {
-			memcpy(bufs[i], rte_pktmbuf_mtod(m[i], const void *), m[i]->data_len);
-			lens[i] = m[i]->data_len;
-		}
-		rte_pktmbuf_free(m[i]);
+		struct rte_mbuf *b = m[i];
+		data[i] = rte_pktmbuf_mtod(b, uint8_t *);
+		lens[i] = b->nb_segs == 1 ? b->data_len : 0;
+		rooms[i] = b->buf_len - b->data_off;
 	}
 	return got;
 }
 
-uint16_t vr_tx_copy(uint16_t port, struct rte_mempool *pool, const uint8_t *const *frames,
-                    const uint16_t *lens, uint16_t n)
+uint16_t vr_tx_burst(uint16_t port, struct rte_mempool *pool, struct rte_mbuf **m,
+                     const uint8_t *const *frames, const uint16_t *lens, uint16_t n)
 {
-	struct rte_mbuf *m[n];
+	uint8_t fresh[n];
 	uint16_t ready = 0;
-	while (ready < n) {
-		struct rte_mbuf *b = rte_pktmbuf_alloc(pool);
+	for (; ready < n; ready++) {
+		struct rte_mbuf *b = m[ready];
+		if (b != NULL) {
+			/* A received mbuf, rewritten in place: one segment of the new length, and no
+			 * receive offload flags carried over to the transmit side. */
+			b->data_len = lens[ready];
+			b->pkt_len = lens[ready];
+			b->ol_flags &= RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT;
+			fresh[ready] = 0;
+			continue;
+		}
+		b = rte_pktmbuf_alloc(pool);
 		if (b == NULL)
 			break;
 		char *d = rte_pktmbuf_append(b, lens[ready]);
-		if (d == NULL) { /* longer than the mbuf's room: config allows it, the pool not */
+		if (d == NULL) {
 			rte_pktmbuf_free(b);
 			break;
 		}
 		memcpy(d, frames[ready], lens[ready]);
-		m[ready++] = b;
+		m[ready] = b;
+		fresh[ready] = 1;
 	}
 	uint16_t sent = rte_eth_tx_burst(port, 0, m, ready);
 	for (uint16_t i = sent; i < ready; i++)
-		rte_pktmbuf_free(m[i]);
+		if (fresh[i])
+			rte_pktmbuf_free(m[i]);
 	return sent;
 }
+
+void vr_mbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 
 int vr_link_up(uint16_t port)
 {

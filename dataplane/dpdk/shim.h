@@ -28,17 +28,23 @@ int vr_thread_register(void);
 int vr_port_setup(uint16_t port, uint16_t rxd, uint16_t txd, struct rte_mempool *pool,
                   const char **step);
 
-/* Receives up to `n` frames of queue 0 and copies each into `bufs[i]` (at most `cap` bytes,
- * the length in `lens[i]`; a longer or chained frame gets length 0 and counts in
- * `*oversize`). Every mbuf is freed before returning. Returns the number of frames. */
-uint16_t vr_rx_copy(uint16_t port, uint8_t *const *bufs, uint16_t *lens, uint16_t n,
-                    uint16_t cap, uint64_t *oversize);
+/* Receives up to `n` frames of queue 0 and hands them over as they are (no copy): for each,
+ * the mbuf in `m[i]`, its data in `data[i]`, its length in `lens[i]` (0 for a chained frame),
+ * and in `rooms[i]` the bytes its buffer has from the data on. The caller owns the mbufs.
+ * Returns the number of frames. */
+uint16_t vr_rx_burst(uint16_t port, struct rte_mbuf **m, uint8_t **data, uint16_t *lens,
+                     uint16_t *rooms, uint16_t n);
 
-/* Copies `n` frames into fresh mbufs of `pool` and transmits them on queue 0. Returns how
- * many the device took (the first ones); mbufs it did not take are freed here. Stops early
- * when the pool is empty. */
-uint16_t vr_tx_copy(uint16_t port, struct rte_mempool *pool, const uint8_t *const *frames,
-                    const uint16_t *lens, uint16_t n);
+/* Transmits `n` frames on queue 0: frame `i` is mbuf `m[i]` (its length set to `lens[i]`) or,
+ * where `m[i]` is NULL, `lens[i]` bytes at `frames[i]` copied into a fresh mbuf of `pool`.
+ * Returns how many the device took (the first ones): those belong to the device now. Of the
+ * rest, the fresh copies are freed here and the caller keeps its own mbufs. Stops early when
+ * the pool is empty. */
+uint16_t vr_tx_burst(uint16_t port, struct rte_mempool *pool, struct rte_mbuf **m,
+                     const uint8_t *const *frames, const uint16_t *lens, uint16_t n);
+
+/* Returns an mbuf to its pool (rte_pktmbuf_free). */
+void vr_mbuf_free(struct rte_mbuf *m);
 
 /* 1 if port `port`'s link is up, 0 if down, a negative errno if the driver cannot tell. */
 int vr_link_up(uint16_t port);

@@ -1,7 +1,8 @@
 //! Packet buffers, the bottom layer of the engine: every other module (pool, ports,
 //! neighbours, pipeline) moves frames as [`PacketBuf`]s. A buffer has a fixed capacity of
 //! [`BUF_SIZE`] bytes, cache-line aligned, and a current length; it is allocated once (by the
-//! pool) and moved by pointer from then on.
+//! pool) and moved by pointer from then on. A DPDK port hands the pipeline buffers whose bytes
+//! are the mbufs it received (no copy); they go back to DPDK's pool when freed.
 
 /// Bytes a buffer holds: a 1518-byte frame and room for a reply that grows it.
 pub const BUF_SIZE: usize = 2048;
@@ -24,18 +25,56 @@ impl std::ops::DerefMut for Storage {
     }
 }
 
+/// Where a buffer's bytes live: a heap box from the pool, or (DPDK ports) the data room of
+/// the mbuf the frame was received in, so that the pipeline works on it in place.
+pub(crate) enum Store {
+    Heap(Box<Storage>),
+    #[cfg(feature = "dpdk")]
+    Mbuf(crate::port::dpdk::Lent),
+}
+
+impl std::ops::Deref for Store {
+    type Target = Storage;
+    #[inline(always)]
+    fn deref(&self) -> &Storage {
+        match self {
+            Store::Heap(b) => b,
+            #[cfg(feature = "dpdk")]
+            Store::Mbuf(m) => m.storage(),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Store {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Storage {
+        match self {
+            Store::Heap(b) => b,
+            #[cfg(feature = "dpdk")]
+            Store::Mbuf(m) => m.storage_mut(),
+        }
+    }
+}
+
+impl Clone for Store {
+    /// A copy always lives on the heap (an mbuf has one owner).
+    fn clone(&self) -> Self {
+        Store::Heap(Box::new((**self).clone()))
+    }
+}
+
 /// A packet buffer: fixed capacity, current length. The pipeline rewrites frames in place and
 /// may replace one by a (possibly longer) reply.
 #[derive(Clone)]
 pub struct PacketBuf {
-    pub(crate) data: Box<Storage>,
+    pub(crate) data: Store,
     pub(crate) len: usize,
 }
 
 impl Default for PacketBuf {
     fn default() -> Self {
         PacketBuf {
-            data: Box::new(Storage([0; BUF_SIZE])),
+            data: Store::Heap(Box::new(Storage([0; BUF_SIZE]))),
             len: 0,
         }
     }
@@ -97,6 +136,16 @@ impl PacketBuf {
     #[inline(always)]
     pub fn head_ptr(&self) -> *const u8 {
         self.data.0.as_ptr()
+    }
+    /// True for a buffer whose bytes are an mbuf's (a DPDK port received it): it is not a
+    /// pool buffer, and freeing it returns the mbuf to its DPDK pool.
+    #[inline(always)]
+    pub fn is_mbuf(&self) -> bool {
+        #[cfg(feature = "dpdk")]
+        if let Store::Mbuf(_) = self.data {
+            return true;
+        }
+        false
     }
     pub fn len(&self) -> usize {
         self.len

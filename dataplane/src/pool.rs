@@ -70,9 +70,13 @@ impl PoolCache {
         self.local.pop()
     }
 
-    /// Gives a buffer back.
+    /// Gives a buffer back. One whose bytes are an mbuf is not the pool's: dropping it returns
+    /// the mbuf to its DPDK pool.
     #[inline]
     pub fn put(&mut self, b: PacketBuf) {
+        if b.is_mbuf() {
+            return;
+        }
         self.local.push(b);
         if self.local.len() >= CACHE_BATCH * 2 {
             self.flush(CACHE_BATCH);

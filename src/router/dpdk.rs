@@ -82,10 +82,17 @@ pub fn vdevs(routers: &[RouterConfig]) -> Vec<EalDevice> {
     out
 }
 
-/// Mbufs for `rings` ports' receive and transmit rings, the per-lcore caches and slack,
-/// rounded to 2^k - 1 (the size DPDK's mempool uses best).
+/// Mbufs for `rings` ports' receive and transmit rings, what each port's router can hold
+/// (received frames are mbufs all the way through the pipeline: a burst and a full transmit
+/// hold per port), the per-lcore caches and slack, rounded to 2^k - 1 (the size DPDK's
+/// mempool uses best).
 fn pool_size(rings: &[u16]) -> u32 {
-    let need: u32 = rings.iter().map(|r| 2 * u32::from(*r) + 256).sum::<u32>() + 1024;
+    let held = (dataplane::worker::TX_HOLD + 64) as u32;
+    let need: u32 = rings
+        .iter()
+        .map(|r| 2 * u32::from(*r) + 256 + held)
+        .sum::<u32>()
+        + 1024;
     need.next_power_of_two() - 1
 }
 
@@ -138,7 +145,7 @@ impl Dpdk {
             anyhow!(
                 "DPDK: {e} ({n} mbufs of {} KiB in memory_mb = {}: raise [dpdk] memory_mb or \
                  lower mbufs)",
-                (dataplane::buf::BUF_SIZE + 128 + 128) / 1024,
+                (dataplane::buf::BUF_SIZE + dpdk::MBUF_HEADROOM + 128) / 1024,
                 o.memory_mb
             )
         })?);
@@ -174,11 +181,15 @@ impl Drop for Dpdk {
         if let Some(mp) = self.mempool.take() {
             tracing::info!(
                 "vrouter: DPDK pool `{}`: {} of {} mbufs in use after stop ({} when the ports had \
-                 opened, held by their drivers)",
+                 opened, held by their drivers; {} received frames still held by the router); \
+                 frames received in place {}, copied {}",
                 mp.name(),
                 mp.in_use(),
                 mp.size(),
-                self.at_open.unwrap_or(0)
+                self.at_open.unwrap_or(0),
+                dpdk::lent(),
+                dpdk::received().0,
+                dpdk::received().1
             );
             drop(mp);
         }
@@ -255,7 +266,7 @@ mac = "02:00:00:00:00:05"
         assert!(!pci.contains(&"--no-pci".into()) && !pci.contains(&"--no-huge".into()));
         let n = pool_size(&[1024, 512, 1024, 1024]);
         assert!(
-            n >= 2 * (1024 * 3 + 512) + 1024 && (n + 1).is_power_of_two(),
+            n >= 2 * (1024 * 3 + 512) + 4 * 1024 + 1024 && (n + 1).is_power_of_two(),
             "{n}"
         );
         assert_eq!(c.dpdk, DpdkOptions::default());
