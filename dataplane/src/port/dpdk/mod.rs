@@ -569,8 +569,9 @@ impl Port for DpdkPort {
             };
             let len = usize::from(lens[i]);
             if len == 0 || len > BUF_SIZE {
-                self.rx_oversize += 1; // chained or too long
-                                       // SAFETY: a received mbuf, ours alone, not used after this.
+                // Chained or too long: dropped and counted.
+                self.rx_oversize += 1;
+                // SAFETY: a received mbuf, ours alone, not used after this.
                 unsafe { sys::vr_mbuf_free(mb.as_ptr()) };
                 continue;
             }
