@@ -642,11 +642,14 @@ fn sweep_runs_on_the_lab_backends() {
             let n: f64 = point[..1].parse().unwrap();
             assert!(fwd > 100.0 * n, "{backend} {point}: {fwd} kp/s");
         }
-        // Table sizes in both families: IPv6 frames (to 3fff::/20) cross the lab too.
+        // Table sizes in both families: IPv6 frames (to 3fff::/20) cross the lab too. What is
+        // checked is that they cross, not how fast (benchmarks measure that): the kernel row
+        // once forwarded 72 of the 130 kp/s offered at 200k IPv6 routes while the shared host
+        // was busy, and 130 in the runs before and after.
         if experiments.contains("table-size") {
             for point in ["1M routes", "v6 full 6870 routes", "v6 200k routes"] {
                 let fwd = forwarded("table-size", point);
-                assert!(fwd > 100.0, "{backend} {point}: {fwd} kp/s");
+                assert!(fwd > 40.0, "{backend} {point}: {fwd} kp/s");
             }
         }
     }
