@@ -20,6 +20,9 @@
 //! holds, for tests; neither pool nor EAL memory is freed while any is held.
 //!
 //! All `unsafe` of this backend is in this file: the FFI calls, each with a `// SAFETY:` line.
+//!
+//! Longer than 700 lines: every `unsafe` of the backend is kept in this one file, so that the
+//! invariants they rely on (who owns an mbuf, when a pool may be freed) are read in one place.
 
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::NonNull;
@@ -387,9 +390,10 @@ impl Lent {
 
     #[inline(always)]
     pub(crate) fn storage(&self) -> &Storage {
-        // SAFETY: the frame's first byte is 64-byte aligned with BUF_SIZE bytes of the mbuf's
-        // room after it (checked on receive), and the mbuf stays allocated, ours alone, while
-        // `self` lives.
+        // The frame's first byte is 64-byte aligned with BUF_SIZE bytes of the mbuf's room
+        // after it (checked on receive), and the mbuf stays allocated, ours alone, while `self`
+        // lives.
+        // SAFETY: an aligned, live, exclusively owned Storage-sized region (above).
         unsafe { &*(self.data() as *const Storage) }
     }
 
@@ -622,9 +626,10 @@ impl Port for DpdkPort {
                 }
                 lens[i] = b.len as u16;
             }
-            // SAFETY: m/ptrs/lens[..n] describe n live buffers: our own mbufs (each owned by
-            // one `Lent`, so listed once) or heap frames the shim copies into fresh mbufs of
-            // our pool. What the device takes is its own from then on.
+            // m/ptrs/lens[..n] describe n live buffers: our own mbufs (each owned by one
+            // `Lent`, so listed once) or heap frames the shim copies into fresh mbufs of our
+            // pool. What the device takes is its own from then on.
+            // SAFETY: n live, distinct buffers, described as above.
             let sent = unsafe {
                 sys::vr_tx_burst(
                     self.id,
