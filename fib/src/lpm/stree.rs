@@ -38,7 +38,7 @@
 //! is a whole number of line pairs and starts at an even line, and so do its range nodes and
 //! sub-nodes: a lookup reads a node as one pair, with one bounds check instead of two.
 //!
-//! Longer than 600 lines: the builder and the lookup of one layout must agree bit for bit,
+//! Longer than 700 lines: the builder and the lookup of one layout must agree bit for bit,
 //! so they are kept in one file.
 
 use super::arena::{found, Arena, Entry, LEAF_FLAG};
