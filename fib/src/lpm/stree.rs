@@ -27,12 +27,12 @@
 //! the first node costs no load. A chunk takes the fewest bits with which no block reaches more
 //! than 16 second-level nodes; a block with one range gets a trivial path of empty nodes. Each
 //! second-level node tells apart 16 range nodes. Index nodes compare /49 *units*, so a range
-//! node holds whole units. A range node value is a next hop or, flagged, a sub-node. Range
-//! starts finer than /80 (a /126 link, say) go to a sub-node for their /80 block only, and a
-//! unit with more starts than a range node holds keeps its first 11 ranges in its node and
-//! sends the rest to a sub-node; sub-nodes read their keys relative to their first start `P` in
-//! steps of `2^s`, in 128-bit arithmetic, and can split further. Only lookups into such places
-//! take that extra, data-dependent step.
+//! node holds whole units. A range node value is a next hop, "no route" (0xffff) or, flagged,
+//! a sub-node. Range starts finer than /80 (a /126 link, say) go to a sub-node for their /80
+//! block only, and a unit with more starts than a range node holds keeps its first 11 ranges in
+//! its node and sends the rest to a sub-node; sub-nodes read their keys relative to their first
+//! start `P` in steps of `2^s`, in 128-bit arithmetic, and can split further. Only lookups into
+//! such places take that extra, data-dependent step.
 //!
 //! All positions in a chunk are relative to its first line, so chunks move by plain copy. A chunk
 //! is a whole number of line pairs and starts at an even line, and so do its range nodes and
@@ -43,6 +43,7 @@
 
 use super::arena::{found, Arena, Entry, LEAF_FLAG};
 use super::key::Key;
+use super::{NONE, NO_ROUTE};
 
 /// One 64-byte line of sixteen lanes.
 #[repr(C, align(64))]
@@ -93,6 +94,30 @@ const COARSE: u32 = CHUNK_BITS - 62;
 const COARSE_KEYS: usize = 12;
 /// Flags a range-node or sub-node value that is the number of a sub-node, not a next hop.
 const SUB: u16 = 0x8000;
+/// "No route" in a value slot. Read as an `i16` and widened, a slot gives the answer batch
+/// lookups write: a next hop (below `SUB`) as it is, and this one as [`NO_ROUTE`]; every other
+/// negative value is a sub-node. So the common walk ends without converting its answer: that
+/// conversion, a compare and a conditional move, cost 6 to 8% of the batch rate (docs/fib.md).
+const NO_SLOT: u16 = 0xffff;
+
+/// A next hop as a value slot holds it (the internal "none" becomes [`NO_SLOT`]).
+fn slot(nh: u16) -> u16 {
+    if u32::from(nh) == NONE {
+        NO_SLOT
+    } else {
+        nh
+    }
+}
+
+/// What a value slot answers: `Ok(next hop or NO_ROUTE)`, or `Err(sub-node number)`.
+#[inline(always)]
+fn answer(v: u16) -> Result<u32, usize> {
+    if (v as i16) < -1 {
+        Err(usize::from(v & !SUB))
+    } else {
+        Ok(i32::from(v as i16) as u32)
+    }
+}
 
 /// The IPv6 arena.
 #[derive(Clone, Debug, Default)]
@@ -166,7 +191,10 @@ impl Arena<u128> for Stree {
 
     #[inline(always)]
     fn lookup(&self, root: u32, addr: u128) -> u32 {
-        walk(&self.mem, root, addr, above, keys_above)
+        match walk(&self.mem, root, addr, above, keys_above) {
+            NO_ROUTE => NONE,
+            nh => nh,
+        }
     }
 
     fn lookup_batch(&self, dir: &[u32], addrs: &[u128], out: &mut [u32]) {
@@ -194,7 +222,7 @@ fn keys_above(first: &Line, second: &Line, x: i64) -> usize {
 
 /// One lookup's walk from its direct entry `root`, with the node searches given: `above` for
 /// index nodes, `keys_above` for range nodes (what differs between the baseline build and the
-/// AVX-512 one).
+/// AVX-512 one). Answers as batch lookups write them: a next hop or [`NO_ROUTE`].
 #[inline(always)]
 fn walk(
     mem: &[Line],
@@ -204,7 +232,7 @@ fn walk(
     keys_above: impl Fn(&Line, &Line, i64) -> usize,
 ) -> u32 {
     if root & LEAF_FLAG != 0 {
-        return root & !LEAF_FLAG;
+        return found(root & !LEAF_FLAG);
     }
     let y = addr & CHUNK_MASK;
     let unit = unit_key(y);
@@ -220,16 +248,10 @@ fn walk(
     let [first, second] = &mem.as_chunks::<2>().0[n >> 1];
     // Keys above the address, counted from the end (values are stored last range first).
     let c = keys_above(first, second, (y >> COARSE) as i64);
-    let v = slots(second)[(16 + c) & 31];
-    if v & SUB == 0 {
-        return u32::from(v);
+    match answer(slots(second)[(16 + c) & 31]) {
+        Ok(nh) => nh,
+        Err(sub) => deep(mem, r, r + second.0[15] as usize + 2 * sub, y),
     }
-    deep(
-        mem,
-        r,
-        r + second.0[15] as usize + 2 * usize::from(v & !SUB),
-        y,
-    )
 }
 
 /// Batch lookups, compiled twice and chosen once at run time: for CPUs with AVX-512 (Intel
@@ -244,7 +266,7 @@ fn batch(mem: &[Line], dir: &[u32], addrs: &[u128], out: &mut [u32]) {
         _ => {
             let dir = &dir[..1 << <u128 as Key>::DIR_BITS];
             for (o, &a) in out.iter_mut().zip(addrs) {
-                *o = found(walk(mem, dir[a.dir_index()], a, above, keys_above));
+                *o = walk(mem, dir[a.dir_index()], a, above, keys_above);
             }
         }
     }
@@ -269,7 +291,7 @@ mod avx512 {
         _mm512_set1_epi32, _mm512_set1_epi64,
     };
 
-    use super::{found, walk, Key, Line};
+    use super::{walk, Key, Line};
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
@@ -296,14 +318,13 @@ mod avx512 {
     pub(super) fn batch(mem: &[Line], dir: &[u32], addrs: &[u128], out: &mut [u32]) {
         let dir = &dir[..1 << <u128 as Key>::DIR_BITS];
         for (o, &a) in out.iter_mut().zip(addrs) {
-            let nh = walk(
+            *o = walk(
                 mem,
                 dir[a.dir_index()],
                 a,
                 |l, x| above(l, x),
                 |f, s, x| keys_above(f, s, x),
             );
-            *o = found(nh);
         }
     }
 }
@@ -318,11 +339,10 @@ fn deep(mem: &[Line], r: usize, mut n: usize, y: u128) -> u32 {
         let p = lane(10) | lane(11) << 32 | lane(12) << 64 | lane(13) << 96;
         let d = (y as i128 - p as i128) >> (vals.0[14] as u32 & 127);
         let c = count(keys, d.clamp(-1, XMAX) as i32);
-        let v = slots(vals)[c & 31];
-        if v & SUB == 0 {
-            return u32::from(v);
+        match answer(slots(vals)[c & 31]) {
+            Ok(nh) => return nh,
+            Err(sub) => n = r + vals.0[15] as usize + 2 * sub,
         }
-        n = r + vals.0[15] as usize + 2 * usize::from(v & !SUB);
     }
 }
 
@@ -347,7 +367,7 @@ fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
     // Last range first: a lookup counts the keys above its address.
     for (i, &v) in vals.iter().enumerate() {
         let j = COARSE_KEYS - i;
-        lanes[2 * COARSE_KEYS + j / 2] |= u32::from(v) << (16 * (j % 2));
+        lanes[2 * COARSE_KEYS + j / 2] |= u32::from(slot(v)) << (16 * (j % 2));
     }
     lanes[31] = base;
     let line = |from: usize| Line(std::array::from_fn(|i| lanes[from + i] as i32));
@@ -358,7 +378,7 @@ fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
 fn values_line(vals: &[u16], p: u128, s: u32, base: u32) -> Line {
     let mut l = [0u32; 16];
     for (i, &v) in vals.iter().enumerate() {
-        l[i / 2] |= u32::from(v) << (16 * (i % 2));
+        l[i / 2] |= u32::from(slot(v)) << (16 * (i % 2));
     }
     for (i, lane) in l[10..14].iter_mut().enumerate() {
         *lane = (p >> (32 * i)) as u32;
