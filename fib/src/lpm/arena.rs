@@ -29,19 +29,19 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
     /// returned `Err(nh)`, or a block without long routes).
     fn leaf(&mut self, nh: u32) -> u32;
 
-    /// The next hop (or the internal "none") for `addr`, whose direct entry is `e`: a root
-    /// returned by `build`, or an entry from `leaf`.
+    /// The next hop for `addr`, or [`NO_ROUTE`], as [`super::Lpm::lookup_batch`] writes it;
+    /// `e` is the address's direct entry: a root returned by `build`, or an entry from `leaf`.
+    /// (The layouts store "none" so that their walks end on this form without converting.)
     fn lookup(&self, e: u32, addr: K) -> u32;
 
-    /// [`Arena::lookup`] of every address of `addrs`, whose direct entries are in `dir`,
-    /// written to `out` as [`super::Lpm::lookup_batch`] writes them (the internal "none" as
-    /// [`NO_ROUTE`]). A layout may override it with a form compiled for the CPU it runs on.
+    /// [`Arena::lookup`] of every address of `addrs`, whose direct entries are in `dir`. A
+    /// layout may override it with a form compiled for the CPU it runs on.
     #[inline]
     fn lookup_batch(&self, dir: &[u32], addrs: &[K], out: &mut [u32]) {
         // At its constant length, the direct array needs no bounds check per lookup.
         let dir = &dir[..1 << K::DIR_BITS];
         for (o, &a) in out.iter_mut().zip(addrs) {
-            *o = found(self.lookup(dir[a.dir_index()], a));
+            *o = self.lookup(dir[a.dir_index()], a);
         }
     }
 

@@ -252,7 +252,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
     #[inline]
     pub fn lookup(&self, addr: K) -> Option<NextHop> {
         let nh = self.lookup_raw(addr);
-        (nh != NONE).then_some(nh)
+        (nh != NO_ROUTE).then_some(nh)
     }
 
     #[inline(always)]
@@ -276,7 +276,7 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
     /// The longest matching route itself (prefix and next hop), from the route store: slower
     /// than [`Lpm::lookup`], for tools that print which prefix matched.
     pub fn longest_match(&self, addr: K) -> Option<(K, u8, NextHop)> {
-        if self.lookup_raw(addr) == NONE {
+        if self.lookup_raw(addr) == NO_ROUTE {
             return None;
         }
         (0..=K::BITS as u8).rev().find_map(|len| {
@@ -557,7 +557,11 @@ impl<K: Key, A: Arena<K>> Lpm<K, A> {
         }
         for (i, e) in self.dir.iter_mut().enumerate() {
             if !compiled[i] {
-                *e = mem.leaf(self.mem.lookup(*e, K::ZERO));
+                let nh = match self.mem.lookup(*e, K::ZERO) {
+                    NO_ROUTE => NONE,
+                    nh => nh,
+                };
+                *e = mem.leaf(nh);
             }
         }
         self.mem = mem;

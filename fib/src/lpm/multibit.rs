@@ -21,13 +21,13 @@
 use rustc_hash::FxHashMap;
 
 use super::arena::{uniform, Arena, Entry};
-use super::key::Key;
-use super::{NONE, NO_ROUTE};
+use super::NONE;
 
 const POINTER: u16 = 0x8000;
-/// "No route" in an entry. Read as an `i16` and widened, an entry gives the answer batch
-/// lookups write: a next hop as it is and this one as [`NO_ROUTE`]; every other negative entry
-/// is a pointer. So a lookup ends without converting its answer (as in [`super::stree`]).
+/// "No route" in an entry. Read as an `i16` and widened, an entry gives the answer lookups
+/// return: a next hop as it is and this one as [`NO_ROUTE`](crate::NO_ROUTE); every other
+/// negative entry is a pointer. So a lookup ends without converting its answer (as in
+/// [`super::stree`]).
 const NO_ENTRY: u16 = 0xffff;
 
 /// A next hop (at most [`crate::MAX_NEXT_HOP`], or the internal "none") as an entry holds it.
@@ -48,7 +48,8 @@ fn next_hop(e: u16) -> u32 {
     }
 }
 
-/// An entry that is not a pointer, as batch lookups write it: a next hop or [`NO_ROUTE`].
+/// An entry that is not a pointer, as lookups answer: a next hop or
+/// [`NO_ROUTE`](crate::NO_ROUTE).
 #[inline(always)]
 fn widen(e: u16) -> u32 {
     i32::from(e as i16) as u32
@@ -135,25 +136,6 @@ impl Arena<u32> for Multibit {
 
     #[inline(always)]
     fn lookup(&self, root: u32, addr: u32) -> u32 {
-        match self.walk(root, addr) {
-            NO_ROUTE => NONE,
-            nh => nh,
-        }
-    }
-
-    fn lookup_batch(&self, dir: &[u32], addrs: &[u32], out: &mut [u32]) {
-        let dir = &dir[..1 << <u32 as Key>::DIR_BITS];
-        for (o, &a) in out.iter_mut().zip(addrs) {
-            *o = self.walk(dir[a.dir_index()], a);
-        }
-    }
-}
-
-impl Multibit {
-    /// One lookup from its direct entry `root`, answering as batch lookups write: a next hop or
-    /// [`NO_ROUTE`].
-    #[inline(always)]
-    fn walk(&self, root: u32, addr: u32) -> u32 {
         let base = root as usize;
         let e = self.mem[base + ((addr >> 8) & 63) as usize];
         // A pointer is any negative entry but "none".

@@ -28,7 +28,7 @@
 //! that contains another comes first, and prefixes either nest or are disjoint, so painting
 //! routes in order onto slots leaves each slot with its longest match.
 
-use super::arena::{uniform, Arena, Entry, LEAF_FLAG};
+use super::arena::{found, uniform, Arena, Entry, LEAF_FLAG};
 use super::key::{Key, STRIDE};
 
 /// Longest path folded into one node's skip, in bits (whole strides; the pattern has 40 bits).
@@ -80,6 +80,18 @@ impl<K: Key> Arena<K> for Poptrie {
 
     #[inline(always)]
     fn lookup(&self, e: u32, addr: K) -> u32 {
+        found(self.walk(e, addr))
+    }
+
+    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
+        append_region(&mut self.mem, &src.mem, start, len)
+    }
+}
+
+impl Poptrie {
+    /// One lookup from its direct entry `e`: the next hop or the internal "none".
+    #[inline(always)]
+    fn walk<K: Key>(&self, e: u32, addr: K) -> u32 {
         if e & LEAF_FLAG != 0 {
             return e & !LEAF_FLAG;
         }
@@ -107,10 +119,6 @@ impl<K: Key> Arena<K> for Poptrie {
                 return leaf(mem, at, vector.count_ones(), j);
             }
         }
-    }
-
-    fn append(&mut self, src: &Self, start: usize, len: usize) -> usize {
-        append_region(&mut self.mem, &src.mem, start, len)
     }
 }
 

@@ -43,7 +43,7 @@
 
 use super::arena::{found, Arena, Entry, LEAF_FLAG};
 use super::key::Key;
-use super::{NONE, NO_ROUTE};
+use super::NONE;
 
 /// One 64-byte line of sixteen lanes.
 #[repr(C, align(64))]
@@ -94,10 +94,11 @@ const COARSE: u32 = CHUNK_BITS - 62;
 const COARSE_KEYS: usize = 12;
 /// Flags a range-node or sub-node value that is the number of a sub-node, not a next hop.
 const SUB: u16 = 0x8000;
-/// "No route" in a value slot. Read as an `i16` and widened, a slot gives the answer batch
-/// lookups write: a next hop (below `SUB`) as it is, and this one as [`NO_ROUTE`]; every other
-/// negative value is a sub-node. So the common walk ends without converting its answer: that
-/// conversion, a compare and a conditional move, cost 6 to 8% of the batch rate (docs/fib.md).
+/// "No route" in a value slot. Read as an `i16` and widened, a slot gives the answer lookups
+/// return: a next hop (below `SUB`) as it is, and this one as [`NO_ROUTE`](crate::NO_ROUTE);
+/// every other negative value is a sub-node. So the common walk ends without converting its
+/// answer: that conversion, a compare and a conditional move, cost 6 to 8% of the batch rate
+/// (docs/fib.md).
 const NO_SLOT: u16 = 0xffff;
 
 /// A next hop as a value slot holds it (the internal "none" becomes [`NO_SLOT`]).
@@ -191,10 +192,7 @@ impl Arena<u128> for Stree {
 
     #[inline(always)]
     fn lookup(&self, root: u32, addr: u128) -> u32 {
-        match walk(&self.mem, root, addr, above, keys_above) {
-            NO_ROUTE => NONE,
-            nh => nh,
-        }
+        walk(&self.mem, root, addr, above, keys_above)
     }
 
     fn lookup_batch(&self, dir: &[u32], addrs: &[u128], out: &mut [u32]) {
@@ -222,7 +220,7 @@ fn keys_above(first: &Line, second: &Line, x: i64) -> usize {
 
 /// One lookup's walk from its direct entry `root`, with the node searches given: `above` for
 /// index nodes, `keys_above` for range nodes (what differs between the baseline build and the
-/// AVX-512 one). Answers as batch lookups write them: a next hop or [`NO_ROUTE`].
+/// AVX-512 one). Answers a next hop or [`NO_ROUTE`](crate::NO_ROUTE).
 #[inline(always)]
 fn walk(
     mem: &[Line],
