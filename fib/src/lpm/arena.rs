@@ -31,7 +31,7 @@ pub trait Arena<K: Key>: Clone + Debug + Default + Send + Sync + 'static {
 
     /// The next hop for `addr`, or [`NO_ROUTE`], as [`super::Lpm::lookup_batch`] writes it;
     /// `e` is the address's direct entry: a root returned by `build`, or an entry from `leaf`.
-    /// (The layouts store "none" so that their walks end on this form without converting.)
+    /// (The IPv4 and IPv6 layouts store "none" so that their walks end on this form.)
     fn lookup(&self, e: u32, addr: K) -> u32;
 
     /// [`Arena::lookup`] of every address of `addrs`, whose direct entries are in `dir`. A

@@ -1,9 +1,9 @@
 //! IPv4 chunks as a multibit trie: below the 18-bit direct array, a block of 64 16-bit entries
 //! resolves bits 18..24, and only /24s holding longer routes get a block of 256 entries for bits
 //! 24..32. An entry with the top bit set points to such a block (numbered within the chunk, so
-//! chunks move by plain copy), except 0xffff, "no route"; otherwise it is a next hop. A /24 lookup is two indexed loads
-//! and no arithmetic beyond shifts: on the shipped 512k table this measured about 1.6 times the
-//! poptrie's rate, at 6 MiB instead of 2 MiB (see docs/fib.md).
+//! chunks move by plain copy), except 0xffff, "no route"; otherwise it is a next hop. A /24
+//! lookup is two indexed loads and no arithmetic beyond shifts: on the shipped 512k table this
+//! measured about 1.6 times the poptrie's rate, at 6 MiB instead of 2 MiB (see docs/fib.md).
 //!
 //! Every direct entry points to a block of 64, also where a whole /18 has one next hop: such
 //! entries share one *hop block* per next hop (64 copies of it). A lookup therefore never asks
@@ -78,7 +78,7 @@ impl Arena<u32> for Multibit {
         if uniform(routes, 18, default) {
             return Err(default);
         }
-        // Next hops fit 15 bits (checked on insert), so `as u16` keeps them and their top bit
+        // Next hops fit 15 bits (checked on insert), so entries keep them with their top bit
         // clear.
         let mut hop = [entry(default); 64];
         let mut deep: [(u8, u32, u32); 64] = [(0, 0, 0); 64];
@@ -112,6 +112,7 @@ impl Arena<u32> for Multibit {
             if uniform(sub, 24, next_hop(inherited)) {
                 continue;
             }
+            // At most 64 blocks: a pointer is never NO_ENTRY.
             self.mem[root + slot as usize] = POINTER | blocks;
             blocks += 1;
             let b = self.mem.len();
