@@ -20,40 +20,12 @@
 
 use rustc_hash::FxHashMap;
 
-use super::arena::{uniform, Arena, Entry};
+use super::arena::{is_pointer, stored, uniform, widen, Arena, Entry, NO_SLOT};
 use super::NONE;
 
+/// Flags an entry that points to a block of 256 (entries store "none" as [`NO_SLOT`], so a
+/// lookup ends on the entry itself).
 const POINTER: u16 = 0x8000;
-/// "No route" in an entry. Read as an `i16` and widened, an entry gives the answer lookups
-/// return: a next hop as it is and this one as [`NO_ROUTE`](crate::NO_ROUTE); every other
-/// negative entry is a pointer. So a lookup ends without converting its answer (as in
-/// [`super::stree`]).
-const NO_ENTRY: u16 = 0xffff;
-
-/// A next hop (at most [`crate::MAX_NEXT_HOP`], or the internal "none") as an entry holds it.
-fn entry(nh: u32) -> u16 {
-    if nh == NONE {
-        NO_ENTRY
-    } else {
-        nh as u16
-    }
-}
-
-/// The next hop an entry holds, in the internal form (the inverse of [`entry`]).
-fn next_hop(e: u16) -> u32 {
-    if e == NO_ENTRY {
-        NONE
-    } else {
-        u32::from(e)
-    }
-}
-
-/// An entry that is not a pointer, as lookups answer: a next hop or
-/// [`NO_ROUTE`](crate::NO_ROUTE).
-#[inline(always)]
-fn widen(e: u16) -> u32 {
-    i32::from(e as i16) as u32
-}
 
 /// The IPv4 arena: 16-bit entries.
 #[derive(Clone, Debug, Default)]
@@ -80,7 +52,7 @@ impl Arena<u32> for Multibit {
         }
         // Next hops fit 15 bits (checked on insert), so entries keep them with their top bit
         // clear.
-        let mut hop = [entry(default); 64];
+        let mut hop = [stored(default); 64];
         let mut deep: [(u8, u32, u32); 64] = [(0, 0, 0); 64];
         let mut n_deep = 0;
         let mut i = 0;
@@ -92,7 +64,7 @@ impl Arena<u32> for Multibit {
             } else if len <= 24 {
                 // Sorted order paints containing prefixes first: the longest match wins.
                 let span = 1usize << (24 - len);
-                hop[slot..slot + span].fill(entry(nh));
+                hop[slot..slot + span].fill(stored(nh));
                 i += 1;
             } else {
                 let start = i;
@@ -109,10 +81,15 @@ impl Arena<u32> for Multibit {
         for &(slot, s, e) in &deep[..n_deep] {
             let sub = &routes[s as usize..e as usize];
             let inherited = hop[slot as usize];
-            if uniform(sub, 24, next_hop(inherited)) {
+            let inherited_nh = if inherited == NO_SLOT {
+                NONE
+            } else {
+                u32::from(inherited)
+            };
+            if uniform(sub, 24, inherited_nh) {
                 continue;
             }
-            // At most 64 blocks: a pointer is never NO_ENTRY.
+            // At most 64 blocks: a pointer is never NO_SLOT.
             self.mem[root + slot as usize] = POINTER | blocks;
             blocks += 1;
             let b = self.mem.len();
@@ -120,7 +97,7 @@ impl Arena<u32> for Multibit {
             for &(key, len, nh) in sub {
                 let first = (key & 255) as usize;
                 let span = 1usize << (32 - len);
-                self.mem[b + first..b + first + span].fill(entry(nh));
+                self.mem[b + first..b + first + span].fill(stored(nh));
             }
         }
         Ok(root as u32)
@@ -128,9 +105,9 @@ impl Arena<u32> for Multibit {
 
     fn leaf(&mut self, nh: u32) -> u32 {
         let mem = &mut self.mem;
-        *self.hops.entry(entry(nh)).or_insert_with(|| {
+        *self.hops.entry(stored(nh)).or_insert_with(|| {
             let at = mem.len();
-            mem.resize(at + 64, entry(nh));
+            mem.resize(at + 64, stored(nh));
             at as u32
         })
     }
@@ -139,8 +116,7 @@ impl Arena<u32> for Multibit {
     fn lookup(&self, root: u32, addr: u32) -> u32 {
         let base = root as usize;
         let e = self.mem[base + ((addr >> 8) & 63) as usize];
-        // A pointer is any negative entry but "none".
-        if (e as i16) >= -1 {
+        if !is_pointer(e) {
             return widen(e);
         }
         widen(self.mem[base + 64 + (usize::from(e & !POINTER) << 8) + (addr & 255) as usize])

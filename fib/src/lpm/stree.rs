@@ -41,9 +41,8 @@
 //! Longer than 700 lines: the builder and the lookup of one layout must agree bit for bit,
 //! so they are kept in one file.
 
-use super::arena::{found, Arena, Entry, LEAF_FLAG};
+use super::arena::{found, is_pointer, stored, widen, Arena, Entry, LEAF_FLAG};
 use super::key::Key;
-use super::NONE;
 
 /// One 64-byte line of sixteen lanes.
 #[repr(C, align(64))]
@@ -94,29 +93,15 @@ const COARSE: u32 = CHUNK_BITS - 62;
 const COARSE_KEYS: usize = 12;
 /// Flags a range-node or sub-node value that is the number of a sub-node, not a next hop.
 const SUB: u16 = 0x8000;
-/// "No route" in a value slot. Read as an `i16` and widened, a slot gives the answer lookups
-/// return: a next hop (below `SUB`) as it is, and this one as [`NO_ROUTE`](crate::NO_ROUTE);
-/// every other negative value is a sub-node. So the common walk ends without converting its
-/// answer: that conversion, a compare and a conditional move, cost 6 to 8% of the batch rate
-/// (docs/fib.md).
-const NO_SLOT: u16 = 0xffff;
 
-/// A next hop as a value slot holds it (the internal "none" becomes [`NO_SLOT`]).
-fn slot(nh: u16) -> u16 {
-    if u32::from(nh) == NONE {
-        NO_SLOT
-    } else {
-        nh
-    }
-}
-
-/// What a value slot answers: `Ok(next hop or NO_ROUTE)`, or `Err(sub-node number)`.
+/// What a value slot answers: `Ok(next hop or NO_ROUTE)`, or `Err(sub-node number)`. Slots
+/// store "none" as [`super::arena::NO_SLOT`], so the common walk ends on the slot itself.
 #[inline(always)]
 fn answer(v: u16) -> Result<u32, usize> {
-    if (v as i16) < -1 {
+    if is_pointer(v) {
         Err(usize::from(v & !SUB))
     } else {
-        Ok(i32::from(v as i16) as u32)
+        Ok(widen(v))
     }
 }
 
@@ -365,7 +350,7 @@ fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
     // Last range first: a lookup counts the keys above its address.
     for (i, &v) in vals.iter().enumerate() {
         let j = COARSE_KEYS - i;
-        lanes[2 * COARSE_KEYS + j / 2] |= u32::from(slot(v)) << (16 * (j % 2));
+        lanes[2 * COARSE_KEYS + j / 2] |= u32::from(stored(u32::from(v))) << (16 * (j % 2));
     }
     lanes[31] = base;
     let line = |from: usize| Line(std::array::from_fn(|i| lanes[from + i] as i32));
@@ -376,7 +361,7 @@ fn range_node(keys: &[u64], vals: &[u16], base: u32) -> [Line; 2] {
 fn values_line(vals: &[u16], p: u128, s: u32, base: u32) -> Line {
     let mut l = [0u32; 16];
     for (i, &v) in vals.iter().enumerate() {
-        l[i / 2] |= u32::from(slot(v)) << (16 * (i % 2));
+        l[i / 2] |= u32::from(stored(u32::from(v))) << (16 * (i % 2));
     }
     for (i, lane) in l[10..14].iter_mut().enumerate() {
         *lane = (p >> (32 * i)) as u32;

@@ -5,7 +5,7 @@
 //! Every read is bounds-checked through [`Cur`], so malformed input yields a [`Bad`] naming the
 //! byte offset (in the decompressed stream) and the field, never a panic.
 //!
-//! Longer than 600 lines: MRT's record types (TABLE_DUMP, TABLE_DUMP_V2, BGP4MP and their
+//! Longer than 700 lines: MRT's record types (TABLE_DUMP, TABLE_DUMP_V2, BGP4MP and their
 //! attributes) share one cursor and one error type; splitting them would scatter the format.
 
 use std::fmt;

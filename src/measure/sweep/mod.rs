@@ -5,7 +5,7 @@
 //! trial, router and metric), `summary.csv`, `sweep.json` (parameters and both tables) and one
 //! SVG per experiment; a summary table is printed at the end.
 //!
-//! Longer than 600 lines on purpose: the five experiments share one `Run` (parameters,
+//! Longer than 700 lines on purpose: the five experiments share one `Run` (parameters,
 //! values, progress) and read best side by side; what is written out is in `report.rs`.
 
 pub mod report;

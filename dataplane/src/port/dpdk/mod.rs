@@ -369,13 +369,13 @@ unsafe impl Send for Lent {}
 impl Lent {
     /// The mbuf `m` whose frame starts at `data`, if the pipeline can use it in place (`data`
     /// 64-byte aligned, `room` bytes from it to the end of the mbuf's buffer at least
-    /// [`BUF_SIZE`]); counted in [`lent`].
+    /// [`BUF_SIZE`]). The caller adds it to [`lent`] (once per burst: the counter is shared
+    /// by every worker of the process).
     fn new(m: NonNull<sys::rte_mbuf>, data: *mut u8, room: u16) -> Option<Lent> {
         let data = NonNull::new(data)?;
         if usize::from(room) < BUF_SIZE || data.as_ptr().align_offset(64) != 0 {
             return None;
         }
-        LENT.fetch_add(1, Ordering::Relaxed);
         Some(Lent { m, data })
     }
 
@@ -403,9 +403,9 @@ impl Lent {
         unsafe { &mut *(self.data() as *mut Storage) }
     }
 
-    /// The device took the mbuf (a transmit): it frees it when sent.
+    /// The device took the mbuf (a transmit): it frees it when sent. The caller takes it off
+    /// [`lent`] (once per burst).
     fn sent(self) {
-        LENT.fetch_sub(1, Ordering::Relaxed);
         std::mem::forget(self);
     }
 }
@@ -605,6 +605,7 @@ impl Port for DpdkPort {
             unsafe { sys::vr_mbuf_free(mb.as_ptr()) };
         }
         if taken > 0 {
+            LENT.fetch_add(taken - copied, Ordering::Relaxed);
             RECEIVED[0].fetch_add(taken - copied, Ordering::Relaxed);
             RECEIVED[1].fetch_add(copied, Ordering::Relaxed);
         }
@@ -640,11 +641,18 @@ impl Port for DpdkPort {
                     n as u16,
                 )
             } as usize;
+            let mut handed = 0;
             for b in bufs.drain(..sent) {
                 match b.data {
-                    Store::Mbuf(l) => l.sent(),
+                    Store::Mbuf(l) => {
+                        l.sent();
+                        handed += 1;
+                    }
                     Store::Heap(_) => self.cache.put(b),
                 }
+            }
+            if handed > 0 {
+                LENT.fetch_sub(handed, Ordering::Relaxed);
             }
             sent_total += sent;
             if sent < n {
